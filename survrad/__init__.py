@@ -1,0 +1,51 @@
+"""survrad: survival modelling of multi-lesion radiomics in radio-immunotherapy.
+
+Import as ``import survrad as sr``. The public surface is listed in ``__all__``; the
+subpackages follow the layers of DESIGN.md section 2.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first use, so `import survrad`
+# stays fast and the CLI starts quickly)
+_EXPORTS = {
+    "Cohort": "survrad.data.cohort",
+    "ColumnNames": "survrad.data.cohort",
+    "Endpoint": "survrad.data.cohort",
+    "Surv": "survrad.data.outcome",
+    "read_cohort": "survrad.data.io",
+    "simulate_cohort": "survrad.data.simulate",
+    "load_dataset": "survrad.datasets",
+    "concordance_index": "survrad.evaluation.concordance",
+    "uno_concordance_index": "survrad.evaluation.concordance",
+    "CoxModel": "survrad.models.cox",
+    "SurvivalForest": "survrad.models.forest",
+    "LogisticModel": "survrad.models.response",
+    "ForestClassifier": "survrad.models.response",
+    "CohortPipeline": "survrad.models.pipeline",
+    "bootstrap_validate": "survrad.evaluation.bootstrap",
+    "compare_pipelines": "survrad.evaluation.bootstrap",
+    "run_study": "survrad.study",
+}
+_SUBPACKAGES = ("data", "datasets", "lesions", "features", "models", "evaluation", "reporting")
+
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:
+        return import_module(f"survrad.{name}")
+    raise AttributeError(f"module 'survrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

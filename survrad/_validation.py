@@ -1,0 +1,118 @@
+"""Argument and random-state checks (layer 0). Private: import from here inside survrad only."""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_choice",
+    "check_fraction",
+    "check_int",
+    "check_random_state",
+    "close_matches",
+    "spawn_seeds",
+]
+
+RandomState = None | int | np.random.Generator | np.random.SeedSequence
+
+
+def check_random_state(random_state: RandomState) -> np.random.Generator:
+    """Turn ``random_state`` into a :class:`numpy.random.Generator`.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        ``None`` gives fresh OS entropy; an int or SeedSequence a reproducible stream;
+        a Generator is returned unchanged (shared state).
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Examples
+    --------
+    >>> check_random_state(0).integers(10) == check_random_state(0).integers(10)
+    True
+    """
+    if random_state is None or isinstance(random_state, np.random.SeedSequence):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {random_state}.")
+        return np.random.default_rng(int(random_state))
+    raise TypeError(
+        "random_state must be None, a non-negative int, a numpy SeedSequence or a numpy "
+        f"Generator; got {type(random_state).__name__}. np.random.RandomState is not accepted."
+    )
+
+
+def spawn_seeds(random_state: None | int | np.random.SeedSequence, n: int) -> list:
+    """Independent child seeds: replicate ``b`` uses ``SeedSequence(random_state).spawn(n)[b]``.
+
+    The children depend only on ``random_state`` and ``n``, never on scheduling, so results
+    do not depend on ``n_jobs`` or the backend.
+
+    Examples
+    --------
+    >>> a = spawn_seeds(3, 2); b = spawn_seeds(3, 2)
+    >>> a[1].generate_state(1)[0] == b[1].generate_state(1)[0]
+    True
+    """
+    if isinstance(random_state, np.random.Generator):
+        raise TypeError(
+            "Resampling needs a reproducible seed: pass an int (or None), not a Generator."
+        )
+    ss = (
+        random_state
+        if isinstance(random_state, np.random.SeedSequence)
+        else np.random.SeedSequence(random_state)
+    )
+    return ss.spawn(n)
+
+
+def check_int(name: str, value: Any, *, min_value: int | None = None,
+              max_value: int | None = None) -> int:
+    """Check that ``value`` is an integer within bounds and return it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
+    if min_value is not None and value < min_value:
+        raise ValueError(f"{name} must be >= {min_value}, got {value}.")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"{name} must be <= {max_value}, got {value}.")
+    return int(value)
+
+
+def check_fraction(name: str, value: Any, *, inclusive: bool = False) -> float:
+    """Check that ``value`` is a float strictly inside (0, 1) (or [0, 1] if ``inclusive``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    v = float(value)
+    ok = (0.0 <= v <= 1.0) if inclusive else (0.0 < v < 1.0)
+    if not ok:
+        bounds = "[0, 1]" if inclusive else "(0, 1)"
+        raise ValueError(f"{name} must be in {bounds}, got {value}.")
+    return v
+
+
+def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` candidates that look like ``word`` (case-insensitive)."""
+    cands = list(candidates)
+    lower = {c.lower(): c for c in cands}
+    hits = difflib.get_close_matches(word.lower(), list(lower), n=n, cutoff=0.6)
+    return [lower[h] for h in hits]
+
+
+def check_choice(name: str, value: Any, options: Sequence[str]) -> str:
+    """Check that ``value`` is one of ``options``; suggest the closest one if not."""
+    if value in options:
+        return value
+    hint = close_matches(str(value), options)
+    did = f" Did you mean {hint[0]!r}?" if hint else ""
+    raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.{did}")

@@ -1,0 +1,285 @@
+"""The :class:`Cohort`: validated patient and lesion tables (layer 1).
+
+A Cohort is built by :func:`survrad.read_cohort` (files or DataFrames) or
+:func:`survrad.simulate_cohort`; it is treated as immutable: every operation returns a new
+Cohort and never modifies the tables in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from survrad._validation import close_matches
+from survrad.data.outcome import SURV_DTYPE
+from survrad.exceptions import SchemaError
+
+__all__ = ["ColumnNames", "Cohort", "Endpoint"]
+
+RESAMPLE_SEP = "#"
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnNames:
+    """Names of the special columns (DESIGN.md section 1); override any of them."""
+
+    patient_id: str = "patient_id"
+    lesion_id: str = "lesion_id"
+    timepoint: str = "timepoint"
+    organ: str = "organ"
+    volume: str = "volume_ml"
+    diameter: str = "longest_diameter_mm"
+    diameter_followup: str = "diameter_followup_mm"
+    lesion_response: str = "lesion_response"
+    is_target: str = "is_target"
+    irradiated: str = "irradiated"
+    rt_dose: str = "rt_dose_gy"
+    center: str = "center"
+    split: str = "split"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """An endpoint: ``kind="survival"`` with ``time``/``event`` columns, or ``"binary"``
+    with a ``target`` column."""
+
+    name: str
+    kind: Literal["survival", "binary"]
+    time: str | None = None
+    event: str | None = None
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "survival" and (self.time is None or self.event is None):
+            raise ValueError(f"survival endpoint {self.name!r} needs time and event columns.")
+        if self.kind == "binary" and self.target is None:
+            raise ValueError(f"binary endpoint {self.name!r} needs a target column.")
+        if self.kind not in ("survival", "binary"):
+            raise ValueError(f"endpoint kind must be 'survival' or 'binary', got {self.kind!r}.")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The outcome columns of this endpoint."""
+        if self.kind == "survival":
+            return (self.time, self.event)  # type: ignore[return-value]
+        return (self.target,)  # type: ignore[return-value]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Cohort:
+    """Validated patient (and optional lesion) tables.
+
+    Attributes
+    ----------
+    patients : pandas.DataFrame
+        One row per patient, indexed by ``patient_id`` (strings, unique). Event columns
+        are stored as 0/1 integers after validation.
+    lesions : pandas.DataFrame or None
+        One row per lesion (and timepoint), with ``patient_id`` and ``lesion_id`` columns
+        (strings) and a RangeIndex. ``None`` for a patient-only study.
+    patient_features : tuple of str
+        Patient columns used as predictors.
+    lesion_features : tuple of str
+        Lesion radiomic feature columns.
+    endpoints : mapping of str to Endpoint
+        The outcomes available on this cohort.
+    columns : ColumnNames
+        Names of the special columns.
+    truth : mapping of str to DataFrame
+        Known truth of a simulated cohort (``"patients"`` indexed by patient_id,
+        ``"lesions"`` aligned with ``lesions`` rows); empty for real data.
+    source : mapping of str to str
+        Where each table came from (file path or ``"<DataFrame>"``), for messages.
+    original_ids : tuple of str or None
+        After :meth:`take`, the original id of every patient row (``None`` = the index).
+    excluded : pandas.DataFrame
+        Rows excluded on request while reading (table, id, reason).
+    """
+
+    patients: pd.DataFrame
+    lesions: pd.DataFrame | None = None
+    patient_features: tuple[str, ...] = ()
+    lesion_features: tuple[str, ...] = ()
+    endpoints: Mapping[str, Endpoint] = dataclasses.field(default_factory=dict)
+    columns: ColumnNames = dataclasses.field(default_factory=ColumnNames)
+    truth: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    source: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    original_ids: tuple[str, ...] | None = None
+    excluded: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=["table", "id", "reason"]))
+
+    def __post_init__(self) -> None:
+        pid = self.columns.patient_id
+        if self.patients.index.name != pid:
+            raise SchemaError(f"patients must be indexed by {pid!r}; use survrad.read_cohort.")
+        if not self.patients.index.is_unique:
+            dup = self.patients.index[self.patients.index.duplicated()].unique()
+            raise SchemaError("duplicate patient ids.", file="patients", column=pid,
+                              ids=list(dup))
+        if self.lesions is not None:
+            for col in (pid, self.columns.lesion_id):
+                if col not in self.lesions.columns:
+                    raise SchemaError(f"lesions table lacks {col!r}.", file="lesions")
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def patient_ids(self) -> pd.Index:
+        """Patient ids in row order."""
+        return self.patients.index
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return int(self.patients.shape[0])
+
+    @property
+    def n_lesions(self) -> int:
+        """Number of lesion rows (all timepoints); 0 without a lesion table."""
+        return 0 if self.lesions is None else int(self.lesions.shape[0])
+
+    @property
+    def has_lesions(self) -> bool:
+        """Whether a lesion table is present."""
+        return self.lesions is not None
+
+    def __repr__(self) -> str:
+        les = f", {self.n_lesions} lesions" if self.has_lesions else ""
+        return (f"Cohort({self.n_patients} patients{les}, endpoints={list(self.endpoints)}, "
+                f"{len(self.patient_features)} patient features, "
+                f"{len(self.lesion_features)} lesion features)")
+
+    # ---------------------------------------------------------------- outcomes
+    def endpoint(self, name: str) -> Endpoint:
+        """The endpoint called ``name``; a clear error listing the available ones if absent."""
+        if name not in self.endpoints:
+            hint = close_matches(name, self.endpoints)
+            did = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise SchemaError(
+                f"unknown endpoint {name!r}; available: {sorted(self.endpoints)}.{did}")
+        return self.endpoints[name]
+
+    def y(self, endpoint: str) -> np.ndarray:
+        """Outcome of ``endpoint`` in patient row order.
+
+        Returns a structured array (fields ``event``, ``time``) for a survival endpoint,
+        an int array of 0/1 for a binary endpoint.
+        """
+        ep = self.endpoint(endpoint)
+        if ep.kind == "survival":
+            y = np.empty(self.n_patients, dtype=SURV_DTYPE)
+            y["time"] = self.patients[ep.time].to_numpy(dtype=float)
+            y["event"] = self.patients[ep.event].to_numpy(dtype=float) == 1.0
+            return y
+        return self.patients[ep.target].to_numpy(dtype=float).astype(int)
+
+    def X(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Patient predictors (``patient_features`` by default) as a float DataFrame."""
+        cols = list(self.patient_features if columns is None else columns)
+        missing = [c for c in cols if c not in self.patients.columns]
+        if missing:
+            raise SchemaError(f"patient columns not found: {missing}.", file="patients")
+        return self.patients[cols].astype(float)
+
+    # ----------------------------------------------------------------- lesions
+    def baseline_lesions(self) -> pd.DataFrame:
+        """Lesion rows at the first timepoint (all rows when there is no timepoint column)."""
+        if self.lesions is None:
+            raise SchemaError("this cohort has no lesion table; a lesion strategy needs one "
+                              "(read_cohort(..., lesions=...)).")
+        tp = self.columns.timepoint
+        if tp not in self.lesions.columns:
+            return self.lesions
+        first = self.lesions[tp].min()
+        return self.lesions.loc[self.lesions[tp] == first]
+
+    @cached_property
+    def _lesion_positions(self) -> dict[str, np.ndarray]:
+        if self.lesions is None:
+            return {}
+        codes = self.lesions[self.columns.patient_id].to_numpy()
+        order = np.argsort(codes, kind="stable")
+        uniq, starts = np.unique(codes[order], return_index=True)
+        bounds = np.append(starts, codes.size)
+        return {u: order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq)}
+
+    # -------------------------------------------------------------- resampling
+    def take(self, patient_ids: Sequence[Any]) -> Cohort:
+        """A cohort made of ``patient_ids`` in that order, for resampling.
+
+        A patient drawn more than once appears once per draw under distinct ids
+        (``P001``, ``P001#2``, ...), each copy with all its lesions, so copies are distinct
+        clusters. ``original_ids`` records where each row came from.
+
+        Parameters
+        ----------
+        patient_ids : sequence of str
+            Ids of this cohort, repeats allowed.
+
+        Returns
+        -------
+        Cohort
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> c = sr.simulate_cohort(n_patients=20, random_state=0)
+        >>> list(c.take(["P001", "P001"]).patient_ids)
+        ['P001', 'P001#2']
+        """
+        ids = pd.Index([str(i) for i in patient_ids])
+        unknown = ids.difference(self.patients.index)
+        if len(unknown):
+            raise SchemaError("patient ids not in this cohort.", column=self.columns.patient_id,
+                              ids=list(unknown))
+        occurrence = pd.Series(np.arange(ids.size)).groupby(ids.to_numpy()).cumcount().to_numpy()
+        new_ids = [i if k == 0 else f"{i}{RESAMPLE_SEP}{k + 1}" for i, k in zip(ids, occurrence)]
+        pid = self.columns.patient_id
+        patients = self.patients.loc[ids]
+        patients.index = pd.Index(new_ids, name=pid)
+        lesions = self._take_rows(self.lesions, ids, new_ids) if self.has_lesions else None
+        truth = {}
+        for key, table in self.truth.items():
+            if table.index.name == pid:
+                t = table.loc[ids]
+                t.index = pd.Index(new_ids, name=pid)
+                truth[key] = t
+            elif pid in table.columns and self.has_lesions and len(table) == self.n_lesions:
+                truth[key] = self._take_rows(table, ids, new_ids)
+        base = self.original_ids
+        orig = ids if base is None else self._original_lookup()[ids]
+        return dataclasses.replace(self, patients=patients, lesions=lesions, truth=truth,
+                                   original_ids=tuple(str(o) for o in orig))
+
+    def _take_rows(self, table: pd.DataFrame, ids: pd.Index, new_ids: list[str]) -> pd.DataFrame:
+        pos = self._lesion_positions
+        empty = np.empty(0, dtype=int)
+        chunks = [pos.get(i, empty) for i in ids]
+        rows = np.concatenate(chunks) if chunks else empty
+        out = table.iloc[rows].reset_index(drop=True)
+        out[self.columns.patient_id] = np.repeat(np.asarray(new_ids, dtype=object),
+                                                 [c.size for c in chunks])
+        return out
+
+    def _original_lookup(self) -> pd.Series:
+        return pd.Series(self.original_ids, index=self.patients.index)
+
+    def subset(self, patient_ids: Sequence[Any]) -> Cohort:
+        """A cohort of distinct ``patient_ids`` (no repeats; ids keep their names)."""
+        ids = pd.Index([str(i) for i in patient_ids])
+        if ids.has_duplicates:
+            raise SchemaError("subset() takes distinct ids; use take() to resample.",
+                              ids=list(ids[ids.duplicated()]))
+        return self.take(ids)
+
+    def lesions_of(self, patient_id: str) -> pd.DataFrame:
+        """All lesion rows of one patient."""
+        if patient_id not in self.patients.index:
+            raise SchemaError(f"unknown patient {patient_id!r}.", ids=[patient_id])
+        if not self.has_lesions:
+            raise SchemaError("this cohort has no lesion table.")
+        return self.lesions.iloc[self._lesion_positions.get(patient_id, np.empty(0, int))]

@@ -1,0 +1,320 @@
+"""Survival and binary outcomes: one type, one checker (layer 1).
+
+A survival outcome is a numpy structured array with fields ``event`` (bool) and ``time``
+(float64), the layout scikit-survival accepts directly. :class:`Surv` builds one from
+arrays or a DataFrame after the checks of RELIABILITY.md #8-#16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from survrad.exceptions import DataWarning, SchemaError, StatisticalWarning, format_values
+
+__all__ = [
+    "SURV_DTYPE",
+    "Surv",
+    "check_binary",
+    "check_event",
+    "check_time",
+    "check_y_survival",
+    "event_sufficiency",
+]
+
+SURV_DTYPE = np.dtype([("event", "?"), ("time", "<f8")])
+
+
+def _ids_or_rows(ids: Sequence[Any] | None, mask: np.ndarray) -> list:
+    """Offending ids if given, else 1-based row numbers."""
+    pos = np.flatnonzero(mask)
+    if ids is None:
+        return [f"row {i + 1}" for i in pos]
+    ids = np.asarray(ids, dtype=object)
+    return list(ids[pos])
+
+
+def check_time(
+    time: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    column: str = "time",
+    file: str | None = None,
+) -> np.ndarray:
+    """Validate survival times: numeric, finite, non-missing, >= 0.
+
+    Parameters
+    ----------
+    time : array-like
+        Raw times (numbers or strings as read from a file).
+    ids : sequence, optional
+        Patient ids aligned with ``time``, used in messages.
+    column, file : str
+        Names used in messages.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+
+    Raises
+    ------
+    SchemaError
+        Missing, non-numeric, infinite or negative times (RELIABILITY.md #8-#10).
+
+    Examples
+    --------
+    >>> check_time([1, 2.5, 3]).tolist()
+    [1.0, 2.5, 3.0]
+    """
+    raw = pd.Series(np.asarray(time, dtype=object) if not isinstance(time, pd.Series)
+                    else time.to_numpy(dtype=object))
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise SchemaError(
+            "survival time is missing. Fill it in, or exclude these patients explicitly "
+            "(read_cohort(..., drop_missing_time=True) lists them in excluded.csv).",
+            file=file, column=column, ids=_ids_or_rows(ids, missing),
+        )
+    num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(num)
+    if bad.any():
+        raise SchemaError(
+            "survival time is not a number. Clean these cells (units or qualifiers such as "
+            "'12m' or '<5' must be removed).",
+            file=file, column=column, ids=_ids_or_rows(ids, bad),
+            values=list(raw[bad].astype(str)),
+        )
+    inf = ~np.isfinite(num)
+    if inf.any():
+        raise SchemaError(
+            "survival time is infinite; give the last follow-up time instead.",
+            file=file, column=column, ids=_ids_or_rows(ids, inf), values=list(num[inf]),
+        )
+    neg = num < 0
+    if neg.any():
+        raise SchemaError(
+            "survival time is negative; check the date arithmetic (time = end - start).",
+            file=file, column=column, ids=_ids_or_rows(ids, neg), values=list(num[neg]),
+        )
+    return num
+
+
+def check_event(
+    event: Any,
+    *,
+    ids: Sequence[Any] | None = None,
+    column: str = "event",
+    file: str | None = None,
+    event_map: Mapping[Any, int] | None = None,
+) -> np.ndarray:
+    """Validate an event indicator coded exactly 0/1 (booleans and 0.0/1.0 accepted).
+
+    Parameters
+    ----------
+    event : array-like
+        Raw event codes.
+    ids : sequence, optional
+        Patient ids aligned with ``event``, used in messages.
+    column, file : str
+        Names used in messages.
+    event_map : mapping, optional
+        Explicit recoding, e.g. ``{"dead": 1, "alive": 0}`` or ``{2: 1, 1: 0}``. Applied
+        before the check; unmapped values are an error. Never guessed.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Raises
+    ------
+    SchemaError
+        Any code outside {0, 1}, with a hint for 1/2 (R/SAS) and 0/1/2 (competing-risk)
+        coding (RELIABILITY.md #11-#12).
+
+    Examples
+    --------
+    >>> check_event([0, 1, True, 1.0]).tolist()
+    [False, True, True, True]
+    """
+    raw = pd.Series(np.asarray(event, dtype=object).ravel())
+    if event_map is not None:
+        mapped = raw.map(lambda v: event_map.get(v, np.nan) if not pd.isna(v) else np.nan)
+        unmapped = mapped.isna().to_numpy()
+        if unmapped.any():
+            raise SchemaError(
+                f"event values not covered by event_map {dict(event_map)!r}.",
+                file=file, column=column, ids=_ids_or_rows(ids, unmapped),
+                values=list(raw[unmapped]),
+            )
+        raw = mapped
+    ok = raw.map(_is_01).to_numpy(dtype=bool)
+    if not ok.all():
+        raise SchemaError(_event_message(raw, ok), file=file, column=column,
+                          ids=_ids_or_rows(ids, ~ok))
+    return raw.map(lambda v: bool(float(v) == 1.0)).to_numpy(dtype=bool)
+
+
+def _is_01(v: Any) -> bool:
+    if isinstance(v, bool | np.bool_):
+        return True
+    if isinstance(v, int | float | np.integer | np.floating):
+        return float(v) in (0.0, 1.0)
+    return False
+
+
+def _event_message(raw: pd.Series, ok: np.ndarray) -> str:
+    counts = raw.astype(str).value_counts(dropna=False)
+    table = ", ".join(f"{k!s}: {v}" for k, v in counts.items())
+    codes = set()
+    for v in raw:
+        try:
+            codes.add(float(v))
+        except (TypeError, ValueError):
+            codes.add(None)
+    hint = ""
+    if codes == {1.0, 2.0}:
+        hint = (" This looks like 1=censored/2=dead coding (R/SAS): recode with "
+                "event_map={1: 0, 2: 1} after checking the data dictionary.")
+    elif codes == {0.0, 1.0, 2.0}:
+        hint = (" A competing-risk code (2) is present: decide how to treat it and recode "
+                "explicitly (event_map=...); survrad never guesses.")
+    elif any(isinstance(v, str) for v in raw):
+        hint = " Text codes need an explicit event_map, e.g. {'dead': 1, 'alive': 0}."
+    return (f"event must be coded exactly 0/1 (or True/False); found value counts "
+            f"{{{table}}}.{hint}")
+
+
+def event_sufficiency(
+    time: np.ndarray,
+    event: np.ndarray,
+    *,
+    n_features: int | None = None,
+    column: str = "event",
+    file: str | None = None,
+) -> list[str]:
+    """Check there is enough information to fit a survival model (RELIABILITY #13-#16).
+
+    Raises on zero or one event, all times tied, or fewer than 3 distinct event times;
+    warns (:class:`StatisticalWarning`) on fewer than 10 events or fewer than 10 events
+    per variable. No censoring is valid. Returns the warning texts it issued.
+    """
+    import warnings
+
+    n_events = int(np.sum(event))
+    if n_events == 0:
+        raise SchemaError("no events: a survival model cannot be estimated (all censored).",
+                          file=file, column=column)
+    if n_events == 1:
+        raise SchemaError("only one event: too little information for a survival model.",
+                          file=file, column=column)
+    if np.unique(time).size == 1:
+        raise SchemaError(f"all survival times are tied (every time = {time[0]!r}).",
+                          file=file, column=column)
+    n_distinct = np.unique(time[event]).size
+    if n_distinct < 3:
+        raise SchemaError(
+            f"only {n_distinct} distinct event time(s); at least 3 are needed to rank "
+            "patients or estimate a baseline hazard.", file=file, column=column)
+    msgs = []
+    if n_events < 10:
+        msgs.append(f"only {n_events} events; estimates will be very unstable.")
+    if n_features and n_events / n_features < 10:
+        msgs.append(
+            f"events per variable is {n_events / n_features:.1f} ({n_events} events, "
+            f"{n_features} features), below 10: use a penalty or feature selection.")
+    for m in msgs:
+        warnings.warn(m, StatisticalWarning, stacklevel=3)
+    return msgs
+
+
+class Surv:
+    """Build validated survival outcomes accepted by survrad and scikit-survival.
+
+    Examples
+    --------
+    >>> y = Surv.from_arrays(time=[5.0, 3.0, 9.0], event=[1, 0, 1])
+    >>> y["time"].tolist(), y["event"].tolist()
+    ([5.0, 3.0, 9.0], [True, False, True])
+    """
+
+    @staticmethod
+    def from_arrays(time: Any, event: Any, *, ids: Sequence[Any] | None = None,
+                    event_map: Mapping[Any, int] | None = None) -> np.ndarray:
+        """Structured array with fields ``event`` and ``time`` after validation."""
+        t = check_time(time, ids=ids)
+        e = check_event(event, ids=ids, event_map=event_map)
+        if t.shape != e.shape:
+            raise ValueError(f"time and event differ in length: {t.shape[0]} vs {e.shape[0]}.")
+        zero = t == 0
+        if zero.any():
+            import warnings
+
+            warnings.warn(
+                f"survival time is 0 for {format_values(_ids_or_rows(ids, zero))}; allowed, "
+                "but check these are not data-entry errors.", DataWarning, stacklevel=2)
+        y = np.empty(t.shape[0], dtype=SURV_DTYPE)
+        y["event"] = e
+        y["time"] = t
+        return y
+
+    @staticmethod
+    def from_frame(df: pd.DataFrame, *, time: str, event: str,
+                   event_map: Mapping[Any, int] | None = None) -> np.ndarray:
+        """Structured array from two columns of ``df`` (index used as ids in messages)."""
+        for col in (time, event):
+            if col not in df.columns:
+                raise SchemaError(f"column not found; available: {list(df.columns)}.",
+                                  column=col)
+        t = check_time(df[time], ids=list(df.index), column=time)
+        e = check_event(df[event], ids=list(df.index), column=event, event_map=event_map)
+        y = np.empty(t.shape[0], dtype=SURV_DTYPE)
+        y["event"] = e
+        y["time"] = t
+        return y
+
+
+def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(time, event)`` from a survival outcome.
+
+    Accepts the structured array of :class:`Surv` (or scikit-survival's, any field names
+    with one bool and one float field) or a ``(time, event)`` tuple.
+    """
+    if isinstance(y, tuple) and len(y) == 2:
+        return check_time(y[0]), check_event(y[1])
+    y = np.asarray(y)
+    if y.dtype.names is None or len(y.dtype.names) != 2:
+        raise TypeError("y must be a survival outcome: use survrad.Surv.from_arrays(time, event).")
+    f_event, f_time = y.dtype.names
+    if y.dtype[f_event] != np.bool_:
+        f_event, f_time = f_time, f_event
+    if y.dtype[f_event] != np.bool_:
+        raise TypeError("y must have one boolean event field; use survrad.Surv.from_arrays.")
+    return check_time(y[f_time]), np.asarray(y[f_event], dtype=bool)
+
+
+def check_binary(target: Any, *, ids: Sequence[Any] | None = None, column: str = "target",
+                 file: str | None = None) -> np.ndarray:
+    """Validate a binary outcome coded 0/1 (booleans and 0.0/1.0 accepted); return int array.
+
+    Raises on missing values, other codes, or a single class.
+    """
+    raw = pd.Series(np.asarray(target, dtype=object).ravel())
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise SchemaError("binary outcome is missing; fill it in or exclude explicitly.",
+                          file=file, column=column, ids=_ids_or_rows(ids, missing))
+    ok = raw.map(_is_01).to_numpy(dtype=bool)
+    if not ok.all():
+        counts = raw[~ok].astype(str).value_counts()
+        raise SchemaError(
+            "binary outcome must be coded 0/1; found "
+            + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
+            file=file, column=column, ids=_ids_or_rows(ids, ~ok))
+    out = raw.map(lambda v: int(float(v) == 1.0)).to_numpy(dtype=int)
+    if np.unique(out).size < 2:
+        raise SchemaError(f"binary outcome has a single class ({out[0]}); nothing to predict.",
+                          file=file, column=column)
+    return out

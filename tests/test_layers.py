@@ -1,0 +1,78 @@
+"""A module imports only from its own or lower layers (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "survrad"
+
+LAYERS = {
+    "survrad.exceptions": 0,
+    "survrad._validation": 0,
+    "survrad._math": 0,
+    "survrad.data": 1,
+    "survrad.datasets": 1,
+    "survrad.lesions": 2,
+    "survrad.features": 3,
+    "survrad.models": 4,
+    "survrad.evaluation": 5,
+    "survrad.reporting": 6,
+    "survrad.study": 7,
+    "survrad.cli": 7,
+}
+
+
+def layer_of(module: str) -> int:
+    best = None
+    for prefix, layer in LAYERS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            if best is None or len(prefix) > len(best[0]):
+                best = (prefix, layer)
+    if best is None:
+        raise KeyError(f"{module} has no layer: add it to LAYERS and to DESIGN.md")
+    return best[1]
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = sorted(p for p in ROOT.rglob("*.py") if p != ROOT / "__init__.py")
+
+
+def survrad_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("survrad")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("survrad"):
+                found.append(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_respect_layers(path: Path) -> None:
+    me = module_name(path)
+    mine = layer_of(me)
+    for imported in survrad_imports(path):
+        if imported == "survrad":
+            pytest.fail(f"{me} imports the top-level package; import the defining module")
+        assert layer_of(imported) <= mine, f"{me} (layer {mine}) imports {imported}"
+
+
+def test_matplotlib_only_in_reporting() -> None:
+    for path in MODULES:
+        me = module_name(path)
+        if me.startswith("survrad.reporting"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "import matplotlib" not in text, f"{me} imports matplotlib"
