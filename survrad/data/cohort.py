@@ -19,7 +19,7 @@ from survrad._validation import close_matches
 from survrad.data.outcome import SURV_DTYPE
 from survrad.exceptions import SchemaError
 
-__all__ = ["ColumnNames", "Cohort", "Endpoint"]
+__all__ = ["Cohort", "ColumnNames", "Endpoint"]
 
 RESAMPLE_SEP = "#"
 
@@ -236,8 +236,7 @@ class Cohort:
         if len(unknown):
             raise SchemaError("patient ids not in this cohort.", column=self.columns.patient_id,
                               ids=list(unknown))
-        occurrence = pd.Series(np.arange(ids.size)).groupby(ids.to_numpy()).cumcount().to_numpy()
-        new_ids = [i if k == 0 else f"{i}{RESAMPLE_SEP}{k + 1}" for i, k in zip(ids, occurrence)]
+        new_ids = _copy_ids(ids)
         pid = self.columns.patient_id
         patients = self.patients.loc[ids]
         patients.index = pd.Index(new_ids, name=pid)
@@ -250,6 +249,8 @@ class Cohort:
                 truth[key] = t
             elif pid in table.columns and self.has_lesions and len(table) == self.n_lesions:
                 truth[key] = self._take_rows(table, ids, new_ids)
+            else:  # cohort-level truth (coefficients, baseline): unchanged by resampling
+                truth[key] = table
         base = self.original_ids
         orig = ids if base is None else self._original_lookup()[ids]
         return dataclasses.replace(self, patients=patients, lesions=lesions, truth=truth,
@@ -283,3 +284,25 @@ class Cohort:
         if not self.has_lesions:
             raise SchemaError("this cohort has no lesion table.")
         return self.lesions.iloc[self._lesion_positions.get(patient_id, np.empty(0, int))]
+
+
+def _copy_ids(ids: pd.Index) -> list[str]:
+    """Distinct ids for repeated draws: ``P001``, ``P001#2``, ``P001#3``, ...
+
+    A generated name never collides with another drawn id (taking ``["P1", "P1", "P1#2"]``
+    from a resampled cohort gives ``P1``, ``P1#3``, ``P1#2``).
+    """
+    occurrence = pd.Series(np.arange(ids.size)).groupby(ids.to_numpy()).cumcount().to_numpy()
+    used = set(ids)
+    new_ids = []
+    for i, k in zip(ids, occurrence, strict=True):
+        if k == 0:
+            new_ids.append(i)
+            continue
+        n = k + 1
+        while f"{i}{RESAMPLE_SEP}{n}" in used:
+            n += 1
+        name = f"{i}{RESAMPLE_SEP}{n}"
+        used.add(name)
+        new_ids.append(name)
+    return new_ids

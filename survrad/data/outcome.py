@@ -211,7 +211,7 @@ def event_sufficiency(
         raise SchemaError("only one event: too little information for a survival model.",
                           file=file, column=column)
     if np.unique(time).size == 1:
-        raise SchemaError(f"all survival times are tied (every time = {time[0]!r}).",
+        raise SchemaError(f"all survival times are tied (every time = {float(time[0])!r}).",
                           file=file, column=column)
     n_distinct = np.unique(time[event]).size
     if n_distinct < 3:

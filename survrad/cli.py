@@ -1,0 +1,98 @@
+"""The ``survrad`` command (layer 7).
+
+Exit codes: 0 success; 2 bad input or configuration (the message names the file, column
+and rows); 1 a bug (the traceback is printed).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Survival modelling of multi-lesion radiomics: check data, simulate, run studies.",
+)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Output folder (patients, lesions, truth CSVs).")],
+    n_patients: Annotated[int, typer.Option(help="Number of patients.")] = 300,
+    random_state: Annotated[int, typer.Option(help="Seed; same seed, same tables.")] = 0,
+    timepoints: Annotated[int, typer.Option(help="Lesion timepoints (1 or 2).")] = 1,
+    force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+) -> None:
+    """Write a simulated cohort with known truth as CSV files."""
+    from survrad.data.simulate import simulate_cohort
+    from survrad.reporting.writer import atomic_output_dir, atomic_write_text
+
+    cohort = simulate_cohort(n_patients=n_patients, random_state=random_state,
+                             timepoints=timepoints)
+    with atomic_output_dir(out, force=force) as tmp:
+        atomic_write_text(tmp / "patients.csv", cohort.patients.reset_index().to_csv(index=False))
+        atomic_write_text(tmp / "lesions.csv", cohort.lesions.to_csv(index=False))
+        for key, table in sorted(cohort.truth.items()):
+            keep_index = table.index.name is not None or key == "coef"
+            atomic_write_text(tmp / f"truth_{key}.csv", table.to_csv(index=keep_index))
+    typer.echo(f"wrote {cohort!r} to {out}")
+
+
+@app.command()
+def check(
+    patients: Annotated[Path, typer.Option(help="Patient table (CSV or Parquet).")],
+    lesions: Annotated[Path | None, typer.Option(help="Lesion table (CSV or Parquet).")] = None,
+    lesion_features: Annotated[
+        list[str] | None, typer.Option(help="Lesion feature names or globs (repeatable).")
+    ] = None,
+    patient_features: Annotated[
+        list[str] | None, typer.Option(help="Patient predictor names or globs (repeatable).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Turn data warnings into errors.")] = False,
+) -> None:
+    """Validate a patient (and lesion) table and print a summary."""
+    from survrad.data.io import read_cohort
+    from survrad.data.summary import describe_cohort
+
+    cohort = read_cohort(patients=patients, lesions=lesions, patient_features=patient_features,
+                         lesion_features=lesion_features, strict=strict)
+    typer.echo(describe_cohort(cohort))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command and map exceptions to exit codes (0 / 2 / 1)."""
+    try:
+        app(args=argv, standalone_mode=False, prog_name="survrad")
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.TyperException as exc:  # usage errors: missing or bad options
+        exc.show()
+        return int(getattr(exc, "exit_code", 2) or 2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except Exception as exc:
+        if _is_input_error(exc):
+            typer.echo(f"error: {exc}", err=True)
+            return 2
+        traceback.print_exc()  # a bug: show everything
+        return 1
+    return 0
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    from survrad.exceptions import ConfigError, FitError, ResamplingError, SchemaError
+
+    return isinstance(exc, SchemaError | ConfigError | FitError | ResamplingError
+                      | FileNotFoundError)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
