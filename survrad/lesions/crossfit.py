@@ -1,0 +1,168 @@
+"""Cross-fitted per-lesion risk table from a learned strategy (D, E or F) (layer 2).
+
+A lesion's risk must never come from a model that saw its patient (DESIGN.md section 3,
+Fig. 2). :func:`lesion_risk_table` splits the PATIENTS into ``n_folds`` folds, fits a
+clone of the strategy on the other folds' patients and scores the held-out patients'
+baseline lesions.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from survrad._validation import check_fraction, check_int, check_random_state, spawn_seeds
+from survrad.data.cohort import Cohort
+from survrad.exceptions import ConfigError
+from survrad.lesions.base import LesionStrategy
+
+__all__ = ["lesion_risk_table", "patient_folds"]
+
+
+def patient_folds(patient_ids: pd.Index, n_folds: int, random_state: Any = None) -> np.ndarray:
+    """Fold (0 .. n_folds-1) of every patient: a random permutation cut into near-equal parts.
+
+    The folds depend only on the ids' order and ``random_state``, never on outcomes, so
+    changing a patient's outcome cannot move it to another fold.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = patient_folds(pd.Index(["a", "b", "c", "d", "e"]), 2, random_state=0)
+    >>> sorted(f.tolist())
+    [0, 0, 0, 1, 1]
+    """
+    n = len(patient_ids)
+    check_int("n_folds", n_folds, min_value=2, max_value=max(n, 2))
+    perm = check_random_state(random_state).permutation(n)
+    folds = np.empty(n, dtype=int)
+    folds[perm] = np.arange(n) % n_folds
+    return folds
+
+
+def lesion_risk_table(strategy: LesionStrategy, cohort: Cohort, endpoint: str | None = None,
+                      n_folds: int = 5, random_state: int | None = None,
+                      high_risk: str | float = "top1") -> pd.DataFrame:
+    """Cross-fitted risk of every baseline lesion, its rank in its patient and a flag.
+
+    Parameters
+    ----------
+    strategy : LesionStrategy
+        An unfitted strategy with ``lesion_scores`` (D, E or F). It is cloned per fold;
+        when it has a ``random_state`` parameter left at ``None``, fold ``k`` sets it to a
+        seed derived from ``random_state`` so the table is reproducible.
+    cohort : Cohort
+    endpoint : str, optional
+        Passed to ``strategy.fit`` (D ignores it).
+    n_folds : int, default 5
+        Patient-grouped folds; every patient's lesions are scored by the model fitted on
+        the other ``n_folds - 1`` folds.
+    random_state : None or int
+        Seeds the fold assignment (and the per-fold strategy seeds).
+    high_risk : "top1" or float in (0, 1)
+        ``"top1"``: a lesion is high-risk when it ranks first in its patient. A float ``q``:
+        when its risk exceeds the ``q`` quantile of the same fold model's scores on its
+        TRAINING lesions (so a patient may have zero or several high-risk lesions).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per baseline lesion in the cohort's lesion order: ``patient_id,
+        lesion_id, risk`` (higher = riskier; the strategy's lesion score),
+        ``rank_in_patient`` (1 = riskiest; ties broken by lesion order), ``high_risk``
+        (bool), ``fold``, then any extra columns of the strategy's ``lesion_scores``
+        (e.g. ``attention`` for F, ``p_response`` for D). Risks of different folds come
+        from different models: compare them within a patient, or across patients only
+        loosely.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from survrad.data.cohort import Cohort, Endpoint
+    >>> from survrad.lesions.lesion_risk import LesionRiskAggregation
+    >>> rng = np.random.default_rng(0)
+    >>> ids = pd.Index([f"P{i}" for i in range(60)], name="patient_id")
+    >>> pat = pd.DataFrame({"t": rng.exponential(size=60), "e": 1}, index=ids)
+    >>> les = pd.DataFrame({"patient_id": np.repeat(ids, 2), "lesion_id": ["L1", "L2"] * 60,
+    ...                     "rad_a": rng.normal(size=120)})
+    >>> c = Cohort(pat, les, lesion_features=("rad_a",),
+    ...            endpoints={"os": Endpoint("os", "survival", time="t", event="e")})
+    >>> tab = lesion_risk_table(LesionRiskAggregation(), c, "os", n_folds=3, random_state=0)
+    >>> tab.columns[:6].tolist()
+    ['patient_id', 'lesion_id', 'risk', 'rank_in_patient', 'high_risk', 'fold']
+    """
+    if not hasattr(strategy, "lesion_scores"):
+        raise ConfigError(f"{type(strategy).__name__} gives no lesion scores; use a learned "
+                          "strategy (LesionResponseAggregation, LesionRiskAggregation or "
+                          "AttentionMIL).")
+    quantile = _check_high_risk(high_risk)
+    folds = patient_folds(cohort.patient_ids, n_folds, random_state)
+    seeds = spawn_seeds(random_state, n_folds)
+    parts = []
+    for k in range(n_folds):
+        held = cohort.patient_ids[folds == k]
+        if held.size == 0:
+            continue
+        model = _fold_strategy(strategy, seeds[k])
+        model.fit(cohort.subset(cohort.patient_ids[folds != k]), endpoint)
+        scores = model.lesion_scores(cohort.subset(held)).rename(columns={"score": "risk"})
+        scores["fold"] = k
+        scores["high_risk"] = False
+        if quantile is not None:
+            train = model.lesion_scores(cohort.subset(cohort.patient_ids[folds != k]))
+            scores["high_risk"] = scores["risk"].to_numpy() > np.quantile(
+                train["score"].to_numpy(), quantile)
+        parts.append(scores)
+    table = _in_cohort_order(pd.concat(parts, ignore_index=True), cohort)
+    table["rank_in_patient"] = _rank_in_patient(table)
+    if quantile is None:
+        table["high_risk"] = table["rank_in_patient"] == 1
+    first = ["patient_id", "lesion_id", "risk", "rank_in_patient", "high_risk", "fold"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def _check_high_risk(high_risk: str | float) -> float | None:
+    if isinstance(high_risk, str):
+        if high_risk != "top1":
+            raise ValueError(f"high_risk must be 'top1' or a quantile in (0, 1), got "
+                             f"{high_risk!r}.")
+        return None
+    if isinstance(high_risk, numbers.Real):
+        return check_fraction("high_risk", high_risk)
+    raise TypeError(f"high_risk must be 'top1' or a float in (0, 1), got {high_risk!r}.")
+
+
+def _fold_strategy(strategy: LesionStrategy, seed: np.random.SeedSequence) -> LesionStrategy:
+    model = clone(strategy)
+    params = model.get_params(deep=False)
+    if "random_state" in params and params["random_state"] is None:
+        model.set_params(random_state=int(seed.generate_state(1)[0]))
+    return model
+
+
+def _in_cohort_order(table: pd.DataFrame, cohort: Cohort) -> pd.DataFrame:
+    """Rows in ``cohort.baseline_lesions()`` order (subset() groups lesions by patient)."""
+    cols = cohort.columns
+    base = cohort.baseline_lesions()
+    key = pd.MultiIndex.from_arrays([base[cols.patient_id].astype(str).to_numpy(),
+                                     base[cols.lesion_id].astype(str).to_numpy()])
+    got = pd.MultiIndex.from_arrays([table["patient_id"], table["lesion_id"]])
+    pos = got.get_indexer(key)
+    return table.iloc[pos].reset_index(drop=True)
+
+
+def _rank_in_patient(table: pd.DataFrame) -> np.ndarray:
+    """1 = highest risk within the patient; ties broken by lesion order."""
+    codes = pd.factorize(table["patient_id"])[0]
+    order = np.lexsort((np.arange(len(table)), -table["risk"].to_numpy(), codes))
+    pid = codes[order]
+    new = np.ones(pid.size, dtype=bool)
+    new[1:] = pid[1:] != pid[:-1]
+    starts = np.maximum.accumulate(np.where(new, np.arange(pid.size), 0))
+    rank = np.empty(pid.size, dtype=int)
+    rank[order] = np.arange(pid.size) - starts + 1
+    return rank

@@ -1,0 +1,764 @@
+"""Cox proportional-hazards model: unpenalised inference or elastic-net prediction (layer 4).
+
+:class:`CoxModel` wraps the numpy kernels of :mod:`survrad._math.coxph`:
+
+* ``penalty=0`` (default): R's ``coxph`` (Efron ties, Newton-Raphson), hazard ratios with
+  Wald confidence intervals, cluster-robust standard errors when ``groups`` is given
+  (R's ``cluster()``), the Grambsch-Therneau PH test of R's ``cox.zph``
+  (:func:`cox_zph`);
+* ``penalty > 0``: glmnet's elastic net (``penalty`` = glmnet's ``lambda``,
+  ``l1_ratio`` = glmnet's ``alpha``, Breslow ties, features standardised internally);
+* ``penalty="cv"``: the penalty is chosen by patient-grouped K-fold cross-validation of
+  the partial likelihood (:func:`select_penalty`).
+
+Design checks happen before fitting (RELIABILITY.md #17-#24) and the model keeps no
+patient data: only coefficients, scaling constants and the baseline hazard at the
+distinct event times.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+from sklearn.base import BaseEstimator
+
+from survrad._math.coxph import (
+    CoxRiskSets,
+    cox_baseline_hazard,
+    cox_fit,
+    cox_fit_elastic_net,
+    cox_robust_variance,
+)
+from survrad._validation import check_choice, check_fraction, check_int, check_random_state
+from survrad.data.outcome import check_y_survival, event_sufficiency
+from survrad.exceptions import (
+    ConvergenceWarning,
+    FitError,
+    NotFittedError,
+    SchemaError,
+    format_values,
+)
+
+__all__ = ["CoxModel", "cox_zph", "select_penalty"]
+
+_RANK_TOL = 1e-8          # smallest singular value / largest, below = rank deficient
+_PENALISED_NOTE = (
+    "Penalised (shrunken) coefficients: standard errors, confidence intervals and p-values "
+    "are not reported because there is no valid post-selection inference for them."
+)
+
+
+# ----------------------------------------------------------------------- input checks
+@dataclass(frozen=True)
+class _Design:
+    """Validated inputs of one fit or prediction."""
+
+    x: np.ndarray                 # covariates (n, p), float64
+    names: list[str]              # covariate names
+    strata: np.ndarray | None     # stratum keys (n,) as tuples of the strata columns
+    ids: list                     # row ids for messages
+
+
+def _as_frame(X: Any) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        if X.columns.duplicated().any():
+            dup = list(X.columns[X.columns.duplicated()])
+            raise SchemaError(f"duplicate column names {dup}; rename them.")
+        return X
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}.")
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+def _numeric_matrix(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Float matrix of ``columns``; SchemaError on text, NaN or inf naming columns and ids."""
+    sub = df[columns]
+    for col, dtype in zip(columns, sub.dtypes, strict=True):
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            s = sub[col]
+            bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+            raise SchemaError(
+                "feature is not numeric; encode it explicitly (e.g. dummy columns) or "
+                f"clean the cells. Sample values: {format_values(s[bad].astype(str))}.",
+                column=col, ids=list(df.index[bad.to_numpy()]))
+    x = sub.to_numpy(dtype=float, na_value=np.nan)
+    for kind, mask in (("missing (NaN)", np.isnan(x)), ("infinite", np.isinf(x))):
+        if mask.any():
+            cols = [c for c, m in zip(columns, mask.any(axis=0), strict=True) if m]
+            raise SchemaError(
+                f"features have {kind} values in columns {cols}. Impute explicitly "
+                "(and report it) or exclude these patients; survrad never fills them.",
+                ids=list(df.index[mask.any(axis=1)]))
+    return x
+
+
+def _design(X: Any, strata_cols: list[str], expected: list[str] | None = None) -> _Design:
+    df = _as_frame(X)
+    missing = [c for c in strata_cols if c not in df.columns]
+    if missing:
+        raise SchemaError(f"strata columns {missing} not found in X; available: "
+                          f"{list(df.columns)}.")
+    names = [str(c) for c in df.columns if c not in strata_cols]
+    if expected is not None:
+        lost = [c for c in expected if c not in names]
+        extra = [c for c in names if c not in expected]
+        if lost or extra:
+            raise SchemaError(f"X does not have the columns the model was fitted on: "
+                              f"missing {lost}, unexpected {extra}.")
+        names = list(expected)
+    df = df.rename(columns=str)
+    x = _numeric_matrix(df, names)
+    strata = None
+    if strata_cols:
+        sdf = df[[str(c) for c in strata_cols]]
+        if sdf.isna().any().any():
+            raise SchemaError(f"strata columns {strata_cols} have missing values.",
+                              ids=list(df.index[sdf.isna().any(axis=1).to_numpy()]))
+        strata = np.empty(len(df), dtype=object)
+        strata[:] = list(sdf.itertuples(index=False, name=None))
+    return _Design(x, names, strata, list(df.index))
+
+
+def _check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float).ravel()
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight has length {w.shape[0]}, expected {n}.")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError("sample_weight must be finite and strictly positive.")
+    return w
+
+
+def _check_groups(groups: Any, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    g = np.asarray(groups, dtype=object).ravel()
+    if g.shape[0] != n:
+        raise ValueError(f"groups has length {g.shape[0]}, expected {n}.")
+    if pd.isna(pd.Series(g)).any():
+        raise ValueError("groups has missing values.")
+    return np.asarray([str(v) for v in g], dtype=object)
+
+
+def _check_constant(x: np.ndarray, names: list[str]) -> None:
+    const = [n for n, c in zip(names, np.ptp(x, axis=0) == 0, strict=True) if c]
+    if const:
+        raise FitError(f"constant feature(s) {const}: a Cox model cannot estimate their "
+                       "effect. Remove them (or filter near-constant features first).",
+                       columns=const)
+
+
+def _centre_within(x: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
+    if codes is None:
+        return x - x.mean(axis=0)
+    out = x.copy()
+    for c in np.unique(codes):
+        m = codes == c
+        out[m] -= out[m].mean(axis=0)
+    return out
+
+
+def _check_rank(xs: np.ndarray, names: list[str], codes: np.ndarray | None) -> None:
+    """FitError naming a linearly dependent set (pivoted QR of the centred design)."""
+    xc = _centre_within(xs, codes)
+    sv = linalg.svd(xc, compute_uv=False)
+    if sv.size == 0 or sv[-1] > _RANK_TOL * sv[0]:
+        return
+    _, r, piv = linalg.qr(xc, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = max(int(np.sum(diag > _RANK_TOL * diag[0])), 1)
+    kept, dropped = piv[:rank], piv[rank]
+    coef = np.linalg.lstsq(xc[:, kept], xc[:, dropped], rcond=None)[0]
+    big = np.abs(coef) > 1e-6 * max(np.abs(coef).max(), 1e-300)
+    dep = sorted([names[dropped], *[names[k] for k in kept[big]]], key=names.index)
+    within = " (after removing stratum means)" if codes is not None else ""
+    raise FitError(
+        f"collinear design{within}: features {dep} are linearly dependent (rank "
+        f"{rank} of {xs.shape[1]}). Remove one of them, or use a penalty.", columns=dep)
+
+
+def _strata_codes(strata: np.ndarray | None,
+                  levels: list | None = None) -> tuple[np.ndarray | None, list | None]:
+    if strata is None:
+        return None, None
+    if levels is None:
+        levels = sorted(set(strata), key=repr)
+    index = {lv: i for i, lv in enumerate(levels)}
+    unseen = [s for s in strata if s not in index]
+    if unseen:
+        raise SchemaError(f"strata levels not seen in fit: {format_values(unseen)}.")
+    return np.asarray([index[s] for s in strata], dtype=np.int64), levels
+
+
+def _scale(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """glmnet's standardisation: weighted mean and 1/n (weighted) standard deviation."""
+    mean = np.average(x, axis=0, weights=w)
+    sd = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
+    return mean, sd
+
+
+# ------------------------------------------------------------------------ the model
+class CoxModel(BaseEstimator):
+    """Cox proportional-hazards model (R's ``coxph``; glmnet's elastic net when penalised).
+
+    Parameters
+    ----------
+    penalty : float or "cv", default 0.0
+        0: unpenalised maximum partial likelihood with inference. > 0: glmnet's
+        ``lambda`` (objective ``-loglik / n + penalty * (l1_ratio * |b|_1 +
+        (1 - l1_ratio) / 2 * |b|_2^2)`` on standardised features). ``"cv"``: chosen by
+        patient-grouped K-fold cross-validation of the partial likelihood.
+    l1_ratio : float, default 0.0
+        glmnet's ``alpha``: 0 ridge, 1 lasso, in between elastic net.
+    ties : {"efron", "breslow"} or None, default None
+        None: Efron unpenalised (R's default), Breslow penalised (glmnet's).
+    strata : str or list of str, optional
+        Columns of ``X`` used as strata (separate baseline hazards), not covariates.
+    ci_level : float, default 0.95
+    max_iter : int, default 50
+        Newton-Raphson iterations.
+    tol : float, default 1e-9
+        Convergence on the relative change of the log partial likelihood (R's ``eps``).
+    cv_folds : int, default 5
+        Folds for ``penalty="cv"``.
+    n_penalties : int, default 50
+        Size of the penalty grid for ``penalty="cv"`` (glmnet's path:
+        ``lambda_max`` down to ``1e-4 * lambda_max``, or ``1e-2`` when n <= p).
+    random_state : None, int or numpy Generator
+        Fold assignment for ``penalty="cv"``.
+
+    Attributes
+    ----------
+    coef_, se_ : ndarray of shape (n_terms,)
+        Coefficients (log hazard ratios per unit of the original feature) and their
+        standard errors (robust when ``groups`` was given; NaN when penalised).
+    naive_se_ : ndarray or None
+        Model-based standard errors when ``se_`` is robust.
+    var_ : ndarray (n_terms, n_terms)
+        Covariance matrix used for ``se_``.
+    estimable_ : ndarray of bool
+        False for coefficients that did not converge (infinite / separated).
+    loglik_, loglik_null_ : float
+    n_, n_events_, n_iter_ : int
+    converged_ : bool
+    penalty_ : float
+        The penalty used (the selected one when ``penalty="cv"``).
+    cv_results_ : DataFrame or None
+        ``penalty, cvpl`` per grid value when ``penalty="cv"``.
+    feature_names_in_ : ndarray of str
+        Covariate names (terms), in the order of ``coef_``.
+    strata_levels_ : list of tuple or None
+    baseline_cumhaz_ : dict
+        ``{stratum_level: (event_times, cumulative_hazard)}`` for a centred linear
+        predictor (Breslow; Efron-adjusted as R's ``survfit.coxph`` for Efron fits).
+
+    Notes
+    -----
+    Sample-size rules for an unpenalised fit: ``FitError`` when ``p >= n`` or
+    ``p > n_events`` (the model is not identifiable or hopelessly over-fitted; use a
+    penalty or select features first), ``StatisticalWarning`` when there are fewer
+    than 10 events per variable (the usual rule of thumb; estimates are still
+    computable but biased away from 0). Constant or collinear features are a
+    ``FitError`` naming them. A coefficient that diverges (monotone likelihood,
+    separation) gives ``converged_ = False``, a ``ConvergenceWarning`` naming the
+    term, and NaN in :meth:`summary` with ``estimable = False``.
+
+    Features are standardised internally (weighted mean 0, 1/n standard deviation 1)
+    so extreme scales (1e9 + noise) fit stably; results are on the original scale.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from survrad.data.outcome import Surv
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"age": rng.normal(60, 10, 300), "ecog": rng.integers(0, 3, 300)})
+    >>> t = rng.exponential(np.exp(-(0.03 * X["age"] + 0.5 * X["ecog"])))
+    >>> y = Surv.from_arrays(time=t, event=np.ones(300))
+    >>> model = CoxModel().fit(X, y)
+    >>> list(model.summary()["term"])
+    ['age', 'ecog']
+    """
+
+    endpoint_kind = "survival"
+
+    def __init__(self, penalty: float | str = 0.0, l1_ratio: float = 0.0,
+                 ties: str | None = None, strata: str | list[str] | None = None,
+                 ci_level: float = 0.95, max_iter: int = 50, tol: float = 1e-9,
+                 cv_folds: int = 5, n_penalties: int = 50, random_state: Any = None) -> None:
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.ties = ties
+        self.strata = strata
+        self.ci_level = ci_level
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv_folds = cv_folds
+        self.n_penalties = n_penalties
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+    def _strata_cols(self) -> list[str]:
+        if self.strata is None:
+            return []
+        return [self.strata] if isinstance(self.strata, str) else [str(s) for s in self.strata]
+
+    def _penalised(self) -> bool:
+        if isinstance(self.penalty, str):
+            check_choice("penalty", self.penalty, ["cv"])
+            return True
+        if not isinstance(self.penalty, numbers.Real) or isinstance(self.penalty, bool) \
+                or not np.isfinite(self.penalty) or self.penalty < 0:
+            raise ValueError(f"penalty must be a number >= 0 or 'cv', got {self.penalty!r}.")
+        return self.penalty > 0
+
+    def _ties(self, penalised: bool) -> str:
+        if self.ties is None:
+            return "breslow" if penalised else "efron"
+        return check_choice("ties", self.ties, ["efron", "breslow"])
+
+    def _check_params(self) -> bool:
+        penalised = self._penalised()
+        check_fraction("l1_ratio", self.l1_ratio, inclusive=True)
+        check_fraction("ci_level", self.ci_level)
+        check_int("max_iter", self.max_iter, min_value=1)
+        check_int("cv_folds", self.cv_folds, min_value=2)
+        check_int("n_penalties", self.n_penalties, min_value=2)
+        if not self.tol > 0:
+            raise ValueError(f"tol must be > 0, got {self.tol!r}.")
+        return penalised
+
+    # ------------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any, groups: Any = None, sample_weight: Any = None) -> CoxModel:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n, p)
+            Numeric features (and the ``strata`` columns); the index gives row ids in
+            error messages.
+        y : structured survival array
+            From :meth:`survrad.Surv.from_arrays`.
+        groups : array-like of shape (n,), optional
+            Patient (cluster) ids: cluster-robust standard errors for an unpenalised fit
+            (R's ``cluster()``) and patient-grouped folds for ``penalty="cv"``.
+        sample_weight : array-like of shape (n,), optional
+            Strictly positive case weights (R's ``weights=``).
+
+        Returns
+        -------
+        self
+        """
+        self._reset()
+        penalised = self._check_params()
+        d = _design(X, self._strata_cols())
+        time, event = check_y_survival(y)
+        n, p = d.x.shape
+        if time.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {time.shape[0]}.")
+        if p == 0:
+            raise FitError("X has no feature columns (besides strata).")
+        w = _check_weights(sample_weight, n)
+        g = _check_groups(groups, n)
+        codes, levels = _strata_codes(d.strata)
+        _check_constant(d.x, d.names)
+        if not penalised:
+            _check_size(n, p, int(event.sum()), d.names)
+        event_sufficiency(time, event, n_features=None if penalised else p)
+        mean, sd = _scale(d.x, w)
+        xs = (d.x - mean) / sd
+        if not penalised:
+            _check_rank(xs, d.names, codes)
+        self.x_mean_, self.x_scale_ = mean, sd
+        self.feature_names_in_ = np.asarray(d.names, dtype=object)
+        self.strata_levels_ = levels
+        self.n_, self.n_events_ = n, int(event.sum())
+        ties = self._ties(penalised)
+        self.ties_ = ties
+        fit_args = (xs, time, event, w, codes, g, ties)
+        beta = self._fit_penalised(*fit_args) if penalised else self._fit_unpenalised(*fit_args)
+        self._set_baseline(xs @ beta, time, event, w, codes, ties)
+        return self
+
+    def _reset(self) -> None:
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attr)
+
+    def _fit_unpenalised(self, xs, time, event, w, codes, groups, ties) -> np.ndarray:
+        fit = cox_fit(xs, time, event, weights=w, strata=codes, ties=ties,
+                      max_iter=self.max_iter, tol=self.tol)
+        self.estimable_ = ok = self._estimable(fit)
+        scale = np.outer(self.x_scale_, self.x_scale_)
+        # variance of the estimable coefficients only: the information about a diverged
+        # coefficient has vanished and would poison the inverse
+        naive = _embed(_inverse(fit.information[np.ix_(ok, ok)]), ok) / scale
+        self.naive_se_ = None
+        var = naive
+        if groups is not None and ok.any():
+            robust = cox_robust_variance(xs, time, event, fit.coef, groups=groups, weights=w,
+                                         strata=codes, ties=ties, keep=ok)
+            var = _embed(robust, ok) / scale
+            self.naive_se_ = _se(naive)
+        self.coef_ = fit.coef / self.x_scale_
+        self.var_ = var
+        self.se_ = _se(var)
+        self.loglik_, self.loglik_null_ = fit.loglik, fit.loglik_null
+        self.n_iter_, self.converged_ = fit.n_iter, fit.converged
+        self.penalty_, self.cv_results_ = 0.0, None
+        return fit.coef
+
+    def _estimable(self, fit) -> np.ndarray:
+        if fit.converged:
+            return np.ones(fit.coef.size, dtype=bool)
+        bad = fit.infinite if fit.infinite.any() else np.ones(fit.coef.size, dtype=bool)
+        terms = list(self.feature_names_in_[bad])
+        warnings.warn(
+            f"Cox model did not converge after {fit.n_iter} iterations: coefficient(s) of "
+            f"{terms} diverge (separation / monotone likelihood, e.g. a feature that "
+            "perfectly orders the events). Their hazard ratios are not estimable; remove "
+            "or merge them, or use a penalty.", ConvergenceWarning, stacklevel=4)
+        return ~bad
+
+    def _fit_penalised(self, xs, time, event, w, codes, groups, ties) -> np.ndarray:
+        if self.penalty == "cv":
+            lam, self.cv_results_ = select_penalty(
+                xs, time, event, l1_ratio=self.l1_ratio, groups=groups, sample_weight=w,
+                strata=codes, ties=ties, cv_folds=self.cv_folds,
+                n_penalties=self.n_penalties, random_state=self.random_state)
+            path = self.cv_results_["penalty"].to_numpy()
+            path = path[path >= lam]
+        else:
+            lam, self.cv_results_ = float(self.penalty), None
+            path = np.array([lam])
+        beta = None
+        for value in path:   # warm starts down the grid (a single value when fixed)
+            fit = cox_fit_elastic_net(xs, time, event, penalty=float(value),
+                                      l1_ratio=self.l1_ratio, weights=w, strata=codes,
+                                      ties=ties, init=beta)
+            beta = fit.coef
+        if not fit.converged:
+            warnings.warn(f"penalised Cox fit did not converge in {fit.n_iter} Newton steps "
+                          f"(penalty={lam:.4g}).", ConvergenceWarning, stacklevel=3)
+        p = xs.shape[1]
+        self.coef_ = fit.coef / self.x_scale_
+        self.se_ = np.full(p, np.nan)
+        self.var_ = np.full((p, p), np.nan)
+        self.naive_se_ = None
+        self.loglik_ = fit.loglik
+        self.loglik_null_ = CoxRiskSets(time, event, weights=w, strata=codes,
+                                        ties=ties).loglik(np.zeros(time.shape[0]))
+        self.n_iter_, self.converged_ = fit.n_iter, fit.converged
+        self.penalty_ = lam
+        self.estimable_ = np.ones(p, dtype=bool)
+        return fit.coef
+
+    def _set_baseline(self, eta, time, event, w, codes, ties) -> None:
+        base = cox_baseline_hazard(eta, time, event, weights=w, strata=codes, ties=ties)
+        if codes is None:
+            self.baseline_cumhaz_ = {None: base[None]}
+        else:
+            self.baseline_cumhaz_ = {self.strata_levels_[int(k)]: v for k, v in base.items()}
+
+    # ------------------------------------------------------------------ prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("This CoxModel is not fitted yet: call fit(X, y) first.")
+
+    def _eta(self, X: Any) -> tuple[np.ndarray, _Design]:
+        self._check_fitted()
+        d = _design(X, self._strata_cols(), expected=list(self.feature_names_in_))
+        return (d.x - self.x_mean_) @ self.coef_, d
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Linear predictor centred at the training means (higher = riskier).
+
+        Parameters
+        ----------
+        X : DataFrame with the columns seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._eta(X)[0]
+
+    def predict_survival_function(self, X: Any, times: Any) -> np.ndarray:
+        """Survival probabilities ``S(t | x) = exp(-H0(t) exp(eta(x)))``.
+
+        Parameters
+        ----------
+        X : DataFrame with the columns seen in ``fit`` (strata columns included).
+        times : array-like of shape (n_times,)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_times)
+        """
+        eta, d = self._eta(X)
+        times = np.asarray(times, dtype=float).ravel()
+        if d.strata is None:
+            keys = [None] * eta.shape[0]
+        else:
+            _strata_codes(d.strata, self.strata_levels_)   # unseen levels -> SchemaError
+            keys = list(d.strata)
+        out = np.empty((eta.shape[0], times.shape[0]))
+        for key in dict.fromkeys(keys):
+            rows = np.asarray([k == key for k in keys])
+            bt, ch = self.baseline_cumhaz_[key]
+            idx = np.searchsorted(bt, times, side="right") - 1
+            h0 = np.where(idx >= 0, ch[np.maximum(idx, 0)], 0.0)
+            out[rows] = np.exp(-np.outer(np.exp(eta[rows]), h0))
+        return out
+
+    # --------------------------------------------------------------------- results
+    def summary(self) -> pd.DataFrame:
+        """Coefficient table: term, coef, se, hr, hr_ci_low, hr_ci_high, z, p, estimable.
+
+        Non-estimable terms have NaN numbers. For a penalised model se, CI, z and p are
+        NaN (``DataFrame.attrs["note"]`` says why).
+        """
+        self._check_fitted()
+        z_crit = stats.norm.ppf(0.5 + self.ci_level / 2)
+        coef = np.where(self.estimable_, self.coef_, np.nan)
+        se = np.where(self.estimable_, self.se_, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = coef / se
+        df = pd.DataFrame({
+            "term": list(self.feature_names_in_), "coef": coef, "se": se, "hr": np.exp(coef),
+            "hr_ci_low": np.exp(coef - z_crit * se), "hr_ci_high": np.exp(coef + z_crit * se),
+            "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "estimable": self.estimable_.copy(),
+        })
+        if self.penalty_ > 0:
+            df.attrs["note"] = _PENALISED_NOTE
+        return df
+
+    def ph_test(self, X: Any, y: Any, sample_weight: Any = None,
+                transform: str = "km") -> pd.DataFrame:
+        """Proportional-hazards test of R's ``cox.zph``; see :func:`cox_zph`."""
+        return cox_zph(self, X, y, sample_weight=sample_weight, transform=transform)
+
+
+def _inverse(info: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return np.full_like(info, np.nan)
+
+
+def _embed(block: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Place the (k, k) block of the kept coefficients in a (p, p) NaN matrix."""
+    out = np.full((keep.size, keep.size), np.nan)
+    out[np.ix_(keep, keep)] = block
+    return out
+
+
+def _se(var: np.ndarray) -> np.ndarray:
+    d = np.diag(var).copy()
+    d[~(d >= 0)] = np.nan
+    return np.sqrt(d)
+
+
+def _check_size(n: int, p: int, n_events: int, names: list[str]) -> None:
+    if p >= n or p > n_events:
+        raise FitError(
+            f"too many features for an unpenalised Cox model: p = {p} with n = {n} "
+            f"patients and {n_events} events (need p < n and p <= events; >= 10 events per "
+            "feature is advisable). Use a penalty (CoxModel(penalty='cv')) or select "
+            "features first.", columns=names)
+
+
+# --------------------------------------------------------------------- penalty by CV
+def _folds(groups: np.ndarray | None, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold number of each row; all rows of a group share a fold."""
+    labels = np.arange(n).astype(str) if groups is None else groups
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    if uniq.size < k:
+        raise FitError(f"cv_folds={k} but only {uniq.size} patients (groups); use fewer folds.")
+    fold_of_group = np.empty(uniq.size, dtype=np.int64)
+    fold_of_group[rng.permutation(uniq.size)] = np.arange(uniq.size) % k
+    return fold_of_group[inverse]
+
+
+def _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties) -> np.ndarray:
+    """glmnet's path: lambda_max (all coefficients 0) down to a small fraction of it."""
+    mean, sd = _scale(x, w)
+    xs = (x - mean) / sd
+    rs = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties)
+    score = rs.derivatives(xs, np.zeros(x.shape[1]))[1]
+    lam_max = np.max(np.abs(score)) / rs.weights.sum() / max(l1_ratio, 1e-3)
+    ratio = 1e-4 if x.shape[0] > x.shape[1] else 1e-2
+    return np.geomspace(lam_max, lam_max * ratio, n_penalties)
+
+
+def _path_coefs(x, time, event, w, codes, ties, l1_ratio, grid) -> np.ndarray:
+    """Coefficients (original scale of ``x``) along the grid, warm-started."""
+    mean, sd = _scale(x, w)
+    xs = (x - mean) / sd
+    out = np.zeros((grid.size, x.shape[1]))
+    beta = None
+    for i, lam in enumerate(grid):
+        beta = cox_fit_elastic_net(xs, time, event, penalty=float(lam), l1_ratio=l1_ratio,
+                                   weights=w, strata=codes, ties=ties, init=beta).coef
+        out[i] = beta / sd
+    return out
+
+
+def _subset(a: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    return None if a is None else a[mask]
+
+
+def select_penalty(X: Any, time: Any, event: Any, *, l1_ratio: float = 0.0,
+                   groups: Any = None, sample_weight: Any = None, strata: Any = None,
+                   ties: str = "breslow", cv_folds: int = 5, n_penalties: int = 50,
+                   random_state: Any = None) -> tuple[float, pd.DataFrame]:
+    """Choose glmnet's ``lambda`` by K-fold cross-validated partial likelihood.
+
+    The criterion is Verweij and van Houwelingen's cross-validated partial likelihood
+    (glmnet's ``cv.glmnet(..., grouped = TRUE)`` for Cox): for each fold ``k``,
+    ``loglik_all(b_-k) - loglik_-k(b_-k)`` with ``b_-k`` fitted without fold ``k``;
+    the penalty maximising the sum over folds is returned. Each training fit
+    standardises its own features, as glmnet does. Folds are formed from whole
+    patients (``groups``), so lesions of one patient never straddle a fold, and
+    depend only on ``random_state``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, p)
+        Numeric features (no strata columns).
+    time, event : array-like of shape (n,)
+    l1_ratio : float, default 0
+    groups : array-like of shape (n,), optional
+        Patient ids; default one group per row.
+    sample_weight, strata, ties
+        As in :func:`survrad._math.coxph.cox_fit_elastic_net`.
+    cv_folds : int, default 5
+    n_penalties : int, default 50
+    random_state : None, int or Generator
+
+    Returns
+    -------
+    penalty : float
+    results : DataFrame
+        Columns ``penalty`` (decreasing) and ``cvpl`` (summed over folds).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(120, 4))
+    >>> t = rng.exponential(np.exp(-x[:, 0]))
+    >>> lam, res = select_penalty(x, t, np.ones(120), l1_ratio=1.0, n_penalties=10,
+    ...                           random_state=0)
+    >>> bool(res["penalty"].min() <= lam <= res["penalty"].max())
+    True
+    """
+    x = np.asarray(X, dtype=float)
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    codes = None if strata is None else np.asarray(strata)
+    grid = _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties)
+    folds = _folds(None if groups is None else np.asarray(groups), x.shape[0], cv_folds,
+                   check_random_state(random_state))
+    full = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties)
+    xc = x - x.mean(axis=0)
+    cvpl = np.zeros(grid.size)
+    for k in range(cv_folds):
+        tr = folds != k
+        if event[tr].sum() < 2:
+            raise FitError(f"cross-validation fold {k} leaves fewer than 2 events for "
+                           "training; use fewer folds.")
+        w_tr, codes_tr = _subset(w, tr), _subset(codes, tr)
+        coefs = _path_coefs(x[tr], time[tr], event[tr], w_tr, codes_tr, ties, l1_ratio, grid)
+        train = CoxRiskSets(time[tr], event[tr], weights=w_tr, strata=codes_tr, ties=ties)
+        for i, b in enumerate(coefs):
+            cvpl[i] += full.loglik(xc @ b) - train.loglik(xc[tr] @ b)
+    best = int(np.argmax(cvpl))
+    return float(grid[best]), pd.DataFrame({"penalty": grid, "cvpl": cvpl})
+
+
+# -------------------------------------------------------------------------- PH test
+def _transform_time(time: np.ndarray, event: np.ndarray, transform: str) -> np.ndarray:
+    """R's cox.zph time transforms; "km" is 1 - the left-continuous Kaplan-Meier."""
+    if transform == "identity":
+        return time.copy()
+    if transform == "log":
+        return np.log(time)
+    if transform == "rank":
+        return stats.rankdata(time)
+    inv = np.unique(time, return_inverse=True)[1]
+    n_event = np.bincount(inv, weights=event.astype(float))
+    at_risk = time.shape[0] - np.concatenate([[0], np.cumsum(np.bincount(inv))[:-1]])
+    surv = np.cumprod(1.0 - n_event / at_risk)
+    left = np.concatenate([[1.0], surv])[inv]       # S(t-): product over times < t
+    return 1.0 - left
+
+
+def cox_zph(model: CoxModel, X: Any, y: Any, *, sample_weight: Any = None,
+            transform: str = "km") -> pd.DataFrame:
+    """Test proportional hazards as R's ``cox.zph(fit, transform, terms = FALSE)``.
+
+    The score test (survival >= 3.0) of adding ``x_j * g(t)`` for each term (1 df) and
+    for all terms together (GLOBAL, p df), at the fitted coefficients, using the full
+    ``2p x 2p`` information matrix; ``g`` is the transformed time centred at the mean
+    over events.
+
+    Parameters
+    ----------
+    model : CoxModel
+        A fitted, unpenalised, converged model.
+    X, y : the training data again (the model keeps no patient data).
+    sample_weight : array-like, optional
+        The weights used in ``fit``.
+    transform : {"km", "rank", "identity", "log"}, default "km"
+
+    Returns
+    -------
+    DataFrame
+        Columns ``term, chisq, df, p``; the last row is ``GLOBAL``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from survrad.data.outcome import Surv
+    >>> rng = np.random.default_rng(1)
+    >>> X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-X["a"])), event=np.ones(200))
+    >>> list(cox_zph(CoxModel().fit(X, y), X, y)["term"])
+    ['a', 'b', 'GLOBAL']
+    """
+    model._check_fitted()
+    check_choice("transform", transform, ["km", "rank", "identity", "log"])
+    if model.penalty_ > 0:
+        raise FitError("cox_zph needs an unpenalised model (penalty=0).")
+    if not model.converged_:
+        raise FitError("the Cox model did not converge; the PH test is not available.")
+    d = _design(X, model._strata_cols(), expected=list(model.feature_names_in_))
+    time, event = check_y_survival(y)
+    if time.shape[0] != d.x.shape[0]:
+        raise ValueError(f"X has {d.x.shape[0]} rows but y has {time.shape[0]}.")
+    w = _check_weights(sample_weight, time.shape[0])
+    codes = _strata_codes(d.strata, model.strata_levels_)[0]
+    xs = (d.x - model.x_mean_) / model.x_scale_
+    beta = model.coef_ * model.x_scale_
+    ttimes = _transform_time(time, event, transform)
+    gtime = ttimes - ttimes[event].mean()
+    rs = CoxRiskSets(time, event, weights=w, strata=codes, ties=model.ties_)
+    u, info = rs.zph_score(xs, beta, gtime)
+    p = beta.size
+    chisq = np.empty(p + 1)
+    for j in range(p):
+        kk = np.r_[np.arange(p), p + j]
+        uj = np.r_[np.zeros(p), u[p + j]]
+        chisq[j] = uj @ np.linalg.solve(info[np.ix_(kk, kk)], uj)
+    ug = np.r_[np.zeros(p), u[p:]]
+    chisq[p] = ug @ np.linalg.solve(info, ug)
+    dof = np.r_[np.ones(p), p]
+    return pd.DataFrame({"term": [*model.feature_names_in_, "GLOBAL"], "chisq": chisq,
+                         "df": dof.astype(int), "p": stats.chi2.sf(chisq, dof)})

@@ -1,0 +1,189 @@
+"""``CohortPipeline``: strategy -> feature steps -> model, fitted on training patients only.
+
+Everything that learns (the lesion strategy, scaling, ComBat, selection, the model) is
+fitted inside :meth:`CohortPipeline.fit` on the cohort it is given. Resampling engines
+call ``clone(pipeline).fit(train_cohort, endpoint)`` for every replicate, so no learned
+step ever sees a test patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from survrad.data.cohort import Cohort
+from survrad.exceptions import NotFittedError, SchemaError
+
+__all__ = ["CohortPipeline"]
+
+
+class CohortPipeline(BaseEstimator):
+    """A whole prediction pipeline on a :class:`~survrad.data.cohort.Cohort`.
+
+    Parameters
+    ----------
+    strategy : LesionStrategy or None, default None
+        How lesions become patient-level columns (``survrad.lesions``). ``None``: a
+        patient-only study, the patient columns are the predictors.
+    features : sequence of transformers, default ()
+        Feature steps applied in order (``survrad.features``), each fitted on the training
+        patients. A step with a ``batch_col`` attribute (ComBat) receives that patient
+        column as well.
+    model : estimator or None, default None
+        A survrad model (``CoxModel``, ``SurvivalForest``, ``LogisticModel``,
+        ``ForestClassifier``). ``None``: unpenalised ``CoxModel`` for a survival endpoint,
+        ``LogisticModel`` for a binary one.
+    patient_features : sequence of str or None, default None
+        Patient covariates kept beside the lesion-derived columns; ``None`` uses the
+        cohort's ``patient_features``; ``()`` uses none.
+
+    Attributes
+    ----------
+    strategy_, steps_, model_ : fitted clones
+    endpoint_ : str
+    endpoint_kind_ : {"survival", "binary"}
+    feature_names_in_ : list of str
+        Columns entering the feature steps.
+    feature_names_out_ : list of str
+        Columns entering the model.
+
+    Examples
+    --------
+    >>> import survrad as sr
+    >>> cohort = sr.simulate_cohort(n_patients=120, random_state=0)
+    >>> pipe = sr.CohortPipeline(model=sr.CoxModel()).fit(cohort, endpoint="os")
+    >>> risk = pipe.predict_risk(cohort)
+    >>> risk.index.equals(cohort.patient_ids)
+    True
+    """
+
+    def __init__(self, strategy: Any = None, features: Sequence[Any] = (), model: Any = None,
+                 patient_features: Sequence[str] | None = None) -> None:
+        self.strategy = strategy
+        self.features = features
+        self.model = model
+        self.patient_features = patient_features
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, cohort: Cohort, endpoint: str) -> CohortPipeline:
+        """Fit every learned step on ``cohort`` for ``endpoint``; return ``self``."""
+        ep = cohort.endpoint(endpoint)
+        y = cohort.y(endpoint)
+        self.endpoint_ = endpoint
+        self.endpoint_kind_ = ep.kind
+        self.strategy_ = None
+        if self.strategy is not None:
+            self._check_lesions(cohort)
+            self.strategy_ = clone(self.strategy)
+            self.strategy_.fit(cohort, endpoint)
+        X = self._design(cohort)
+        self.feature_names_in_ = list(X.columns)
+        self.steps_ = []
+        for step in self.features:
+            fitted = clone(step).fit(X, y)
+            X = fitted.transform(X)
+            self.steps_.append(fitted)
+        self.feature_names_out_ = list(X.columns)
+        self.model_ = clone(self.model) if self.model is not None else self._default_model()
+        kind = getattr(self.model_, "endpoint_kind", ep.kind)
+        if kind != ep.kind:
+            fit_for = {"survival": "CoxModel or SurvivalForest",
+                       "binary": "LogisticModel or ForestClassifier"}[ep.kind]
+            raise SchemaError(f"{type(self.model_).__name__} models {kind} endpoints but "
+                              f"{endpoint!r} is {ep.kind}; use a {fit_for}.")
+        self.model_.fit(X, y)
+        return self
+
+    def _default_model(self) -> Any:
+        if self.endpoint_kind_ == "survival":
+            from survrad.models.cox import CoxModel
+
+            return CoxModel()
+        from survrad.models.response import LogisticModel
+
+        return LogisticModel()
+
+    def _check_lesions(self, cohort: Cohort) -> None:
+        if not cohort.has_lesions:
+            raise SchemaError(
+                f"strategy {type(self.strategy).__name__} needs a lesion table but this cohort "
+                "has none; pass lesions= to read_cohort or use strategy=None.")
+
+    def _patient_columns(self, cohort: Cohort) -> list[str]:
+        if self.patient_features is None:
+            return list(cohort.patient_features)
+        return list(self.patient_features)
+
+    def _design(self, cohort: Cohort) -> pd.DataFrame:
+        parts = []
+        if self.strategy_ is not None:
+            self._check_lesions(cohort)
+            parts.append(self.strategy_.transform(cohort))
+        cols = self._patient_columns(cohort)
+        if cols:
+            parts.append(cohort.X(cols))
+        batch_cols = sorted({getattr(s, "batch_col", None) for s in self.features} - {None})
+        for col in batch_cols:
+            if col not in cohort.patients.columns:
+                raise SchemaError(f"feature step needs patient column {col!r} (batch); "
+                                  f"available: {list(cohort.patients.columns)}.",
+                                  file="patients", column=col)
+            parts.append(cohort.patients[[col]].astype(str))
+        if not parts:
+            raise SchemaError("the pipeline has no predictors: give a strategy or "
+                              "patient_features.")
+        X = pd.concat(parts, axis=1)
+        dup = X.columns[X.columns.duplicated()].unique()
+        if len(dup):
+            raise SchemaError(f"predictor names clash between the strategy and the patient "
+                              f"table: {list(dup)}; rename one of them.")
+        return X
+
+    # --------------------------------------------------------------- predicting
+    def transform(self, cohort: Cohort) -> pd.DataFrame:
+        """The model's input matrix for ``cohort`` (after strategy and feature steps)."""
+        self._check_fitted()
+        X = self._design(cohort)
+        for step in self.steps_:
+            X = step.transform(X)
+        return X
+
+    def predict_risk(self, cohort: Cohort) -> pd.Series:
+        """Risk per patient (higher = riskier), indexed by ``patient_id``.
+
+        Survival models give their risk score (Cox: the linear predictor); binary models
+        the predicted probability of the positive class.
+        """
+        X = self.transform(cohort)
+        if self.endpoint_kind_ == "binary":
+            risk = self.model_.predict_proba(X)[:, 1]
+        else:
+            risk = self.model_.predict(X)
+        return pd.Series(np.asarray(risk, dtype=float), index=cohort.patient_ids, name="risk")
+
+    def predict_proba(self, cohort: Cohort) -> pd.Series:
+        """Probability of the positive class per patient (binary endpoints)."""
+        self._check_fitted()
+        if self.endpoint_kind_ != "binary":
+            raise SchemaError(f"predict_proba is for binary endpoints; {self.endpoint_!r} is a "
+                              "survival endpoint (use predict_risk or "
+                              "predict_survival_function).")
+        return self.predict_risk(cohort).rename("probability")
+
+    def predict_survival_function(self, cohort: Cohort, times: Sequence[float]) -> pd.DataFrame:
+        """Predicted survival probabilities, patients x ``times``."""
+        self._check_fitted()
+        if self.endpoint_kind_ != "survival":
+            raise SchemaError("predict_survival_function needs a survival endpoint.")
+        X = self.transform(cohort)
+        times = np.asarray(times, dtype=float)
+        surv = self.model_.predict_survival_function(X, times)
+        return pd.DataFrame(surv, index=cohort.patient_ids, columns=times)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("CohortPipeline is not fitted; call fit(cohort, endpoint).")
