@@ -32,7 +32,7 @@ class CohortPipeline(BaseEstimator):
     features : sequence of transformers, default ()
         Feature steps applied in order (``survrad.features``), each fitted on the training
         patients. A step with a ``batch_col`` attribute (ComBat) receives that patient
-        column as well.
+        column as well (only that step; it is expected to drop it from its output).
     model : estimator or None, default None
         A survrad model (``CoxModel``, ``SurvivalForest``, ``LogisticModel``,
         ``ForestClassifier``). ``None``: unpenalised ``CoxModel`` for a survival endpoint,
@@ -81,11 +81,13 @@ class CohortPipeline(BaseEstimator):
             self.strategy_ = clone(self.strategy)
             self.strategy_.fit(cohort, endpoint)
         X = self._design(cohort)
+        batches = self._batches(cohort)
         self.feature_names_in_ = list(X.columns)
         self.steps_ = []
         for step in self.features:
-            fitted = clone(step).fit(X, y)
-            X = fitted.transform(X)
+            X_in = _with_batch(step, X, batches)
+            fitted = clone(step).fit(X_in, y)
+            X = fitted.transform(X_in)
             self.steps_.append(fitted)
         self.feature_names_out_ = list(X.columns)
         self.model_ = clone(self.model) if self.model is not None else self._default_model()
@@ -118,6 +120,16 @@ class CohortPipeline(BaseEstimator):
             return list(cohort.patient_features)
         return list(self.patient_features)
 
+    def _batches(self, cohort: Cohort) -> pd.DataFrame:
+        """Patient columns that batch-aware steps (ComBat's ``batch_col``) need."""
+        cols = sorted({getattr(s, "batch_col", None) for s in self.features} - {None})
+        for col in cols:
+            if col not in cohort.patients.columns:
+                raise SchemaError(f"feature step needs patient column {col!r} (batch); "
+                                  f"available: {list(cohort.patients.columns)}.",
+                                  file="patients", column=col)
+        return cohort.patients[cols].astype(str)
+
     def _design(self, cohort: Cohort) -> pd.DataFrame:
         parts = []
         if self.strategy_ is not None:
@@ -126,13 +138,6 @@ class CohortPipeline(BaseEstimator):
         cols = self._patient_columns(cohort)
         if cols:
             parts.append(cohort.X(cols))
-        batch_cols = sorted({getattr(s, "batch_col", None) for s in self.features} - {None})
-        for col in batch_cols:
-            if col not in cohort.patients.columns:
-                raise SchemaError(f"feature step needs patient column {col!r} (batch); "
-                                  f"available: {list(cohort.patients.columns)}.",
-                                  file="patients", column=col)
-            parts.append(cohort.patients[[col]].astype(str))
         if not parts:
             raise SchemaError("the pipeline has no predictors: give a strategy or "
                               "patient_features.")
@@ -148,8 +153,9 @@ class CohortPipeline(BaseEstimator):
         """The model's input matrix for ``cohort`` (after strategy and feature steps)."""
         self._check_fitted()
         X = self._design(cohort)
+        batches = self._batches(cohort)
         for step in self.steps_:
-            X = step.transform(X)
+            X = step.transform(_with_batch(step, X, batches))
         return X
 
     def predict_risk(self, cohort: Cohort) -> pd.Series:
@@ -187,3 +193,14 @@ class CohortPipeline(BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFittedError("CohortPipeline is not fitted; call fit(cohort, endpoint).")
+
+
+def _with_batch(step: Any, X: pd.DataFrame, batches: pd.DataFrame) -> pd.DataFrame:
+    """``X`` plus the batch column for a step that has one; only that step sees it."""
+    col = getattr(step, "batch_col", None)
+    if col is None:
+        return X
+    if col in X.columns:
+        raise SchemaError(f"batch column {col!r} is also a predictor; remove it from the "
+                          "patient features.")
+    return pd.concat([X, batches[[col]]], axis=1)

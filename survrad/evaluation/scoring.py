@@ -1,0 +1,135 @@
+"""Evaluate a fitted pipeline on a cohort: the metric names the validation engine knows.
+
+Survival endpoints: ``c_index`` (Harrell), ``uno_c`` (IPCW, truncated at the largest
+horizon), ``td_auc`` (cumulative/dynamic AUC at each horizon), ``brier`` (IPCW Brier at each
+horizon), ``ibs`` (integrated Brier score over the horizons' range), ``calibration_slope``
+(Cox regression of the outcome on the linear predictor; models with a linear predictor
+only). Binary endpoints: ``auc``, ``brier``, ``calibration_slope``.
+
+A metric that cannot be computed on a given sample (a horizon beyond its follow-up, no
+comparable pair) is returned as NaN with its reason, never raised: resampling engines
+record it as a failure of that metric in that replicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from survrad.data.cohort import Cohort
+from survrad.evaluation import concordance as conc
+from survrad.evaluation import metrics as met
+
+__all__ = ["DEFAULT_METRICS", "metric_names", "score_pipeline"]
+
+DEFAULT_METRICS = {
+    "survival": ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope"),
+    "binary": ("auc", "brier", "calibration_slope"),
+}
+_PER_HORIZON = ("td_auc", "brier")
+_EXPECTED_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def metric_names(kind: str, metrics: Sequence[str], horizons: Sequence[float]) -> list[str]:
+    """Expand per-horizon metrics (``td_auc`` -> ``td_auc@365``) in a stable order."""
+    out = []
+    for m in metrics:
+        if kind == "survival" and m in _PER_HORIZON:
+            if not horizons:
+                raise ValueError(f"metric {m!r} needs horizons=[...] (times at which to "
+                                 "evaluate it).")
+            out += [f"{m}@{h:g}" for h in horizons]
+        elif kind == "survival" and m == "ibs" and len(horizons) < 2:
+            raise ValueError("metric 'ibs' needs at least two horizons to integrate over.")
+        else:
+            out.append(m)
+    return out
+
+
+def _fmt(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
+                   horizons: Sequence[float], train_y: np.ndarray
+                   ) -> tuple[dict[str, float], dict[str, str]]:
+    """Compute ``metrics`` of a fitted ``CohortPipeline`` on ``cohort``.
+
+    Parameters
+    ----------
+    fitted : CohortPipeline
+        A fitted pipeline.
+    cohort : Cohort
+        The evaluation cohort.
+    metrics : sequence of str
+        Metric names (see module docstring).
+    horizons : sequence of float
+        Evaluation times for per-horizon metrics.
+    train_y : ndarray
+        Outcome of the data the pipeline was fitted on (IPCW censoring model of Uno's C,
+        time-dependent AUC and Brier).
+
+    Returns
+    -------
+    values : dict
+        metric name -> value (NaN when it could not be computed).
+    failures : dict
+        metric name -> reason, for the NaN ones.
+    """
+    kind = fitted.endpoint_kind_
+    y = cohort.y(fitted.endpoint_)
+    risk = fitted.predict_risk(cohort).to_numpy()
+    values: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    for m in metrics:
+        names = metric_names(kind, [m], horizons)
+        try:
+            if kind == "binary":
+                res = _binary_metric(m, y, risk)
+            else:
+                res = _survival_metric(m, fitted, cohort, y, risk, horizons, train_y)
+            values.update(dict(zip(names, np.atleast_1d(res).tolist(), strict=True)))
+        except _EXPECTED_FAILURES as exc:
+            for n in names:
+                values[n] = float("nan")
+                failures[n] = _fmt(exc)
+    return values, failures
+
+
+def _ibs_grid(horizons: Sequence[float]) -> np.ndarray:
+    return np.linspace(min(horizons), max(horizons), 50)
+
+
+def _survival_metric(m: str, fitted: Any, cohort: Cohort, y: np.ndarray, risk: np.ndarray,
+                     horizons: Sequence[float], train_y: np.ndarray) -> Any:
+    t, e = y["time"], y["event"]
+    if m == "c_index":
+        return conc.concordance_index(t, e, risk)
+    if m == "uno_c":
+        tau = max(horizons) if horizons else None
+        return conc.uno_concordance_index(t, e, risk, tau=tau, train_time=train_y["time"],
+                                          train_event=train_y["event"])
+    if m == "td_auc":
+        return met.time_dependent_auc(train_y, y, risk, np.asarray(horizons, float))
+    if m in ("brier", "ibs"):
+        times = np.asarray(horizons, float) if m == "brier" else _ibs_grid(horizons)
+        surv = fitted.predict_survival_function(cohort, times).to_numpy()
+        score = met.brier_score if m == "brier" else met.integrated_brier_score
+        return score(train_y, y, surv, times)
+    if m == "calibration_slope":
+        if not hasattr(fitted.model_, "coef_"):
+            raise ValueError("calibration_slope needs a model with a linear predictor (Cox).")
+        return met.calibration_slope_lp(y, risk)
+    raise ValueError(f"unknown survival metric {m!r}; known: {DEFAULT_METRICS['survival']}.")
+
+
+def _binary_metric(m: str, y: np.ndarray, prob: np.ndarray) -> float:
+    if m == "auc":
+        return met.roc_auc(y, prob)
+    if m == "brier":
+        return met.brier_binary(y, prob)
+    if m == "calibration_slope":
+        return met.calibration_slope_binary(y, prob)
+    raise ValueError(f"unknown binary metric {m!r}; known: {DEFAULT_METRICS['binary']}.")

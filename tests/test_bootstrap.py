@@ -1,0 +1,215 @@
+"""Patient-level bootstrap of the whole pipeline: R parity, determinism, failures, truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, clone
+
+import survrad as sr
+from survrad.evaluation import concordance_index
+from survrad.evaluation.bootstrap import bootstrap_validate, compare_pipelines
+from survrad.exceptions import ResamplingError
+from survrad.lesions import FeatureStatistics
+from survrad.models import CohortPipeline, CoxModel
+
+# R 4.2.2, survival 3.5-3, rms 6.5-0 (shared/reference/r_survival.json, references.R):
+#   lc <- lung[complete.cases(lung[, c("time","event","age","sex","ph.ecog")]), ]
+#   concordance(coxph(Surv(time, event) ~ age + sex + ph.ecog, data = lc))
+R_LUNG_C = 0.6371354930005
+#   f <- cph(Surv(time, event) ~ age + sex + ph.ecog, data = lc, x = TRUE, y = TRUE)
+#   mean over set.seed(1:10) of validate(f, method = "boot", B = 300)["Dxy", ] / 2 + 0.5
+R_LUNG_CORRECTED = 0.6286478595983
+R_LUNG_OPTIMISM = 0.008487633402201
+R_LUNG_CORRECTED_SD = 0.001220343510937   # spread of one B = 300 run across seeds
+
+
+@pytest.fixture(scope="module")
+def lung() -> sr.Cohort:
+    df = sr.load_dataset("lung")
+    df = df.dropna(subset=["time", "status", "age", "sex", "ph.ecog"]).reset_index(drop=True)
+    df["patient_id"] = [f"L{i:03d}" for i in range(len(df))]
+    return sr.read_cohort(df, endpoints={"os": ("time", "status")}, event_map={1: 0, 2: 1},
+                          patient_features=["age", "sex", "ph.ecog"])
+
+
+@pytest.fixture(scope="module")
+def lung_boot(lung) -> sr.evaluation.bootstrap.ValidationResult:
+    return bootstrap_validate(CohortPipeline(model=CoxModel()), lung, "os", n_boot=300,
+                              metrics=["c_index", "calibration_slope"], random_state=2024,
+                              progress=False)
+
+
+def test_lung_apparent_c_equals_r(lung, lung_boot) -> None:
+    assert lung.n_patients == 227
+    summary = lung_boot.summary().set_index("metric")
+    assert summary.loc["c_index", "apparent"] == pytest.approx(R_LUNG_C, abs=1e-9)
+
+
+def test_lung_corrected_c_lands_where_rms_validate_lands(lung_boot) -> None:
+    s = lung_boot.summary().set_index("metric").loc["c_index"]
+    # one B = 300 run has Monte Carlo sd ~0.0012 (R's own spread across seeds): 4 sd
+    assert s["corrected"] == pytest.approx(R_LUNG_CORRECTED, abs=4 * R_LUNG_CORRECTED_SD + 1e-3)
+    assert s["optimism"] == pytest.approx(R_LUNG_OPTIMISM, abs=4 * R_LUNG_CORRECTED_SD + 1e-3)
+    assert s["ci_low"] < s["corrected"] < s["ci_high"]
+    assert s["n_boot"] == 300 and s["n_failed"] == 0
+
+
+def test_lung_calibration_slope_shrinks_like_rms(lung_boot) -> None:
+    # rms::validate "Slope" index.corrected, mean over 10 seeds: 0.9427780328425
+    s = lung_boot.summary().set_index("metric").loc["calibration_slope"]
+    assert s["apparent"] == pytest.approx(1.0, abs=1e-6)
+    assert s["corrected"] == pytest.approx(0.94278, abs=0.03)
+
+
+def test_engine_equals_an_obviously_correct_loop(lung) -> None:
+    """The engine's numbers equal a plain loop over the documented seeds."""
+    pipe = CohortPipeline(model=CoxModel())
+    res = bootstrap_validate(pipe, lung, "os", n_boot=15, metrics=["c_index"],
+                             random_state=11, progress=False)
+    ids = lung.patient_ids.to_numpy()
+    y = lung.y("os")
+    full = clone(pipe).fit(lung, "os")
+    apparent = concordance_index(y["time"], y["event"], full.predict_risk(lung).to_numpy())
+    optimism = []
+    for seed in np.random.SeedSequence(11).spawn(15):
+        rng = np.random.default_rng(seed)
+        boot = lung.take(ids[rng.integers(0, ids.size, ids.size)])
+        fit = clone(pipe).fit(boot, "os")
+        yb = boot.y("os")
+        c_boot = concordance_index(yb["time"], yb["event"], fit.predict_risk(boot).to_numpy())
+        c_orig = concordance_index(y["time"], y["event"], fit.predict_risk(lung).to_numpy())
+        optimism.append(c_boot - c_orig)
+    s = res.summary().set_index("metric").loc["c_index"]
+    assert s["apparent"] == pytest.approx(apparent, abs=1e-15)
+    assert s["optimism"] == pytest.approx(np.mean(optimism), abs=1e-14)
+    assert s["corrected"] == pytest.approx(apparent - np.mean(optimism), abs=1e-14)
+
+
+def test_same_numbers_whatever_n_jobs(lung) -> None:
+    pipe = CohortPipeline(model=CoxModel())
+    kw = dict(n_boot=8, metrics=["c_index", "td_auc", "brier"], horizons=[180, 365],
+              random_state=5, progress=False)
+    serial = bootstrap_validate(pipe, lung, "os", n_jobs=1, **kw)
+    parallel = bootstrap_validate(pipe, lung, "os", n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(serial.replicates, parallel.replicates)
+    pd.testing.assert_frame_equal(serial.summary(), parallel.summary())
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_serial(lung) -> None:
+    pytest.importorskip("dask.distributed")
+    pipe = CohortPipeline(model=CoxModel())
+    kw = dict(n_boot=6, metrics=["c_index"], random_state=9, progress=False)
+    serial = bootstrap_validate(pipe, lung, "os", **kw)
+    dask = bootstrap_validate(pipe, lung, "os", backend="dask", **kw)
+    pd.testing.assert_frame_equal(serial.replicates, dask.replicates)
+
+
+class _FailsOnSomeSamples(BaseEstimator):
+    """A Cox model that refuses resamples whose first patient id ends in a given digit."""
+
+    endpoint_kind = "survival"
+
+    def __init__(self, digits: tuple[str, ...] = ("3",)) -> None:
+        self.digits = digits
+
+    def fit(self, X, y, groups=None):
+        resample = any("#" in i for i in X.index)        # repeated patients were drawn
+        if resample and X.index[0][-1] in self.digits:
+            raise ValueError("synthetic failure on this resample")
+        self.model_ = CoxModel().fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_failed_replicates_are_counted_and_reported(lung) -> None:
+    pipe = CohortPipeline(model=_FailsOnSomeSamples(digits=("3",)))
+    res = bootstrap_validate(pipe, lung, "os", n_boot=40, metrics=["c_index"],
+                             random_state=1, progress=False, max_failed=0.5)
+    rep = res.replicates
+    failed = rep["status"] == "failed"
+    assert failed.any() and (~failed).any()
+    assert rep.loc[failed, "reason"].str.contains("synthetic failure").all()
+    s = res.summary().set_index("metric").loc["c_index"]
+    assert s["n_failed"] == failed.sum() and s["n_boot"] == 40
+    assert np.isfinite(s["corrected"])
+
+
+def test_too_many_failures_is_an_error_that_says_why(lung) -> None:
+    pipe = CohortPipeline(model=_FailsOnSomeSamples(digits=tuple("0123456789")))
+    with pytest.raises(ResamplingError, match=r"replicates failed.*synthetic failure"):
+        bootstrap_validate(pipe, lung, "os", n_boot=10, metrics=["c_index"], random_state=1,
+                           progress=False)
+
+
+def test_horizon_beyond_follow_up_is_a_recorded_metric_failure(lung) -> None:
+    res = bootstrap_validate(CohortPipeline(model=CoxModel()), lung, "os", n_boot=4,
+                             metrics=["c_index", "td_auc"], horizons=[365, 5000],
+                             random_state=3, progress=False)
+    s = res.summary().set_index("metric")
+    assert s.loc["c_index", "n_failed"] == 0
+    assert s.loc["td_auc@5000", "n_failed"] == 4 and np.isnan(s.loc["td_auc@5000", "corrected"])
+    assert res.replicates["reason"].str.contains("td_auc@5000").all()
+
+
+def test_632_plus_and_cv_run_and_are_sane(lung) -> None:
+    pipe = CohortPipeline(model=CoxModel())
+    for method in (".632+", "cv"):
+        res = bootstrap_validate(pipe, lung, "os", n_boot=6, metrics=["c_index"],
+                                 method=method, random_state=4, progress=False)
+        s = res.summary().set_index("metric").loc["c_index"]
+        assert 0.5 < s["corrected"] < s["apparent"] + 0.02, method
+        if method == "cv":
+            assert len(res.replicates) == 6 * 5 and set(res.replicates["fold"]) == set(range(5))
+
+
+def test_compare_pipelines_uses_the_same_resamples(lung) -> None:
+    pipes = {"full": CohortPipeline(model=CoxModel()),
+             "age_only": CohortPipeline(model=CoxModel(), patient_features=["age"]),
+             "full_again": CohortPipeline(model=CoxModel())}
+    cmp = compare_pipelines(pipes, lung, "os", n_boot=12, metrics=["c_index"],
+                            random_state=8, progress=False)
+    seeds = {name: r.replicates["seed"].tolist() for name, r in cmp.results.items()}
+    assert seeds["full"] == seeds["age_only"] == seeds["full_again"]
+    diff = cmp.differences("c_index").set_index("pipeline")
+    assert diff.loc["full_again", "difference"] == pytest.approx(0.0, abs=1e-12)
+    assert diff.loc["full_again", "ci_low"] == pytest.approx(0.0, abs=1e-12)
+    assert diff.loc["age_only", "difference"] < 0
+    summary = cmp.summary()
+    assert list(summary["pipeline"].unique()) == ["full", "age_only", "full_again"]
+
+
+@pytest.mark.slow
+def test_corrected_c_of_an_overfit_pipeline_matches_fresh_data() -> None:
+    """Known truth: optimism correction predicts performance on new patients.
+
+    20 lesion-feature means (8 signal, 12 noise) + 3 covariates, unpenalised Cox, n = 300
+    (~180 events): the apparent C is inflated by ~0.05; the corrected C is close to the C
+    of the same fitted pipeline on 4000 fresh patients of the same population. The scanner
+    batch effect is switched off because the simulator draws new scanner calibrations per
+    cohort, which would turn the fresh sample into an external validation. Over 8 seeds
+    (measured) the mean gap is +0.002 with sd 0.023 per seed; 4 fixed seeds are tested.
+    """
+    gaps = []
+    for seed in range(4):
+        train = sr.simulate_cohort(n_patients=300, random_state=100 + seed, batch_effect=0.0)
+        fresh = sr.simulate_cohort(n_patients=4000, random_state=200 + seed, batch_effect=0.0)
+        pipe = CohortPipeline(strategy=FeatureStatistics(stats=("mean",),
+                                                        features=["rad_sig_*", "rad_noise_*"]),
+                              model=CoxModel())
+        with pytest.warns(sr.exceptions.StatisticalWarning):
+            res = bootstrap_validate(pipe, train, "os", n_boot=200, metrics=["c_index"],
+                                     random_state=seed, progress=False, n_jobs=2)
+        s = res.summary().set_index("metric").loc["c_index"]
+        with pytest.warns(sr.exceptions.StatisticalWarning):
+            fitted = clone(pipe).fit(train, "os")
+        y = fresh.y("os")
+        c_new = concordance_index(y["time"], y["event"], fitted.predict_risk(fresh).to_numpy())
+        assert s["apparent"] - s["corrected"] > 0.03        # real optimism
+        assert abs(s["corrected"] - c_new) < 0.05
+        gaps.append(s["corrected"] - c_new)
+    assert abs(np.mean(gaps)) < 0.02, gaps
