@@ -1,1 +1,58 @@
-"""survrad.evaluation"""
+"""Layer 5: metrics (pure functions), nonparametric estimators, validation engines.
+
+Concordance (one convention: higher risk = earlier event, ties as R's ``concordance``),
+IPCW time-dependent AUC and Brier score, calibration, binary metrics, and the
+Kaplan-Meier / log-rank / RMST estimators used by the reports.
+"""
+
+from survrad.evaluation.concordance import (
+    ConcordanceCounts,
+    concordance_index,
+    concordance_index_y,
+    uno_concordance_index,
+)
+from survrad.evaluation.metrics import (
+    SurvivalCalibration,
+    brier_binary,
+    brier_score,
+    calibration,
+    calibration_slope_binary,
+    calibration_slope_lp,
+    integrated_brier_score,
+    roc_auc,
+    time_dependent_auc,
+)
+from survrad.evaluation.nonparametric import (
+    KaplanMeier,
+    LogRankResult,
+    MedianSurvival,
+    RMSTResult,
+    censoring_survival,
+    kaplan_meier,
+    logrank_test,
+    rmst,
+)
+
+__all__ = [
+    "ConcordanceCounts",
+    "KaplanMeier",
+    "LogRankResult",
+    "MedianSurvival",
+    "RMSTResult",
+    "SurvivalCalibration",
+    "brier_binary",
+    "brier_score",
+    "calibration",
+    "calibration_slope_binary",
+    "calibration_slope_lp",
+    "censoring_survival",
+    "concordance_index",
+    "concordance_index_y",
+    "integrated_brier_score",
+    "kaplan_meier",
+    "logrank_test",
+    "rmst",
+    "roc_auc",
+    "time_dependent_auc",
+    "uno_concordance_index",
+]
