@@ -69,6 +69,11 @@ def check_time(
     >>> check_time([1, 2.5, 3]).tolist()
     [1.0, 2.5, 3.0]
     """
+    fast = np.asarray(time) if not isinstance(time, pd.Series) else time.to_numpy()
+    if fast.ndim == 1 and fast.dtype.kind in "fiu":  # clean numbers: vectorised path
+        fast = fast.astype(float, copy=False)
+        if np.all(np.isfinite(fast)) and not np.any(fast < 0):
+            return fast
     raw = pd.Series(np.asarray(time, dtype=object) if not isinstance(time, pd.Series)
                     else time.to_numpy(dtype=object))
     missing = raw.isna().to_numpy()
@@ -139,6 +144,12 @@ def check_event(
     >>> check_event([0, 1, True, 1.0]).tolist()
     [False, True, True, True]
     """
+    if event_map is None:  # bool or exact 0/1 numbers: vectorised path
+        fast = np.asarray(event)
+        if fast.ndim == 1 and fast.dtype == bool:
+            return fast
+        if fast.ndim == 1 and fast.dtype.kind in "fiu" and np.all((fast == 0) | (fast == 1)):
+            return fast == 1
     raw = pd.Series(np.asarray(event, dtype=object).ravel())
     if event_map is not None:
         mapped = raw.map(lambda v: event_map.get(v, np.nan) if not pd.isna(v) else np.nan)

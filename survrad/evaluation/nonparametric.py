@@ -41,23 +41,10 @@ _TOL = np.sqrt(np.finfo(float).eps)   # R's all.equal tolerance, used by print.s
 
 
 def _as_time(time: Any, ids: list | None = None) -> np.ndarray:
-    """Vectorised fast path for clean numeric times; ``check_time`` (and its messages)
-    for anything else."""
-    a = np.asarray(time)
-    if a.ndim == 1 and a.dtype.kind in "fiu":
-        a = a.astype(float, copy=False)
-        if np.all(np.isfinite(a)) and not np.any(a < 0):
-            return a
     return check_time(time, ids=ids)
 
 
 def _as_event(event: Any, ids: list | None = None) -> np.ndarray:
-    """Vectorised fast path for bool or 0/1 numbers; ``check_event`` otherwise."""
-    a = np.asarray(event)
-    if a.ndim == 1 and a.dtype == bool:
-        return a
-    if a.ndim == 1 and a.dtype.kind in "fiu" and np.all((a == 0) | (a == 1)):
-        return a == 1
     return check_event(event, ids=ids)
 
 
