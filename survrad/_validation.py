@@ -53,7 +53,7 @@ def check_random_state(random_state: RandomState) -> np.random.Generator:
     )
 
 
-def spawn_seeds(random_state: None | int | np.random.SeedSequence, n: int) -> list:
+def spawn_seeds(random_state: int | np.random.SeedSequence | None, n: int) -> list:
     """Independent child seeds: replicate ``b`` uses ``SeedSequence(random_state).spawn(n)[b]``.
 
     The children depend only on ``random_state`` and ``n``, never on scheduling, so results

@@ -66,6 +66,31 @@ def check(
     typer.echo(describe_cohort(cohort))
 
 
+@app.command()
+def run(
+    study: Annotated[Path | None, typer.Argument(help="Study file (TOML).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+    demo: Annotated[bool, typer.Option(help="Run the built-in demo study.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing report folder.")] = False,
+    n_jobs: Annotated[int | None, typer.Option(help="Local worker processes.")] = None,
+    backend: Annotated[str | None, typer.Option(help="'dask' to use a Dask cluster.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://host:8786).")] = None,
+) -> None:
+    """Run a study (or --demo) and write a reproducible report folder."""
+    from survrad.exceptions import ConfigError
+    from survrad.study import run_study
+
+    if (study is None) == (not demo):
+        raise ConfigError("give exactly one of a STUDY file or --demo.")
+    if out is None:
+        raise ConfigError("--out DIR is required (the report folder).")
+    folder = run_study(None if demo else study, out, force=force, n_jobs=n_jobs,
+                       backend=backend, scheduler=scheduler,
+                       progress=sys.stderr.isatty(), command=["survrad", *sys.argv[1:]])
+    typer.echo(f"report written to {folder} (open {folder / 'index.html'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command and map exceptions to exit codes (0 / 2 / 1)."""
     try:

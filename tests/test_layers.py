@@ -28,9 +28,9 @@ LAYERS = {
 def layer_of(module: str) -> int:
     best = None
     for prefix, layer in LAYERS.items():
-        if module == prefix or module.startswith(prefix + "."):
-            if best is None or len(prefix) > len(best[0]):
-                best = (prefix, layer)
+        inside = module == prefix or module.startswith(prefix + ".")
+        if inside and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, layer)
     if best is None:
         raise KeyError(f"{module} has no layer: add it to LAYERS and to DESIGN.md")
     return best[1]
@@ -53,9 +53,9 @@ def survrad_imports(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name.startswith("survrad")]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.startswith("survrad"):
-                found.append(node.module)
+        elif (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+              and node.module.startswith("survrad")):
+            found.append(node.module)
     return found
 
 

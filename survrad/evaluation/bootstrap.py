@@ -9,9 +9,11 @@ Methods
 ``"optimism"`` (Harrell 2015, *Regression Modeling Strategies*, 5.3.5; Steyerberg 2019)
     apparent = metric of the pipeline fitted and evaluated on the cohort;
     optimism_b = metric(fit_b on boot_b) - metric(fit_b on the original cohort);
-    corrected = apparent - mean_b optimism_b. The interval is the location-shifted
-    percentile interval of Noma et al. (2021, Stat Methods Med Res 30:2545): the
-    percentiles of the bootstrap apparent metrics shifted by the mean optimism. When the
+    corrected = apparent - mean_b optimism_b. The interval is a location-shifted
+    percentile interval (after Noma et al. 2021, Stat Methods Med Res 30:2545): the
+    percentiles of the bootstrap apparent metrics, shifted so that their mean sits on the
+    corrected value (shifting by the optimism alone can leave the corrected value outside
+    its own interval when the bootstrap apparent metrics are inflated). When the
     apparent metric does not vary across resamples (the calibration slope is 1 on the
     data a Cox model was fitted to) the interval is the percentile interval of
     apparent - optimism_b instead.
@@ -111,8 +113,8 @@ def _summarise(res: ValidationResult, m: str) -> dict[str, Any]:
     if res.method == "optimism":
         optimism = float(np.mean(fit[ok] - test[ok]))
         corrected = app - optimism
-        if np.ptp(fit[ok]) > 0:  # location-shifted percentile interval (Noma et al. 2021)
-            ci = np.percentile(fit[ok], [lo, hi]) - optimism
+        if np.ptp(fit[ok]) > 0:  # bootstrap spread, re-centred on the corrected value
+            ci = corrected + np.percentile(fit[ok], [lo, hi]) - np.mean(fit[ok])
         else:  # degenerate apparent distribution (calibration slope is 1 in-sample)
             ci = np.percentile(app - (fit[ok] - test[ok]), [lo, hi])
     elif res.method == ".632+":
@@ -436,9 +438,9 @@ class ComparisonResult:
     def differences(self, metric: str = "c_index") -> pd.DataFrame:
         """Paired differences of the corrected ``metric`` against ``reference``.
 
-        diff = corrected_A - corrected_ref; interval: location-shifted percentiles of the
-        paired replicate differences (method "optimism"), else percentiles of the paired
-        per-replicate estimates' differences.
+        diff = corrected_A - corrected_ref; interval: percentiles of the paired
+        bootstrap-apparent differences re-centred on ``diff`` (method "optimism"), else
+        percentiles of the paired per-replicate estimates' differences.
         """
         ref = self.results[self.reference]
         rows = []
@@ -462,8 +464,9 @@ def _paired(a: ValidationResult, b: ValidationResult, metric: str) -> dict[str, 
     sb = b.summary().set_index("metric").loc[metric]
     diff = float(sa["corrected"] - sb["corrected"])
     if a.method == "optimism":
-        shift = float(np.mean((fa - ta)[ok] - (fb - tb)[ok])) if ok.any() else np.nan
-        return {"diff": diff, "boot": (fa - fb)[ok], "shift": shift}
+        boot = (fa - fb)[ok]
+        shift = float(np.mean(boot) - diff) if ok.any() else np.nan
+        return {"diff": diff, "boot": boot, "shift": shift}
     return {"diff": diff, "boot": (ta - tb)[ok], "shift": 0.0}
 
 

@@ -59,8 +59,6 @@ class _Report:
     def figure(self, section: str, make: Callable[[], Any], name: str, caption: str,
                errors: list[dict[str, Any]]) -> None:
         """Draw with ``make()`` (returns a fitted Display); a failure is logged, not fatal."""
-        import matplotlib.pyplot as plt
-
         from survrad.reporting.style import save_figure
 
         try:
@@ -69,10 +67,7 @@ class _Report:
             errors.append({"stage": "figure", "figure": name, "category": type(exc).__name__,
                            "message": str(exc)})
             return
-        try:
-            save_figure(display.figure_, self.root / "figures" / name)
-        finally:
-            plt.close(display.figure_)
+        save_figure(display.figure_, self.root / "figures" / name)
         self.add(section, ReportFigure(f"figures/{name}.png", caption))
 
 
@@ -80,9 +75,13 @@ def _results(rep: _Report, records: list[dict[str, Any]]) -> None:
     atomic_write_text(rep.root / "results.json", json_dumps(records))
     frame = pd.DataFrame(records)
     write_csv(frame, rep.root / "results.csv")
-    rep.add("Validation", ReportTable(frame, "Bootstrap validation of every endpoint x "
-                                      "strategy x model (optimism-corrected).",
-                                      csv="results.csv", max_rows=80))
+    primary = frame.groupby("endpoint", sort=False)["metric"].transform("first")
+    shown = frame.loc[frame["metric"] == primary].reset_index(drop=True)
+    rep.add("Validation", ReportTable(
+        shown, "Bootstrap validation of every endpoint x strategy x model: the primary "
+        "metric of each endpoint (Harrell's C for survival, AUC for binary endpoints), "
+        "apparent, optimism and optimism-corrected with its interval. Every metric is in "
+        "the CSV.", csv="results.csv", max_rows=None))
 
 
 def _comparison_figures(rep: _Report, comparisons: Mapping, config: Mapping,
@@ -206,8 +205,9 @@ def _lesion_outputs(rep: _Report, cohort: Cohort, lesion_risk: pd.DataFrame | No
                   "no lesion is scored by a model that saw its patient; rank 1 = riskiest "
                   "lesion of its patient.")
         rep.figure("Lesions", lambda: LesionRiskMapDisplay.from_table(table).plot(),
-                   "lesion_risk_map", "Lesion risk map: patients x lesions (colour = "
-                   "cross-fitted risk; organ, volume, irradiation and high-risk flag).", errors)
+                   "lesion_risk_map", "Lesion risk map: patients x lesions (shade = "
+                   "cross-fitted risk; colour = organ, dot size = volume, ring = irradiated, "
+                   "star = high-risk lesion).", errors)
     if {"longest_diameter_mm", "diameter_followup_mm", "irradiated"} <= set(base.columns):
         rep.figure("Lesions", lambda: LesionWaterfallDisplay.from_lesions(base).plot(),
                    "lesion_waterfall", "Per-lesion change in longest diameter, irradiated "
@@ -231,7 +231,8 @@ def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results:
     rep = _Report(Path(root))
     errors: list[dict[str, Any]] = []
     by = config["report"].get("table1_by")
-    t1 = table_one(cohort, by=by)
+    units = {name: spec.get("unit", "months") for name, spec in config["endpoints"].items()}
+    t1 = table_one(cohort, by=by, endpoint_time_unit=units)
     rep.table("Cohort", t1, "table1", "Table 1: cohort characteristics"
               + (f" by {by}." if by else "."), shown=format_table_one(t1))
     _results(rep, results.records)
