@@ -261,12 +261,28 @@ def _read_data(cfg: Mapping[str, Any], file: str, base: Path,
            for name, ep in endpoints.items()}
     cohort = read_cohort(patients, lesions, patient_features=data.get("patient_features"),
                          lesion_features=data.get("lesion_features"), endpoints=eps,
-                         columns=data.get("columns"), event_map=data.get("event_map"),
+                         columns=data.get("columns"), event_map=_event_map(data.get("event_map")),
                          drop_missing_time=data.get("drop_missing_time", False),
                          exclude_orphan_lesions=data.get("exclude_orphan_lesions", False),
                          strict=data.get("strict", False))
     inputs = (patients,) if lesions is None else (patients, lesions)
     return cohort, inputs
+
+
+def _event_map(spec: Mapping[str, Any] | None) -> dict[Any, Any] | None:
+    """TOML keys are strings: ``{1 = 0, 2 = 1}`` means the numbers 1 and 2."""
+    if spec is None:
+        return None
+
+    def key(k: str) -> Any:
+        for cast in (int, float):
+            try:
+                return cast(k)
+            except ValueError:
+                pass
+        return k
+
+    return {key(k): _event_map(v) if isinstance(v, Mapping) else v for k, v in spec.items()}
 
 
 def _pipelines(cohort: Cohort, strategies: Mapping[str, Any], steps: list[Any],
@@ -444,7 +460,8 @@ def _fit_full(plan: StudyPlan, comparisons: dict, log: _WarningLog) -> tuple[dic
                 fitted = clone(pipe).fit(plan.cohort, ep)
             if hasattr(fitted.model_, "summary"):
                 coefs[(ep, strategy, model)] = fitted.model_.summary()
-        if plan.cohort.endpoint(ep).kind == "survival" and plan.cohort.patient_features \
+        descriptive = plan.config["strategies"] and plan.cohort.patient_features
+        if descriptive and plan.cohort.endpoint(ep).kind == "survival" \
                 and not any(k[0] == ep and k[1] == "clinical_unpenalised" for k in coefs):
             with log.capture(endpoint=ep, strategy="clinical_unpenalised", stage="final fit"):
                 clinical = CoxModel().fit(plan.cohort.X(), plan.cohort.y(ep))

@@ -113,7 +113,7 @@ def _summarise(res: ValidationResult, m: str) -> dict[str, Any]:
     if res.method == "optimism":
         optimism = float(np.mean(fit[ok] - test[ok]))
         corrected = app - optimism
-        if np.ptp(fit[ok]) > 0:  # bootstrap spread, re-centred on the corrected value
+        if np.ptp(fit[ok]) > 1e-9 * max(1.0, abs(app)):  # spread, re-centred on corrected
             ci = corrected + np.percentile(fit[ok], [lo, hi]) - np.mean(fit[ok])
         else:  # degenerate apparent distribution (calibration slope is 1 in-sample)
             ci = np.percentile(app - (fit[ok] - test[ok]), [lo, hi])

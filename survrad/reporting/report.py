@@ -144,8 +144,9 @@ def _survival_figures(rep: _Report, cohort: Cohort, config: Mapping, cvs: Mappin
             continue
         y = cohort.y(ep)
         unit = spec.get("unit", "months")
-        rep.figure("Prediction", lambda y=y, cv=cv, u=unit: KaplanMeierDisplay.from_risk_groups(
-            y["time"], y["event"], cv["risk_group"].to_numpy(), time_unit=u).plot(),
+        groups = _group_names(cv["risk_group"].to_numpy(), config["report"]["risk_groups"])
+        rep.figure("Prediction", lambda y=y, g=groups, u=unit: KaplanMeierDisplay.from_risk_groups(
+            y["time"], y["event"], g, time_unit=u).plot(),
             f"km_{name}", f"{ep}: Kaplan-Meier curves by predicted risk group ({strategy}, "
             f"{model}); groups from out-of-fold predictions with cut-points (tertiles) "
             "chosen inside each training fold; log-rank p and hazard ratios.", errors)
@@ -169,6 +170,14 @@ def _survival_figures(rep: _Report, cohort: Cohort, config: Mapping, cvs: Mappin
                 label=lab, time_unit=u).plot()),
                 f"td_auc_{name}", f"{ep}: optimism-corrected time-dependent AUC with CI.",
                 errors)
+
+
+def _group_names(group: Any, n_groups: int) -> pd.Categorical:
+    """Risk groups 1..n as ordered labels (Low / Intermediate / High for tertiles)."""
+    names = {2: ["Low", "High"], 3: ["Low", "Intermediate", "High"]}.get(
+        n_groups, [f"Group {k}" for k in range(1, n_groups + 1)])
+    return pd.Categorical.from_codes(pd.Series(group).to_numpy() - 1, categories=names,
+                                     ordered=True)
 
 
 def _coefficients(rep: _Report, coefs: Mapping, config: Mapping, errors: list) -> None:
