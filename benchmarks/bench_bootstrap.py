@@ -64,7 +64,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -74,10 +73,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import child_env, run_process
+
 HERE = Path(__file__).resolve().parent
 R_SCRIPT = HERE / "r" / "validate.R"
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 COX = {"n": 500, "p": 20}
 FOREST = {"n": 400, "p": 50, "trees": 300}
 FOREST_TARGET_B = 100
@@ -286,75 +286,6 @@ def _vmhwm_mb() -> float:
 
 
 # -------------------------------------------------------------- parent: measurement
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
-
-
-def _tree_pss_mb(root: int) -> float:
-    """PSS of ``root`` and all its descendants, in MB (shared pages counted once)."""
-    kids = _children_map()
-    todo, total = [root], 0
-    while todo:
-        pid = todo.pop()
-        todo.extend(kids.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-        except OSError:
-            continue
-    return total / 1024
-
-
-class PeakSampler:
-    """Samples the process tree's PSS every ``interval`` seconds in a thread."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.pid, self.interval, self.peak = pid, interval, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_pss_mb(self.pid))
-            self._stop.wait(self.interval)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
-
-
-def child_env() -> dict[str, str]:
-    return {**os.environ, **dict.fromkeys(THREAD_VARS, "1")}
-
-
-def run_process(cmd: list[str]) -> tuple[str, float, float]:
-    """Run ``cmd``; return its stdout, wall seconds and peak tree PSS (MB)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=child_env())
-    sampler = PeakSampler(proc.pid)
-    out, err = proc.communicate()
-    peak = sampler.stop()
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])}... failed:\n{err[-3000:]}")
-    return out, wall, peak
-
-
 def measure(cfg: dict) -> dict:
     out, wall, peak = run_process([sys.executable, str(Path(__file__).resolve()), "--child",
                                    json.dumps(cfg)])

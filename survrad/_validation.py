@@ -36,7 +36,7 @@ def check_random_state(random_state: RandomState) -> np.random.Generator:
 
     Examples
     --------
-    >>> check_random_state(0).integers(10) == check_random_state(0).integers(10)
+    >>> bool(check_random_state(0).integers(10) == check_random_state(0).integers(10))
     True
     """
     if random_state is None or isinstance(random_state, np.random.SeedSequence):
@@ -62,7 +62,7 @@ def spawn_seeds(random_state: int | np.random.SeedSequence | None, n: int) -> li
     Examples
     --------
     >>> a = spawn_seeds(3, 2); b = spawn_seeds(3, 2)
-    >>> a[1].generate_state(1)[0] == b[1].generate_state(1)[0]
+    >>> bool(a[1].generate_state(1)[0] == b[1].generate_state(1)[0])
     True
     """
     if isinstance(random_state, np.random.Generator):
@@ -75,6 +75,43 @@ def spawn_seeds(random_state: int | np.random.SeedSequence | None, n: int) -> li
         else np.random.SeedSequence(random_state)
     )
     return ss.spawn(n)
+
+
+_MODEL_STREAM = 0x5EED  # spawn-key word of the stream that seeds unseeded estimators
+
+
+def seed_unseeded(estimator: Any, seed: np.random.SeedSequence) -> Any:
+    """Seed every ``random_state=None`` inside ``estimator``; return it (changed in place).
+
+    Nested estimators and lists of them (a pipeline's feature steps) are searched too;
+    an explicitly seeded estimator is left alone. Resampling engines call it on their
+    clones, so that an estimator the user left unseeded (say, the folds of a
+    cross-validated penalty) still gives the same numbers for the same
+    ``random_state``. The seed comes from a stream of ``seed`` kept apart from the one
+    that draws the resample.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> est = seed_unseeded(SGDClassifier(), np.random.SeedSequence(0))
+    >>> est.random_state == seed_unseeded(SGDClassifier(), np.random.SeedSequence(0)).random_state
+    True
+    """
+    stream = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, _MODEL_STREAM))
+    value = int(stream.generate_state(1)[0])
+
+    def walk(est: Any) -> None:
+        if isinstance(est, type) or not hasattr(est, "get_params"):
+            return
+        params = est.get_params(deep=False)
+        for v in params.values():
+            for item in v if isinstance(v, list | tuple) else (v,):
+                walk(item)
+        if "random_state" in params and params["random_state"] is None:
+            est.set_params(random_state=value)
+
+    walk(estimator)
+    return estimator
 
 
 def check_int(name: str, value: Any, *, min_value: int | None = None,

@@ -25,7 +25,7 @@ app = typer.Typer(
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Output folder (patients, lesions, truth CSVs).")],
-    n_patients: Annotated[int, typer.Option(help="Number of patients.")] = 300,
+    n_patients: Annotated[int, typer.Option(help="Number of patients (at least 2).")] = 300,
     random_state: Annotated[int, typer.Option(help="Seed; same seed, same tables.")] = 0,
     timepoints: Annotated[int, typer.Option(help="Lesion timepoints (1 or 2).")] = 1,
     force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
@@ -34,6 +34,7 @@ def simulate(
     from survrad.data.simulate import simulate_cohort
     from survrad.reporting.writer import atomic_output_dir, atomic_write_text
 
+    _refuse_existing(out, force)  # before any work: a long simulation is never wasted
     cohort = simulate_cohort(n_patients=n_patients, random_state=random_state,
                              timepoints=timepoints)
     with atomic_output_dir(out, force=force) as tmp:
@@ -47,23 +48,96 @@ def simulate(
 
 @app.command()
 def check(
-    patients: Annotated[Path, typer.Option(help="Patient table (CSV or Parquet).")],
+    patients: Annotated[Path | None, typer.Option(help="Patient table (CSV or Parquet).")] = None,
     lesions: Annotated[Path | None, typer.Option(help="Lesion table (CSV or Parquet).")] = None,
+    study: Annotated[Path | None, typer.Option(
+        help="Study file (TOML): check its data, endpoints, event map and features.")] = None,
     lesion_features: Annotated[
-        list[str] | None, typer.Option(help="Lesion feature names or globs (repeatable).")
+        list[str] | None, typer.Option(help="Lesion feature names or globs (repeatable; "
+                                            "default: every non-role lesion column).")
     ] = None,
     patient_features: Annotated[
         list[str] | None, typer.Option(help="Patient predictor names or globs (repeatable).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Turn data warnings into errors.")] = False,
 ) -> None:
-    """Validate a patient (and lesion) table and print a summary."""
-    from survrad.data.io import read_cohort
-    from survrad.data.summary import describe_cohort
+    """Validate a patient (and lesion) table, or a study's data, and print a summary.
 
-    cohort = read_cohort(patients=patients, lesions=lesions, patient_features=patient_features,
-                         lesion_features=lesion_features, strict=strict)
+    Without --lesion-features every lesion column that is not a role column (ids,
+    timepoint, organ, volume, diameters, target flag, irradiation, dose, lesion outcomes)
+    is checked as a radiomic feature. Patient columns are checked as features only when
+    named with --patient-features; the summary lists the patient columns that were not.
+    """
+    from survrad.data.summary import describe_cohort, unchecked_columns
+    from survrad.exceptions import ConfigError
+
+    if study is not None:
+        if patients is not None or lesions is not None or lesion_features or patient_features:
+            raise ConfigError("give one of --study STUDY.toml or --patients P.csv (with "
+                              "--lesions and feature options), not both: a study names its "
+                              "own tables and features.")
+        cohort = _check_study(study, strict)
+        typer.echo(f"study: {study}")
+    elif patients is None:
+        raise ConfigError("give the data to check: --patients P.csv [--lesions L.csv], or "
+                          "--study STUDY.toml.")
+    else:
+        cohort = _check_tables(patients, lesions, patient_features, lesion_features, strict)
     typer.echo(describe_cohort(cohort))
+    if study is None and unchecked_columns(cohort)["patients"]:
+        typer.echo("note: patient columns are checked as features only when named: pass "
+                   "--patient-features NAME_OR_GLOB (repeatable) to validate predictors.")
+
+
+def _check_tables(patients: Path, lesions: Path | None, patient_features: list[str] | None,
+                  lesion_features: list[str] | None, strict: bool):
+    """read_cohort on the tables; lesion features default to every non-role column."""
+    from survrad.data.io import candidate_lesion_features, read_cohort
+    from survrad.exceptions import SchemaError
+
+    implied: list[str] = []
+    if lesions is not None and not lesion_features:
+        implied = candidate_lesion_features(lesions)
+    try:
+        return read_cohort(patients=patients, lesions=lesions,
+                           patient_features=patient_features,
+                           lesion_features=lesion_features or implied or None, strict=strict)
+    except SchemaError as exc:
+        if exc.column not in implied:
+            raise
+        note = SchemaError(f"{exc} (Without --lesion-features, every lesion column that is "
+                           "not an id, organ, size, irradiation, dose or lesion outcome is "
+                           "checked as a radiomic feature; name the features, e.g. "
+                           "--lesion-features 'rad_*', to check only those.)")
+        note.file, note.column, note.ids, note.values = exc.file, exc.column, exc.ids, exc.values
+        raise note from exc
+
+
+def _check_study(study: Path, strict: bool):
+    """The cohort of a study, read and validated as ``survrad run`` would."""
+    import warnings
+
+    from survrad.exceptions import SchemaError, SurvradWarning
+    from survrad.study import load_study
+
+    if not strict:
+        return load_study(study).cohort
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SurvradWarning)
+        try:
+            return load_study(study).cohort
+        except SurvradWarning as w:
+            raise SchemaError(f"strict mode: {w} ({type(w).__name__} turned into an "
+                              "error by --strict).") from w
+
+
+def _refuse_existing(out: Path, force: bool) -> None:
+    """The overwrite check of ``atomic_output_dir``, run before any work is done."""
+    from survrad.exceptions import ConfigError
+
+    if out.exists() and not force:
+        raise ConfigError(f"output folder {str(out.resolve())!r} exists; pass --force to "
+                          "replace it, or choose another folder.")
 
 
 @app.command()

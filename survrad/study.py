@@ -229,20 +229,47 @@ def _models(cfg: Mapping[str, Any], file: str) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def _validation_settings(cfg: Mapping[str, Any], file: str) -> dict[str, Any]:
+def _validation_settings(cfg: Mapping[str, Any], file: str,
+                         models: Mapping[str, tuple[str, Any]]) -> dict[str, Any]:
     val = dict(cfg.get("validation") or {})
     _unknown(val, VALIDATION_KEYS, "validation.", file)
-    out = {"n_boot": 200, "method": "optimism", "metrics": None, "n_folds": 5, "n_jobs": None,
+    out = {"n_boot": 200, "method": None, "metrics": None, "n_folds": 5, "n_jobs": None,
            "ci_level": 0.95, "max_failed": 0.10, "baselines": True, "backend": None,
            "scheduler": None}
     out.update(val)
     if not isinstance(out["n_boot"], int) or out["n_boot"] < 1:
         raise ConfigError(f"n_boot must be a positive integer, got {out['n_boot']!r}.",
                           file=file, key="validation.n_boot")
-    if out["method"] not in ("optimism", ".632+", "cv"):
-        raise ConfigError(f"method must be 'optimism', '.632+' or 'cv', got {out['method']!r}.",
-                          file=file, key="validation.method")
+    out["method"] = _methods(out["method"], models, file)
     return out
+
+
+VALIDATION_METHODS = ("optimism", ".632+", "cv")
+
+
+def _methods(spec: Any, models: Mapping[str, tuple[str, Any]], file: str) -> dict[str, str]:
+    """The validation method of each model: one for all, a table by model, or defaults.
+
+    A model's default is its ``preferred_validation_method`` (".632+" for forests, which
+    the optimism bootstrap under-corrects), else "optimism".
+    """
+    default = {name: getattr(model, "preferred_validation_method", "optimism")
+               for name, (_, model) in models.items()}
+    if spec is None:
+        return default
+    if isinstance(spec, str):
+        chosen, key = dict.fromkeys(models, spec), "validation.method"
+    elif isinstance(spec, Mapping):
+        _unknown(spec, set(models), "validation.method.", file)
+        chosen, key = {**default, **spec}, None
+    else:
+        raise ConfigError(f"method must be a string or a table by model, got {spec!r}.",
+                          file=file, key="validation.method")
+    for name, method in chosen.items():
+        if method not in VALIDATION_METHODS:
+            raise ConfigError(f"method must be one of {list(VALIDATION_METHODS)}, got "
+                              f"{method!r}.", file=file, key=key or f"validation.method.{name}")
+    return chosen
 
 
 def _read_data(cfg: Mapping[str, Any], file: str, base: Path,
@@ -344,7 +371,7 @@ def load_study(path_or_dict: str | Path | Mapping[str, Any], *, file: str | None
     strategies = _strategies(cfg, file, cohort.has_lesions)
     steps = _feature_steps(cfg, file, base)
     models = _models(cfg, file)
-    validation = _validation_settings(cfg, file)
+    validation = _validation_settings(cfg, file, models)
     report = dict(cfg.get("report") or {})
     _unknown(report, REPORT_KEYS, "report.", file)
     pipes = _pipelines(cohort, strategies, steps, models, endpoints, validation["baselines"])
@@ -405,6 +432,22 @@ class _WarningLog:
                                      "category": cat, "message": text})
 
 
+class _Stopwatch:
+    """Wall seconds per stage of a run, for the manifest's ``durations``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0)
+                                        + time.perf_counter() - start, 3)
+
+
 def _metrics_for(plan: StudyPlan, ep: str) -> tuple[list[str] | None, list[float]]:
     spec = plan.config["endpoints"][ep]
     metrics = plan.config["validation"]["metrics"]
@@ -412,7 +455,7 @@ def _metrics_for(plan: StudyPlan, ep: str) -> tuple[list[str] | None, list[float
 
 
 def _validate(plan: StudyPlan, log: _WarningLog, n_jobs: int | None, backend: str | None,
-              scheduler: str | None, progress: bool) -> tuple[list, dict]:
+              scheduler: str | None, progress: bool, timer: _Stopwatch) -> tuple[list, dict]:
     from survrad.evaluation.bootstrap import compare_pipelines
 
     val = plan.config["validation"]
@@ -420,10 +463,11 @@ def _validate(plan: StudyPlan, log: _WarningLog, n_jobs: int | None, backend: st
     for ep, by_model in plan.pipelines.items():
         metrics, horizons = _metrics_for(plan, ep)
         for model, pipes in by_model.items():
-            with log.capture(endpoint=ep, model=model, stage="validation"):
+            with log.capture(endpoint=ep, model=model, stage="validation"), \
+                    timer(f"validation {ep} {model}"):
                 cmp = compare_pipelines(
                     pipes, plan.cohort, ep, n_boot=val["n_boot"], metrics=metrics,
-                    horizons=horizons or None, method=val["method"], n_folds=val["n_folds"],
+                    horizons=horizons or None, method=val["method"][model], n_folds=val["n_folds"],
                     random_state=plan.config["random_state"],
                     n_jobs=n_jobs if n_jobs is not None else val["n_jobs"],
                     backend=backend or val["backend"], scheduler=scheduler or val["scheduler"],
@@ -464,7 +508,9 @@ def _fit_full(plan: StudyPlan, comparisons: dict, log: _WarningLog) -> tuple[dic
         if descriptive and plan.cohort.endpoint(ep).kind == "survival" \
                 and not any(k[0] == ep and k[1] == "clinical_unpenalised" for k in coefs):
             with log.capture(endpoint=ep, strategy="clinical_unpenalised", stage="final fit"):
-                clinical = CoxModel().fit(plan.cohort.X(), plan.cohort.y(ep))
+                # descriptive table: fitted whatever the events per variable (a low EPV
+                # still warns, and the warning is reported)
+                clinical = CoxModel(min_epv=0).fit(plan.cohort.X(), plan.cohort.y(ep))
             coefs[(ep, "clinical_unpenalised", "cox")] = clinical.summary()
         best = _best(cmp)
         _, horizons = _metrics_for(plan, ep)
@@ -556,12 +602,15 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
         cfg, file, base = _read(tomllib.loads(demo_study_text()) if study is None else study)
         if "simulate" in cfg:
             cfg = _simulated_data(cfg, file, tmp)
-        with log.capture(stage="reading"):
+        timer = _Stopwatch()
+        with log.capture(stage="reading"), timer("reading"):
             plan = load_study(cfg, file=file if study is not None else "<demo>", base=base)
         before = {p: input_record(p) for p in plan.inputs}
-        records, comparisons = _validate(plan, log, n_jobs, backend, scheduler, progress)
-        coefs, cvs = _fit_full(plan, comparisons, log)
-        lesion_risk = _lesion_risk(plan, log)
+        records, comparisons = _validate(plan, log, n_jobs, backend, scheduler, progress, timer)
+        with timer("final fits and cross-validated predictions"):
+            coefs, cvs = _fit_full(plan, comparisons, log)
+        with timer("lesion risk table"):
+            lesion_risk = _lesion_risk(plan, log)
         results = StudyResults(records, comparisons, coefs, cvs, lesion_risk, log.entries)
         after = {p: input_record(p) for p in plan.inputs}
         if before != after:
@@ -575,6 +624,7 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
             "command": list(command) if command is not None else None,
             "n_jobs": n_jobs, "backend": backend,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "durations": timer.seconds,  # seconds per stage; the report adds its own
         }
         write_report(tmp, plan.cohort, plan.config, results, manifest, started=started)
     return out

@@ -9,10 +9,11 @@ from sklearn.base import BaseEstimator, clone
 
 import survrad as sr
 from survrad.evaluation import concordance_index
-from survrad.evaluation.bootstrap import bootstrap_validate, compare_pipelines
-from survrad.exceptions import ResamplingError
+from survrad.evaluation.bootstrap import _632, bootstrap_validate, compare_pipelines
+from survrad.evaluation.metrics import time_dependent_auc
+from survrad.exceptions import ResamplingError, StatisticalWarning
 from survrad.lesions import FeatureStatistics
-from survrad.models import CohortPipeline, CoxModel
+from survrad.models import CohortPipeline, CoxModel, SurvivalForest
 
 # R 4.2.2, survival 3.5-3, rms 6.5-0 (shared/reference/r_survival.json, references.R):
 #   lc <- lung[complete.cases(lung[, c("time","event","age","sex","ph.ecog")]), ]
@@ -61,30 +62,44 @@ def test_lung_calibration_slope_shrinks_like_rms(lung_boot) -> None:
     s = lung_boot.summary().set_index("metric").loc["calibration_slope"]
     assert s["apparent"] == pytest.approx(1.0, abs=1e-6)
     assert s["corrected"] == pytest.approx(0.94278, abs=0.03)
+    # the in-sample slope is 1 whatever the resample, so the interval follows the
+    # out-of-sample slopes: it has a real width and holds the corrected value
+    test = lung_boot.replicates["calibration_slope__test"]
+    assert s["ci_low"] < s["corrected"] < s["ci_high"]
+    width = s["ci_high"] - s["ci_low"]
+    assert width == pytest.approx(np.subtract(*np.percentile(test, [97.5, 2.5])), rel=1e-12)
+    assert width > 0.2
 
 
 def test_engine_equals_an_obviously_correct_loop(lung) -> None:
-    """The engine's numbers equal a plain loop over the documented seeds."""
+    """The engine's numbers equal a plain loop over the documented seeds.
+
+    IPCW metrics (here td-AUC at 365 days) weight by the censoring distribution of the
+    data they are computed on: the resample for the resample, the original cohort for the
+    original cohort (as riskRegression::Score does).
+    """
     pipe = CohortPipeline(model=CoxModel())
-    res = bootstrap_validate(pipe, lung, "os", n_boot=15, metrics=["c_index"],
-                             random_state=11, progress=False)
+    res = bootstrap_validate(pipe, lung, "os", n_boot=15, metrics=["c_index", "td_auc"],
+                             horizons=[365], random_state=11, progress=False)
     ids = lung.patient_ids.to_numpy()
-    y = lung.y("os")
-    full = clone(pipe).fit(lung, "os")
-    apparent = concordance_index(y["time"], y["event"], full.predict_risk(lung).to_numpy())
+
+    def metrics(fitted, cohort):
+        yc, risk = cohort.y("os"), fitted.predict_risk(cohort).to_numpy()
+        return np.array([concordance_index(yc["time"], yc["event"], risk),
+                         time_dependent_auc(yc, yc, risk, [365])[0]])
+
+    apparent = metrics(clone(pipe).fit(lung, "os"), lung)
     optimism = []
     for seed in np.random.SeedSequence(11).spawn(15):
         rng = np.random.default_rng(seed)
         boot = lung.take(ids[rng.integers(0, ids.size, ids.size)])
         fit = clone(pipe).fit(boot, "os")
-        yb = boot.y("os")
-        c_boot = concordance_index(yb["time"], yb["event"], fit.predict_risk(boot).to_numpy())
-        c_orig = concordance_index(y["time"], y["event"], fit.predict_risk(lung).to_numpy())
-        optimism.append(c_boot - c_orig)
-    s = res.summary().set_index("metric").loc["c_index"]
-    assert s["apparent"] == pytest.approx(apparent, abs=1e-15)
-    assert s["optimism"] == pytest.approx(np.mean(optimism), abs=1e-14)
-    assert s["corrected"] == pytest.approx(apparent - np.mean(optimism), abs=1e-14)
+        optimism.append(metrics(fit, boot) - metrics(fit, lung))
+    s = res.summary().set_index("metric").loc[["c_index", "td_auc@365"]]
+    np.testing.assert_allclose(s["apparent"], apparent, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(s["optimism"], np.mean(optimism, axis=0), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(s["corrected"], apparent - np.mean(optimism, axis=0), rtol=0,
+                               atol=1e-14)
 
 
 def test_same_numbers_whatever_n_jobs(lung) -> None:
@@ -147,13 +162,21 @@ def test_too_many_failures_is_an_error_that_says_why(lung) -> None:
 
 
 def test_horizon_beyond_follow_up_is_a_recorded_metric_failure(lung) -> None:
+    kw = dict(metrics=["c_index", "td_auc"], horizons=[365, 5000], random_state=3,
+              progress=False)
     res = bootstrap_validate(CohortPipeline(model=CoxModel()), lung, "os", n_boot=4,
-                             metrics=["c_index", "td_auc"], horizons=[365, 5000],
-                             random_state=3, progress=False)
+                             max_failed=1.0, **kw)
     s = res.summary().set_index("metric")
     assert s.loc["c_index", "n_failed"] == 0
+    # one bad horizon does not take the metric's other horizons with it
+    assert s.loc["td_auc@365", "n_failed"] == 0 and np.isfinite(s.loc["td_auc@365", "corrected"])
     assert s.loc["td_auc@5000", "n_failed"] == 4 and np.isnan(s.loc["td_auc@5000", "corrected"])
     assert res.replicates["reason"].str.contains("td_auc@5000").all()
+    assert not res.replicates["reason"].str.contains("td_auc@365 (", regex=False).any()
+    # by default a metric missing in more than 10% of the replicates is an error
+    with pytest.raises(ResamplingError, match=r"metric td_auc@5000 could not be computed in "
+                       r"4 of 4 replicates.*ValueError: horizons \[5000.0\] are outside"):
+        bootstrap_validate(CohortPipeline(model=CoxModel()), lung, "os", n_boot=4, **kw)
 
 
 def test_632_plus_and_cv_run_and_are_sane(lung) -> None:
@@ -200,7 +223,7 @@ def test_corrected_c_of_an_overfit_pipeline_matches_fresh_data() -> None:
         fresh = sr.simulate_cohort(n_patients=4000, random_state=200 + seed, batch_effect=0.0)
         pipe = CohortPipeline(strategy=FeatureStatistics(stats=("mean",),
                                                         features=["rad_sig_*", "rad_noise_*"]),
-                              model=CoxModel())
+                              model=CoxModel(min_epv=0))  # overfit on purpose: EPV ~ 5.8
         with pytest.warns(sr.exceptions.StatisticalWarning):
             res = bootstrap_validate(pipe, train, "os", n_boot=200, metrics=["c_index"],
                                      random_state=seed, progress=False, n_jobs=2)
@@ -213,3 +236,65 @@ def test_corrected_c_of_an_overfit_pipeline_matches_fresh_data() -> None:
         assert abs(s["corrected"] - c_new) < 0.05
         gaps.append(s["corrected"] - c_new)
     assert abs(np.mean(gaps)) < 0.02, gaps
+
+
+def test_one_failing_pipeline_does_not_fail_the_others(lung) -> None:
+    pipes = {"good": CohortPipeline(model=CoxModel()),
+             "flaky": CohortPipeline(model=_FailsOnSomeSamples(digits=("3",)))}
+    cmp = compare_pipelines(pipes, lung, "os", n_boot=20, metrics=["c_index"], random_state=1,
+                            progress=False, max_failed=0.5)
+    good, flaky = (cmp.results[n].replicates for n in ("good", "flaky"))
+    assert (good["status"] == "ok").all()
+    assert (flaky["status"] == "failed").any()
+    assert flaky.loc[flaky["status"] == "failed", "reason"].str.contains("synthetic").all()
+    alone = bootstrap_validate(pipes["good"], lung, "os", n_boot=20, metrics=["c_index"],
+                               random_state=1, progress=False)
+    pd.testing.assert_frame_equal(good, alone.replicates)
+    # paired differences use the replicates where both pipelines worked
+    d = cmp.differences("c_index").set_index("pipeline").loc["flaky"]
+    assert d["n_pairs"] == (flaky["status"] == "ok").sum()
+
+
+def test_632_plus_caps_the_out_of_bag_value_at_no_information() -> None:
+    # Efron & Tibshirani 1997: Err1' = min(Err1, gamma); for a C-index gamma is 0.5
+    assert _632(0.60, 0.70, 0.45, "c_index") == pytest.approx(0.5)
+    # no overfitting (oob above apparent): the plain .632 weight
+    assert _632(0.60, 0.70, 0.65, "c_index") == pytest.approx(0.368 * 0.60 + 0.632 * 0.65)
+    r = (0.8 - 0.6) / (0.8 - 0.5)
+    w = 0.632 / (1 - 0.368 * r)
+    assert _632(0.80, 0.85, 0.60, "td_auc@365") == pytest.approx((1 - w) * 0.8 + w * 0.6)
+    assert _632(0.20, 0.18, 0.25, "brier@365") == pytest.approx(0.368 * 0.20 + 0.632 * 0.25)
+
+
+def test_cv_reports_no_interval(lung) -> None:
+    res = bootstrap_validate(CohortPipeline(model=CoxModel()), lung, "os", n_boot=2,
+                             metrics=["c_index"], method="cv", random_state=4, progress=False)
+    s = res.summary().set_index("metric").loc["c_index"]
+    assert np.isfinite(s["corrected"]) and np.isnan(s["ci_low"]) and np.isnan(s["ci_high"])
+
+
+def test_optimism_bootstrap_of_a_forest_warns(lung) -> None:
+    pipe = CohortPipeline(model=SurvivalForest(n_estimators=5, random_state=0))
+    with pytest.warns(StatisticalWarning, match=r"under-corrects \['SurvivalForest'\].*"
+                      r"method='.632\+' or method='cv'"):
+        bootstrap_validate(pipe, lung, "os", n_boot=2, metrics=["c_index"], random_state=0,
+                           progress=False)
+    bootstrap_validate(pipe, lung, "os", n_boot=2, metrics=["c_index"], method=".632+",
+                       random_state=0, progress=False)  # no warning (warnings are errors)
+
+
+def test_default_metrics_leave_out_the_slope_for_forests(lung) -> None:
+    pipe = CohortPipeline(model=SurvivalForest(n_estimators=5, random_state=0))
+    res = bootstrap_validate(pipe, lung, "os", n_boot=2, method=".632+", random_state=0,
+                             progress=False)
+    assert res.metrics == ("c_index",)
+
+
+def test_unseeded_random_steps_are_seeded_from_the_replicate(lung) -> None:
+    """A forest left at random_state=None still gives the same numbers for the same seed."""
+    pipe = CohortPipeline(model=SurvivalForest(n_estimators=5, random_state=None))
+    kw = dict(n_boot=3, metrics=["c_index"], method=".632+", random_state=7, progress=False)
+    a = bootstrap_validate(pipe, lung, "os", **kw)
+    b = bootstrap_validate(pipe, lung, "os", n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(a.replicates, b.replicates)
+    assert pipe.model.random_state is None  # the user's pipeline is not modified

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,6 +123,22 @@ def test_take_does_not_modify_the_source() -> None:
     pd.testing.assert_frame_equal(c.lesions, before_l)
 
 
+def test_take_does_not_share_cohort_level_truth_or_excluded() -> None:
+    c = make_cohort()
+    coef = pd.DataFrame({"coef": [0.1, 0.45]}, index=pd.Index(["age", "ecog"], name="term"))
+    c = dataclasses.replace(c, truth={**c.truth, "coef": coef},
+                            excluded=pd.DataFrame({"table": ["patients"], "id": ["P9"],
+                                                   "reason": ["missing os_time"]}))
+    t = c.take(["P001", "P002"])
+    pd.testing.assert_frame_equal(t.truth["coef"], coef)       # same values ...
+    t.truth["coef"].loc["age", "coef"] = 99.0                  # ... but its own copy
+    t.excluded.loc[0, "reason"] = "edited"
+    t.truth["patients"].iloc[0, 0] = -1.0
+    assert c.truth["coef"].loc["age", "coef"] == 0.1
+    assert c.excluded.loc[0, "reason"] == "missing os_time"
+    assert c.truth["patients"].iloc[0, 0] == 0.1
+
+
 def test_take_unknown_id_is_an_error() -> None:
     with pytest.raises(SchemaError, match=r"patient ids not in this cohort.*'P999'") as info:
         make_cohort().take(["P001", "P999"])
@@ -182,6 +200,19 @@ def test_baseline_lesions_without_timepoint_is_everything() -> None:
     assert c.baseline_lesions().equals(c.lesions)
 
 
+@pytest.mark.parametrize("timepoints", [False, True], ids=["one-timepoint", "two-timepoints"])
+def test_baseline_lesions_is_a_copy(timepoints: bool) -> None:
+    """Editing the returned table never changes the cohort (and raises no warning)."""
+    c = make_cohort(timepoints=timepoints)
+    before = c.lesions.copy()
+    base = c.baseline_lesions()
+    assert base is not c.lesions
+    base.loc[base.index[0], "volume_ml"] = -1.0
+    base["rad_a"] = 0.0
+    pd.testing.assert_frame_equal(c.lesions, before)
+    assert c.baseline_lesions().index.tolist() == list(range(sum(N_LES.values())))
+
+
 def test_take_with_timepoints_moves_every_timepoint() -> None:
     t = make_cohort(timepoints=True).take(["P005", "P005"])
     assert len(t.lesions_of("P005#2")) == 2 * N_LES["P005"]
@@ -213,6 +244,20 @@ def test_cohort_requires_unique_index_named_patient_id() -> None:
     assert info.value.ids == ["P001"]
     with pytest.raises(SchemaError, match="lesions table lacks 'lesion_id'"):
         Cohort(patients=c.patients, lesions=c.lesions.drop(columns="lesion_id"))
+
+
+def test_cohort_refuses_lesions_of_unknown_patients() -> None:
+    c = make_cohort()
+    extra = pd.DataFrame({"patient_id": ["P999", "P999", "P888"],
+                          "lesion_id": ["L1", "L2", "L1"], "volume_ml": 1.0, "rad_a": 1.0})
+    les = pd.concat([c.lesions, extra], ignore_index=True)
+    with pytest.raises(SchemaError, match=r"\[lesions\] column 'patient_id': 3 lesion row\(s\) "
+                                          r"belong to patients absent from the patient table: "
+                                          r"'P999', 'P888' \(2 in total\).*"
+                                          r"exclude_orphan_lesions=True") as info:
+        Cohort(patients=c.patients, lesions=les)
+    assert info.value.ids == [("P999", "L1"), ("P999", "L2"), ("P888", "L1")]
+    assert info.value.column == "patient_id"
 
 
 def test_custom_column_names() -> None:

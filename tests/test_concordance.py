@@ -22,6 +22,7 @@ from survrad.evaluation import (
     uno_concordance_index,
 )
 from survrad.exceptions import SchemaError
+from survrad.models import CoxModel
 
 
 # --------------------------------------------------------------------------- oracles
@@ -241,6 +242,24 @@ def test_lung_cox_concordance_r(lung):
     time, event, lp = lung_cox_data(lung)
     assert time.size == 227
     assert concordance_index(time, event, lp) == pytest.approx(0.6371354930005, abs=1e-9)
+
+
+@pytest.mark.parametrize(("ties", "r_coef"), [
+    ("efron", LUNG_COEF),
+    ("breslow", [0.01104113634949, -0.5518895697876, 0.4629470405902]),
+])
+def test_lung_cox_model_predict_concordance_r(lung, ties, r_coef):
+    # f <- coxph(Surv(time, status == 2) ~ age + sex + ph.ecog, lc, ties = ties);
+    # concordance(f)$concordance == 0.6371354930005 for ties = "efron" and "breslow"
+    # (references.R: lung_cox_efron, lung_cox_breslow). Here the risk is CoxModel's own
+    # predict, so the whole chain fit -> predict -> C is held to R.
+    d = lung.dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
+    X = d[["age", "sex", "ph.ecog"]]
+    time, event = d["time"].to_numpy(float), (d["status"] == 2).to_numpy()
+    model = CoxModel(ties=ties).fit(X, Surv.from_arrays(time, event))
+    np.testing.assert_allclose(model.coef_, r_coef, rtol=1e-8)
+    risk = model.predict(X)
+    assert concordance_index(time, event, risk) == pytest.approx(0.6371354930005, abs=1e-9)
 
 
 def test_lung_uno_concordance_r(lung):

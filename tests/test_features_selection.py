@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from sksurv.linear_model import CoxnetSurvivalAnalysis
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.stats.multitest import multipletests
 
+from survrad.data.cohort import Cohort, Endpoint
 from survrad.data.outcome import Surv
 from survrad.exceptions import ConvergenceWarning, FitError, StatisticalWarning
 from survrad.features import (
@@ -270,17 +273,52 @@ def _leak_cases():
     ]
 
 
+# steps that learn from the outcome (CorrelationFilter keeps the most associated column)
+SUPERVISED = (CorrelationFilter, UnivariateCoxFilter, LassoCoxSelector, StabilitySelector)
+
+
+def _as_cohort(X: pd.DataFrame, y: np.ndarray) -> Cohort:
+    """The table as a patient-only Cohort (features + os_time/os_event), ids = X.index."""
+    patients = X.assign(os_time=y["time"], os_event=y["event"].astype(int))
+    patients.index = pd.Index(X.index.astype(str), name="patient_id")
+    return Cohort(patients, patient_features=tuple(c for c in X.columns if c != "center"),
+                  endpoints={"os": Endpoint("os", "survival", time="os_time", event="os_event")})
+
+
+def _fit_on(step, cohort: Cohort, ids):
+    """``step`` fitted on the patients ``ids`` of ``cohort`` (features as in the table)."""
+    train = cohort.subset(ids)
+    X = train.X()
+    if "center" in train.patients.columns:
+        X = X.assign(center=train.patients["center"])
+    return clone(step).fit(X, train.y("os"))
+
+
 @pytest.mark.parametrize("case", range(8))
 def test_transformer_level_leakage(case):
     step, X, y = _leak_cases()[case]
     A, B = np.arange(0, 120, 2), np.arange(1, 120, 2)
-    fitted = clone(step).fit(X.iloc[A], y[A])
+    fitted = _fit_on(step, _as_cohort(X, y), X.index[A])
     out_B = fitted.transform(X.iloc[B])
-    # B's outcomes are never seen: shuffling them and refitting on A changes nothing
-    y_changed = y.copy()
-    y_changed[B] = np.random.default_rng(1).permutation(y[B])
-    again = clone(step).fit(X.iloc[A], y_changed[A]).transform(X.iloc[B])
-    pd.testing.assert_frame_equal(out_B, again)
+    # B's outcomes are never seen: replace ONLY the held-out rows' outcomes in the data set,
+    # refit on A taken from the modified data set: same selection, same output for B
+    rng = np.random.default_rng(1)
+    cohort = _as_cohort(X, y)
+    changed = cohort.patients.copy()
+    rows_B = changed.index[B]
+    changed.loc[rows_B, "os_time"] = rng.permutation(changed.loc[rows_B, "os_time"].to_numpy())
+    changed.loc[rows_B, "os_event"] = 1 - changed.loc[rows_B, "os_event"]
+    changed_cohort = dataclasses.replace(cohort, patients=changed)
+    y_new = changed_cohort.y("os")
+    assert (y_new[A] == y[A]).all() and not (y_new[B] == y[B]).any()
+    again = _fit_on(step, changed_cohort, X.index[A])
+    assert list(again.get_feature_names_out()) == list(fitted.get_feature_names_out())
+    pd.testing.assert_frame_equal(again.transform(X.iloc[B]), out_B, check_exact=True)
+    # power: the outcomes of the TRAINING rows are used by the supervised steps
+    permuted = y.copy()
+    permuted[A] = np.random.default_rng(2).permutation(y[A])
+    moved = _fit_on(step, _as_cohort(X, permuted), X.index[A]).transform(X.iloc[B])
+    assert moved.equals(out_B) is not isinstance(step, SUPERVISED)
     # a row's output does not depend on the other rows transformed with it
     rows = X.iloc[B].copy()
     feature_cols = [c for c in rows.columns if c not in ("center", "age")]

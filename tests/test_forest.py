@@ -304,6 +304,28 @@ def test_float32_check_ignores_float_noise():
     assert float32_collapsed_columns(np.array([[1e39], [2e39]]), ["huge"])[0][0] == "huge"
 
 
+def test_float32_check_refuses_any_merge_of_distinct_values():
+    """#24: one merged pair is enough (it was accepted while <= 1% of values merged)."""
+    base = np.arange(1000.0)
+    x = np.r_[base, 2.0**24, 2.0**24 + 1]              # 2**24 + 1 is not a float32
+    assert np.unique(x.astype(np.float32)).size == x.size - 1
+    assert float32_collapsed_columns(x[:, None], ["pair"]) == [("pair", 1002, 1001)]
+    # one outlier inflates the standard deviation; the collapsed cluster is still found
+    rng = np.random.default_rng(3)
+    z = np.r_[1e9 + rng.normal(size=299), 0.0]
+    assert [c[0] for c in float32_collapsed_columns(z[:, None], ["o"])] == ["o"]
+    zs = (z - z.mean()) / z.std()                      # still collapses after scaling
+    assert [c[0] for c in float32_collapsed_columns(zs[:, None], ["o"])] == ["o"]
+    # standardised continuous data never trip it: merges are below 1e-6 IQR
+    w = rng.normal(size=20_000)
+    assert np.unique(w.astype(np.float32)).size < w.size
+    assert float32_collapsed_columns(w[:, None], ["w"]) == []
+    Xb = pd.DataFrame({"pair": x, "g": rng.normal(size=x.size)})
+    y = Surv.from_arrays(rng.exponential(size=x.size), np.ones(x.size))
+    with pytest.raises(FitError, match=r"'pair' \(1002 distinct values -> 1001\)"):
+        SurvivalForest(n_estimators=2, standardize=False).fit(Xb, y)
+
+
 def test_check_design_constant_is_error_unless_allowed():
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "k": [7.0, 7.0, 7.0]})
     with pytest.raises(FitError, match=r"constant feature\(s\) 'k'") as err:

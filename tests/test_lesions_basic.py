@@ -28,6 +28,7 @@ from survrad.lesions import (
     TumorBurden,
     recist_targets,
 )
+from survrad.lesions.statistics import EXTENSIVE_FEATURES, match_patterns
 
 FEATURES = ("rad_a", "rad_b")
 
@@ -185,22 +186,66 @@ def test_statistics_by_hand(hand: Cohort) -> None:
     assert out.loc["P1", "rad_a__std"] == pytest.approx(np.std([1.0, 2.0, 4.0]))
 
 
+#: PyRadiomics-style names: which are extensive (additive over lesions) and which not.
+EXTENSIVE_NAMES = ["original_shape_VoxelVolume", "original_shape_MeshVolume",
+                   "original_shape_SurfaceArea", "original_shape2D_PixelSurface",
+                   "original_shape2D_MeshSurface", "original_shape2D_Perimeter",
+                   "original_firstorder_Energy", "original_firstorder_TotalEnergy",
+                   "wavelet-LLH_firstorder_Energy", "log-sigma-1-0-mm-3D_firstorder_TotalEnergy",
+                   "volume_ml"]
+INTENSIVE_NAMES = ["original_shape_SurfaceVolumeRatio", "original_shape_Sphericity",
+                   "original_shape_Maximum3DDiameter", "original_shape_MajorAxisLength",
+                   "original_shape2D_PerimeterSurfaceRatio", "original_firstorder_Entropy",
+                   "original_firstorder_RootMeanSquared", "original_firstorder_Mean",
+                   "original_glszm_SizeZoneNonUniformityNormalized",
+                   "original_glcm_JointEnergy", "rad_vol_01", "rad_sig_01", "rad_noise_01"]
+
+
+def test_default_extensive_pattern_matches_the_additive_pyradiomics_features() -> None:
+    names = sorted(EXTENSIVE_NAMES + INTENSIVE_NAMES)
+    assert match_patterns(names, EXTENSIVE_FEATURES) == sorted(EXTENSIVE_NAMES)
+    assert match_patterns([n.upper() for n in EXTENSIVE_NAMES], EXTENSIVE_FEATURES) == [
+        n.upper() for n in EXTENSIVE_NAMES]                 # case-insensitive
+    # the former default "*volume*|*_size_*" summed a ratio and missed three additive ones
+    old = match_patterns(names, "*volume*|*_size_*")
+    assert "original_shape_SurfaceVolumeRatio" in old
+    assert not {"original_shape_SurfaceArea", "original_firstorder_Energy",
+                "original_firstorder_TotalEnergy"} & set(old)
+
+
+def test_simulator_features_are_not_summed_by_default(sim: Cohort) -> None:
+    """rad_vol_XX are linear in the LOG volume (simulate.py): summing them is meaningless;
+    they keep their statistics, as under the former default."""
+    s = FeatureStatistics(stats=["mean"]).fit(sim)
+    assert s.extensive_ == []
+    assert "rad_vol_01__mean" in s.get_feature_names_out()
+
+
 def test_extensive_features_are_summed() -> None:
     c = make_cohort({"patient_id": ["P1", "P1", "P2", "P3"], "lesion_id": list("abcd"),
                      "volume_ml": [1.0, 2.0, 3.0, 4.0],
-                     "rad_MeshVolume": [10.0, 20.0, 5.0, 1.0],
-                     "rad_glcm_size_zone": [1.0, 1.0, 1.0, 2.0],
+                     "original_shape_MeshVolume": [10.0, 20.0, 5.0, 1.0],
+                     "original_shape_SurfaceVolumeRatio": [1.0, 3.0, 1.0, 2.0],
+                     "original_firstorder_TotalEnergy": [1.0, 1.0, 1.0, 2.0],
                      "rad_entropy": [2.0, 4.0, 1.0, 1.0]},
-                    features=("rad_MeshVolume", "rad_glcm_size_zone", "rad_entropy"))
+                    features=("original_shape_MeshVolume", "original_shape_SurfaceVolumeRatio",
+                              "original_firstorder_TotalEnergy", "rad_entropy", "volume_ml"))
     s = FeatureStatistics(stats=["mean", "max"]).fit(c)
-    assert s.extensive_ == ["rad_MeshVolume", "rad_glcm_size_zone"]  # case-insensitive glob
+    assert s.extensive_ == ["original_shape_MeshVolume", "original_firstorder_TotalEnergy",
+                            "volume_ml"]
     out = s.transform(c)
-    assert list(out.columns) == ["rad_MeshVolume__sum", "rad_glcm_size_zone__sum",
-                                 "rad_entropy__mean", "rad_entropy__max"]
-    assert out["rad_MeshVolume__sum"].tolist() == [30.0, 5.0, 1.0]
-    assert out["rad_glcm_size_zone__sum"].tolist() == [2.0, 1.0, 2.0]
-    listed = FeatureStatistics(extensive=["rad_entropy"]).fit_transform(c)
-    assert "rad_entropy__sum" in listed.columns and "rad_MeshVolume__mean" in listed.columns
+    assert list(out.columns) == ["original_shape_MeshVolume__sum",
+                                 "original_shape_SurfaceVolumeRatio__mean",
+                                 "original_shape_SurfaceVolumeRatio__max",
+                                 "original_firstorder_TotalEnergy__sum",
+                                 "rad_entropy__mean", "rad_entropy__max", "volume_ml__sum"]
+    assert out["original_shape_MeshVolume__sum"].tolist() == [30.0, 5.0, 1.0]
+    assert out["original_shape_SurfaceVolumeRatio__mean"].tolist() == [2.0, 1.0, 2.0]
+    assert out["original_firstorder_TotalEnergy__sum"].tolist() == [2.0, 1.0, 2.0]
+    assert out["volume_ml__sum"].tolist() == [3.0, 3.0, 4.0]
+    listed = FeatureStatistics(extensive="*entropy|*_size_*").fit_transform(c)
+    assert "rad_entropy__sum" in listed.columns
+    assert "original_shape_MeshVolume__mean" in listed.columns
 
 
 def test_statistics_bad_arguments(hand: Cohort) -> None:

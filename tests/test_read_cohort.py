@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from survrad.data.cohort import ColumnNames, Endpoint
-from survrad.data.io import read_cohort, read_table
+from survrad.data.io import candidate_lesion_features, read_cohort, read_columns, read_table
 from survrad.exceptions import ConfigError, DataWarning, SchemaError
 
 N = 80
@@ -116,6 +116,17 @@ def test_tsv_and_parquet_give_the_same_cohort(tmp_path: Path) -> None:
     assert b.source["patients"].endswith("p.parquet")
 
 
+def test_parquet_written_with_its_index_reads_back(tmp_path: Path) -> None:
+    """cohort.patients.to_parquet(path) keeps patient_id as the index: a round trip."""
+    first = read_cohort(patients(), lesions(), patient_features=["age"])
+    first.patients.to_parquet(tmp_path / "p.parquet")            # index written
+    first.lesions.to_parquet(tmp_path / "l.parquet")             # RangeIndex: not stored
+    again = read_cohort(tmp_path / "p.parquet", tmp_path / "l.parquet",
+                        patient_features=["age"])
+    pd.testing.assert_frame_equal(again.patients, first.patients)
+    pd.testing.assert_frame_equal(again.lesions, first.lesions)
+
+
 def test_parquet_numeric_ids_become_text(tmp_path: Path) -> None:
     df = patients().assign(patient_id=np.arange(1, N + 1))          # int64 ids
     les = lesions().assign(patient_id=np.repeat(np.arange(1, N + 1).astype(float), 3),
@@ -158,6 +169,34 @@ def test_columns_mapping_with_bad_volume_is_checked() -> None:
     les.loc[4, "vol"] = -3.0
     with pytest.raises(SchemaError, match=r"column 'vol': values must be finite and > 0"):
         read_cohort(patients(), les, columns={"volume": "vol"})
+
+
+@pytest.mark.parametrize(("columns", "table", "name", "close"), [
+    ({"volume": "volumeml"}, "lesions", "volumeml", r"Close matches: \['volume_ml'\]"),
+    ({"center": "institution"}, "patients", "institution", "No close match"),
+    (ColumnNames(center="centre"), "patients", "centre", r"Close matches: \['center'\]"),
+    ({"irradiated": "rt"}, "lesions", "rt", "No close match"),
+    ({"timepoint": "visit"}, "lesions", "visit", "No close match"),
+], ids=["volume", "center", "ColumnNames", "irradiated", "timepoint"])
+def test_mapped_role_naming_a_missing_column_is_an_error(columns, table: str, name: str,
+                                                         close: str) -> None:
+    """RELIABILITY #1: a column requested by role is never silently ignored."""
+    role = next(iter(columns)) if isinstance(columns, dict) else "center"
+    with pytest.raises(SchemaError, match=rf"\[{table}\] column '{name}': role '{role}': "
+                                          rf"column '{name}' not found\. Available columns: "
+                                          rf"'patient_id', .*{close}\. Fix the name in "
+                                          rf"columns=\{{'{role}': \.\.\.\}}") as info:
+        read_cohort(patients(), lesions(), columns=columns)
+    assert info.value.column == name and info.value.file == table
+
+
+def test_mapped_role_that_is_present_or_has_no_table_reads_fine() -> None:
+    les = lesions().rename(columns={"volume_ml": "vol"})
+    cohort = read_cohort(patients().rename(columns={"center": "site"}), les,
+                         columns={"volume": "vol", "center": "site", "split": "split"})
+    assert cohort.columns.center == "site" and "site" in cohort.patients.columns
+    # a lesion role with no lesion table: nothing to look up
+    assert read_cohort(patients(), columns={"volume": "vol"}).columns.volume == "vol"
 
 
 def test_unknown_column_role_is_a_config_error() -> None:
@@ -218,6 +257,42 @@ def test_globs_never_select_ids_outcomes_center_or_split() -> None:
     assert cohort.patient_features == ("age", "ecog")
 
 
+def test_globs_never_select_outcomes_of_endpoints_not_analysed() -> None:
+    """Only os is analysed: pfs_time, pfs_event and objective_response stay out of a glob."""
+    df = patients().assign(os_months=1.0 + np.arange(N))
+    cohort = read_cohort(df, endpoints={"os": ("os_time", "os_event")},
+                         patient_features=["*"])
+    assert cohort.patient_features == ("age", "ecog", "os_months")
+    cohort = read_cohort(df, endpoints={"os": ("os_time", "os_event")},
+                         patient_features=["*_*"])
+    assert cohort.patient_features == ("os_months",)
+
+
+def test_globs_never_select_columns_named_by_an_endpoint() -> None:
+    df = patients().rename(columns={"os_time": "t", "os_event": "d"})
+    cohort = read_cohort(df, endpoints={"death": ("t", "d")}, patient_features=["*"])
+    assert cohort.patient_features == ("age", "ecog")
+
+
+def test_exact_names_may_select_an_unused_outcome_column() -> None:
+    cohort = read_cohort(patients(), endpoints={"os": ("os_time", "os_event")},
+                         patient_features=["*", "pfs_time", "objective_response"])
+    assert cohort.patient_features == ("age", "ecog", "pfs_time", "objective_response")
+    with pytest.raises(SchemaError, match=r"'os_event' cannot be a patient feature: it is an "
+                                          r"outcome column of endpoint 'os'"):
+        read_cohort(patients(), endpoints={"os": ("os_time", "os_event")},
+                    patient_features=["os_event"])
+
+
+def test_lesion_globs_never_select_role_columns() -> None:
+    les = lesions().assign(longest_diameter_mm=12.0, rt_dose_gy=0.0, is_target=1,
+                           timepoint=0, lesion_response=0)
+    cohort = read_cohort(patients(), les, lesion_features=["*"])
+    assert cohort.lesion_features == ("rad_energy", "rad_entropy", "shape_sphericity")
+    named = read_cohort(patients(), les, lesion_features=["rad_*", "volume_ml"])
+    assert named.lesion_features == ("rad_energy", "rad_entropy", "volume_ml")
+
+
 def test_feature_order_follows_the_request_without_repeats() -> None:
     cohort = read_cohort(patients(), lesions(),
                          patient_features=["ecog", "a*", "ecog"],
@@ -247,6 +322,36 @@ def test_text_columns_that_are_not_features_are_kept_as_text() -> None:
     cohort = read_cohort(patients(), lesions())
     assert cohort.patients["center"].tolist()[0] == "A"
     assert cohort.lesions["organ"].tolist()[:3] == ["lung", "liver", "bone"]
+
+
+# --------------------------------------------------------------- header only
+def test_read_columns_reads_only_the_header(tmp_path: Path) -> None:
+    df = lesions()
+    df.to_csv(tmp_path / "l.csv", index=False)
+    df.to_csv(tmp_path / "l.tsv", sep="\t", index=False)
+    df.to_parquet(tmp_path / "l.parquet", index=False)
+    expected = df.columns.tolist()
+    for name in ("l.csv", "l.tsv", "l.parquet"):
+        assert read_columns(tmp_path / name) == expected
+    indexed = patients().set_index("patient_id")
+    indexed.to_parquet(tmp_path / "p.parquet")
+    assert read_columns(tmp_path / "p.parquet") == patients().columns.tolist()
+    assert read_columns(indexed) == patients().columns.tolist()
+    with pytest.raises(SchemaError, match="file not found"):
+        read_columns(tmp_path / "nope.csv")
+    (tmp_path / "p.xlsx").write_bytes(b"PK")
+    with pytest.raises(SchemaError, match=r"unsupported file type '\.xlsx'"):
+        read_columns(tmp_path / "p.xlsx")
+
+
+def test_candidate_lesion_features_are_the_non_role_columns(tmp_path: Path) -> None:
+    les = lesions().assign(timepoint=0, rt_dose_gy=0.0, lesion_response=0)
+    les.to_csv(tmp_path / "l.csv", index=False)
+    want = ["rad_energy", "rad_entropy", "shape_sphericity"]
+    assert candidate_lesion_features(tmp_path / "l.csv") == want
+    assert candidate_lesion_features(les) == want
+    renamed = les.rename(columns={"volume_ml": "vol"})
+    assert candidate_lesion_features(renamed, columns={"volume": "vol"}) == want
 
 
 # ---------------------------------------------------------------------- read_table

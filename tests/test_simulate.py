@@ -15,6 +15,7 @@ from scipy import stats
 
 import survrad as sr
 from survrad.data.cohort import Cohort, Endpoint
+from survrad.exceptions import ConfigError
 
 
 # ------------------------------------------------------------------ naive references
@@ -396,21 +397,25 @@ def test_edge_settings_are_valid(kwargs):
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    (dict(n_patients=1), ValueError, "n_patients must be >= 2"),
+    # a bad value is a ConfigError (a ValueError: the CLI exits 2); a bad type a TypeError
+    (dict(n_patients=1), ConfigError, "n_patients must be >= 2, got 1. Change this "
+                                      "simulate_cohort argument"),
     (dict(n_patients=2.5), TypeError, "n_patients must be an integer"),
-    (dict(mean_lesions=0.5), ValueError, "mean_lesions must be in"),
-    (dict(max_lesions=3), ValueError, r"mean_lesions \(5.0\) must not exceed max_lesions"),
-    (dict(heterogeneity=1.5), ValueError, "heterogeneity must be in"),
-    (dict(driver="largest"), ValueError, "driver must be one of"),
-    (dict(driver="worse"), ValueError, "Did you mean 'worst'"),
-    (dict(timepoints=3), ValueError, "timepoints must be <= 2"),
-    (dict(censoring=0.95), ValueError, "censoring must be in"),
-    (dict(batch_effect=-1), ValueError, "batch_effect must be in"),
+    (dict(mean_lesions=0.5), ConfigError, "mean_lesions must be in"),
+    (dict(max_lesions=3), ConfigError, r"mean_lesions \(5.0\) must not exceed max_lesions"),
+    (dict(heterogeneity=1.5), ConfigError, "heterogeneity must be in"),
+    (dict(driver="largest"), ConfigError, "driver must be one of"),
+    (dict(driver="worse"), ConfigError, "Did you mean 'worst'"),
+    (dict(timepoints=3), ConfigError, "timepoints must be <= 2"),
+    (dict(censoring=0.95), ConfigError, "censoring must be in"),
+    (dict(batch_effect=-1), ConfigError, "batch_effect must be in"),
+    (dict(random_state=-1), ConfigError, "random_state must be a non-negative integer"),
     (dict(random_state="a"), TypeError, "random_state must be"),
 ])
 def test_invalid_arguments(kwargs, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as info:
         sr.simulate_cohort(**kwargs)
+    assert isinstance(info.value, ValueError) == (error is ConfigError)
 
 
 def test_lesion_id_format_with_many_lesions():

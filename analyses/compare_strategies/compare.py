@@ -169,7 +169,9 @@ def strategy_pipelines(model: CoxModel | None = None, *, random_state: int = 0
         "B_burden": TumorBurden(),
         "C_statistics": FeatureStatistics(stats=("mean", "max")),
         "D_lesion_response": LesionResponseAggregation(),
-        "E_lesion_risk": LesionRiskAggregation(),
+        # lesion-level ridge Cox, as in the demo study: 32 lesion features for ~180
+        # patient events is below 10 events per feature (RELIABILITY #22)
+        "E_lesion_risk": LesionRiskAggregation(penalty=0.1),
         "F_attention_mil": AttentionMIL(random_state=random_state),
     }
     return {name: CohortPipeline(strategy=strategy, model=clone(model),

@@ -2,7 +2,9 @@
 
 A Cohort is built by :func:`survrad.read_cohort` (files or DataFrames) or
 :func:`survrad.simulate_cohort`; it is treated as immutable: every operation returns a new
-Cohort and never modifies the tables in place.
+Cohort and never modifies the tables in place. The dataclass is frozen, but pandas tables
+cannot be: treat ``patients``, ``lesions``, ``truth`` and ``excluded`` as read-only, and
+copy a table before changing it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 
 from survrad._validation import close_matches
 from survrad.data.outcome import SURV_DTYPE
-from survrad.exceptions import SchemaError
+from survrad.exceptions import SchemaError, format_values
 
 __all__ = ["Cohort", "ColumnNames", "Endpoint"]
 
@@ -74,6 +76,20 @@ class Endpoint:
 class Cohort:
     """Validated patient (and optional lesion) tables.
 
+    The tables are to be treated as read-only: a Cohort is frozen, but a DataFrame
+    attribute is still a mutable object, and editing it in place (``cohort.patients.loc[...]
+    = ...``) would change every Cohort and fitted pipeline that shares it. Copy a table
+    first (``cohort.lesions.copy()``) and build a new Cohort, or use :meth:`take` /
+    :meth:`subset`. Methods that hand out tables (:meth:`baseline_lesions`, :meth:`take`)
+    return copies that do not share data with the source.
+
+    Raises
+    ------
+    SchemaError
+        ``patients`` not indexed by ``patient_id`` or with duplicate ids; a lesion table
+        without the id columns, or with lesions of patients absent from ``patients``
+        (RELIABILITY.md #6; :func:`survrad.read_cohort` can exclude them on request).
+
     Attributes
     ----------
     patients : pandas.DataFrame
@@ -81,7 +97,8 @@ class Cohort:
         are stored as 0/1 integers after validation.
     lesions : pandas.DataFrame or None
         One row per lesion (and timepoint), with ``patient_id`` and ``lesion_id`` columns
-        (strings) and a RangeIndex. ``None`` for a patient-only study.
+        (strings) and a RangeIndex; every ``patient_id`` is a patient of ``patients``.
+        ``None`` for a patient-only study.
     patient_features : tuple of str
         Patient columns used as predictors.
     lesion_features : tuple of str
@@ -125,6 +142,21 @@ class Cohort:
             for col in (pid, self.columns.lesion_id):
                 if col not in self.lesions.columns:
                     raise SchemaError(f"lesions table lacks {col!r}.", file="lesions")
+            self._check_no_orphans()
+
+    def _check_no_orphans(self) -> None:
+        """Every lesion belongs to a patient of the patient table (RELIABILITY.md #6)."""
+        pid, lid = self.columns.patient_id, self.columns.lesion_id
+        orphan = ~self.lesions[pid].isin(self.patients.index).to_numpy()
+        if orphan.any():
+            rows = self.lesions.loc[orphan, [pid, lid]]
+            patients = list(dict.fromkeys(rows[pid]))
+            raise SchemaError(
+                f"{int(orphan.sum())} lesion row(s) belong to patients absent from the "
+                f"patient table: {format_values(patients)}. Fix the ids, or drop these "
+                "lesions (survrad.read_cohort(..., exclude_orphan_lesions=True) excludes "
+                "and lists them).", file="lesions", column=pid,
+                ids=list(rows.itertuples(index=False, name=None)))
 
     # ------------------------------------------------------------------ basics
     @property
@@ -187,15 +219,30 @@ class Cohort:
 
     # ----------------------------------------------------------------- lesions
     def baseline_lesions(self) -> pd.DataFrame:
-        """Lesion rows at the first timepoint (all rows when there is no timepoint column)."""
+        """Lesion rows at the first timepoint (all rows when there is no timepoint column).
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy (editing it never changes the cohort), with the row labels of
+            ``lesions``.
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> c = sr.simulate_cohort(n_patients=20, random_state=0, timepoints=2)
+        >>> base = c.baseline_lesions()
+        >>> bool((base["timepoint"] == 0).all()), base is c.lesions
+        (True, False)
+        """
         if self.lesions is None:
             raise SchemaError("this cohort has no lesion table; a lesion strategy needs one "
                               "(read_cohort(..., lesions=...)).")
         tp = self.columns.timepoint
         if tp not in self.lesions.columns:
-            return self.lesions
-        first = self.lesions[tp].min()
-        return self.lesions.loc[self.lesions[tp] == first]
+            return self.lesions.copy()
+        col = self.lesions[tp]
+        return self.lesions.take(np.flatnonzero((col == col.min()).to_numpy()))
 
     @cached_property
     def _lesion_positions(self) -> dict[str, np.ndarray]:
@@ -213,7 +260,9 @@ class Cohort:
 
         A patient drawn more than once appears once per draw under distinct ids
         (``P001``, ``P001#2``, ...), each copy with all its lesions, so copies are distinct
-        clusters. ``original_ids`` records where each row came from.
+        clusters. ``original_ids`` records where each row came from. The new cohort
+        shares no table with this one: cohort-level truth (coefficients, baseline) and
+        ``excluded`` are copied too.
 
         Parameters
         ----------
@@ -249,11 +298,13 @@ class Cohort:
                 truth[key] = t
             elif pid in table.columns and self.has_lesions and len(table) == self.n_lesions:
                 truth[key] = self._take_rows(table, ids, new_ids)
-            else:  # cohort-level truth (coefficients, baseline): unchanged by resampling
-                truth[key] = table
+            else:  # cohort-level truth (coefficients, baseline): same values, own copy
+                truth[key] = table.copy()
         base = self.original_ids
         orig = ids if base is None else self._original_lookup()[ids]
         return dataclasses.replace(self, patients=patients, lesions=lesions, truth=truth,
+                                   endpoints=dict(self.endpoints), source=dict(self.source),
+                                   excluded=self.excluded.copy(),
                                    original_ids=tuple(str(o) for o in orig))
 
     def _take_rows(self, table: pd.DataFrame, ids: pd.Index, new_ids: list[str]) -> pd.DataFrame:

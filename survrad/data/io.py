@@ -31,7 +31,8 @@ from survrad.exceptions import (
     format_values,
 )
 
-__all__ = ["read_cohort", "read_table"]
+__all__ = ["LESION_ROLES", "candidate_lesion_features", "read_cohort", "read_columns",
+           "read_table"]
 
 Source = str | Path | pd.DataFrame
 
@@ -43,6 +44,14 @@ DEFAULT_ENDPOINTS: dict[str, tuple[str, str] | str] = {
 }
 #: Patient columns that are outcomes and may never be predictors.
 OUTCOME_COLUMNS = ("best_response",)
+#: Column roles (fields of :class:`ColumnNames`) that belong to the patient table; every
+#: other role belongs to the lesion table.
+PATIENT_ROLES = ("patient_id", "center", "split")
+#: Lesion column roles that are not radiomic features (DESIGN.md section 1: ids, timepoint,
+#: organ, volume, diameters, target flag, irradiation, dose, lesion outcomes). A feature
+#: glob never matches them; an exact name may still select a size or dose column.
+LESION_ROLES = ("patient_id", "lesion_id", "timepoint", "organ", "volume", "diameter",
+                "diameter_followup", "lesion_response", "is_target", "irradiated", "rt_dose")
 _SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _PARQUET = (".parquet", ".pq")
 _CANDIDATE_SEPS = (",", ";", "\t", "|")
@@ -58,8 +67,9 @@ def read_table(source: Source, *, name: str = "table", id_columns: Sequence[str]
     ----------
     source : str, pathlib.Path or pandas.DataFrame
         ``.csv`` (comma), ``.tsv``/``.tab`` (tab), ``.parquet``/``.pq``, or a DataFrame
-        (copied, never modified; an index named like an id column is used as that
-        column).
+        (copied, never modified). In a DataFrame or a Parquet file, an index named like
+        an id column (``cohort.patients``, indexed by ``patient_id``) is used as that
+        column.
     name : str
         Name used in messages when ``source`` is a DataFrame ("patients", "lesions").
     id_columns : sequence of str
@@ -98,9 +108,7 @@ def read_table(source: Source, *, name: str = "table", id_columns: Sequence[str]
     ['7', '8']
     """
     if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-        if frame.index.name in id_columns and frame.index.name not in frame.columns:
-            frame = frame.reset_index()  # e.g. cohort.patients, indexed by patient_id
+        frame = _index_as_column(source.copy(), id_columns)
         return _read_frame(frame, label=name, id_columns=id_columns, lines=None)
     if not isinstance(source, str | Path):
         raise TypeError(f"{name} must be a file path or a pandas DataFrame, "
@@ -110,14 +118,127 @@ def read_table(source: Source, *, name: str = "table", id_columns: Sequence[str]
     _check_file(path, label)
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
-        return _read_frame(_read_parquet(path, label), label=label, id_columns=id_columns,
-                           lines=None)
+        frame = _index_as_column(_read_parquet(path, label), id_columns)
+        return _read_frame(frame, label=label, id_columns=id_columns, lines=None)
     if sep is None and suffix not in _SEPARATORS:
         raise SchemaError(
             f"unsupported file type {suffix!r}; use .csv, .tsv, .parquet (or .pq), or pass "
             "a DataFrame.", file=label)
     frame, lines = _read_text(path, label, sep or _SEPARATORS[suffix], id_columns)
     return _read_frame(frame, label=label, id_columns=id_columns, lines=lines)
+
+
+def read_columns(source: Source, *, sep: str | None = None) -> list[str]:
+    """Column names of a table, reading only its header (or a Parquet file's schema).
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        As for :func:`read_table`.
+    sep : str, optional
+        Field delimiter of a text file; by default from the extension.
+
+    Returns
+    -------
+    list of str
+        The names in file order; a named index (DataFrame or Parquet) comes first, as
+        :func:`read_table` turns it into a column.
+
+    Raises
+    ------
+    SchemaError
+        Missing or empty file, unsupported file type, unreadable Parquet, text that is
+        not UTF-8 (the same messages as :func:`read_table`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> read_columns(pd.DataFrame({"patient_id": ["P1"], "rad_a": [1.0]}))
+    ['patient_id', 'rad_a']
+    """
+    if isinstance(source, pd.DataFrame):
+        index = source.index.name
+        named = [str(index)] if index is not None and index not in source.columns else []
+        return named + [str(c) for c in source.columns]
+    if not isinstance(source, str | Path):
+        raise TypeError(f"a table must be a file path or a pandas DataFrame, got "
+                        f"{type(source).__name__}.")
+    path, label = Path(source), str(source)
+    _check_file(path, label)
+    suffix = path.suffix.lower()
+    if suffix in _PARQUET:
+        import pyarrow.parquet as pq
+
+        try:
+            pa_schema = pq.read_schema(path)
+        except Exception as exc:  # pyarrow raises several unrelated types
+            raise SchemaError(f"cannot read the Parquet file: {exc}", file=label) from exc
+        meta = pa_schema.pandas_metadata or {}
+        index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+        names = [n for n in index if not n.startswith("__index_level_")]
+        return names + [n for n in pa_schema.names if n not in index]
+    if sep is None and suffix not in _SEPARATORS:
+        raise SchemaError(
+            f"unsupported file type {suffix!r}; use .csv, .tsv, .parquet (or .pq), or pass "
+            "a DataFrame.", file=label)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next((r for r in csv.reader(fh, delimiter=sep or _SEPARATORS[suffix])
+                           if r), [])
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"not valid UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "re-save the file as UTF-8.", file=label) from exc
+    return header
+
+
+def candidate_lesion_features(source: Source, *, columns: Mapping[str, str] | ColumnNames
+                              | None = None, sep: str | None = None) -> list[str]:
+    """Every lesion column that is not a role column (:data:`LESION_ROLES`).
+
+    DESIGN.md section 1: a lesion table holds ids, organ, volume, diameters, irradiation,
+    dose, lesion outcomes and radiomic features, so whatever is not a role is a feature.
+    ``survrad check`` validates these when no ``--lesion-features`` are named, so that a
+    stray ``"<0.5"`` cell is never left unchecked.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or pandas.DataFrame
+        The lesion table (only its header is read).
+    columns : mapping or ColumnNames, optional
+        Names of the special columns, as for :func:`read_cohort`.
+    sep : str, optional
+        Field delimiter of a text file.
+
+    Returns
+    -------
+    list of str
+        In table order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> les = pd.DataFrame({"patient_id": ["P1"], "lesion_id": ["L1"], "organ": ["lung"],
+    ...                     "volume_ml": [2.0], "rad_a": [0.1], "glcm_b": [3.0]})
+    >>> candidate_lesion_features(les)
+    ['rad_a', 'glcm_b']
+    """
+    roles = _lesion_role_columns(_column_names(columns)[0])
+    return [c for c in read_columns(source, sep=sep) if c not in roles]
+
+
+def _lesion_role_columns(cols: ColumnNames) -> set[str]:
+    return {getattr(cols, role) for role in LESION_ROLES}
+
+
+def _index_as_column(frame: pd.DataFrame, id_columns: Sequence[str]) -> pd.DataFrame:
+    """An index named like an id column becomes that column.
+
+    ``cohort.patients`` is indexed by ``patient_id``; written with
+    ``to_parquet(path)`` (index kept) or passed as a DataFrame, it reads back as is.
+    """
+    if frame.index.name in id_columns and frame.index.name not in frame.columns:
+        return frame.reset_index()
+    return frame
 
 
 def _check_file(path: Path, label: str) -> None:
@@ -244,14 +365,25 @@ def read_cohort(
     lesions : str, pathlib.Path or pandas.DataFrame, optional
         One row per lesion (and timepoint). ``None`` for a patient-only study.
     patient_features, lesion_features : sequence of str, optional
-        Predictor columns: exact names or ``fnmatch`` globs (``"rad_*"``). Globs never
-        match ids, outcomes or the timepoint. Default: none.
+        Predictor columns: exact names or ``fnmatch`` globs (``"rad_*"``). A patient glob
+        never matches the id, ``center``, ``split``, ``best_response``, a column of any
+        default endpoint (``os_time``, ``os_event``, ``pfs_time``, ``pfs_event``,
+        ``objective_response``, whether or not it is analysed) or a column named by an
+        endpoint. A lesion glob never matches a role column (:data:`LESION_ROLES`: ids,
+        timepoint, organ, volume, diameters, target flag, irradiation, dose, lesion
+        outcomes). An exact name may select a column a glob skips (``pfs_time`` when only
+        ``os`` is analysed, ``volume_ml``), except the ids, ``best_response``, the
+        outcomes of the chosen endpoints, the timepoint and the lesion outcomes.
+        Default: none.
     endpoints : mapping, optional
         ``{name: (time, event)}`` for survival, ``{name: column}`` for a binary outcome,
         or ``{name: Endpoint}``. Default: ``os`` = (os_time, os_event), ``pfs`` =
         (pfs_time, pfs_event), ``response`` = objective_response, for those present.
     columns : mapping or ColumnNames, optional
-        Names of the special columns, e.g. ``{"patient_id": "id"}``.
+        Names of the special columns, e.g. ``{"patient_id": "id"}``. A role mapped
+        explicitly (a key of the mapping, or a field of ColumnNames that differs from its
+        default) must name an existing column of its table (``center`` and ``split``: the
+        patient table; the lesion roles: the lesion table, when one is given).
     event_map : mapping, optional
         Explicit recoding of event codes, e.g. ``{1: 0, 2: 1}`` or ``{"dead": 1,
         "alive": 0}``; or ``{endpoint: mapping}`` per endpoint. Never guessed.
@@ -275,14 +407,19 @@ def read_cohort(
     ------
     SchemaError
         Any case of RELIABILITY.md #1-#19 and #25, naming the file, column, ids and
-        values.
+        values; a mapped column role whose column is missing (with the available
+        columns and close matches).
 
     Warns
     -----
     DataWarning
         Ids changed by stripping whitespace, survival time 0, patients without lesions.
     StatisticalWarning
-        Fewer than 10 events, or fewer than 10 events per feature (patient + lesion).
+        Fewer than 10 events, or fewer than 10 events per patient predictor. Only the
+        patient predictors are counted: lesion features are not columns of the patient
+        design until a lesion strategy aggregates them (and feature selection may drop
+        many), so each model checks the events per variable of its own design matrix
+        when it is fitted.
 
     Examples
     --------
@@ -322,12 +459,13 @@ class _Reading:
 def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, lesion_features,
                  endpoints, columns, event_map, drop_missing_time,
                  exclude_orphan_lesions) -> Cohort:
-    cols = _column_names(columns)
+    cols, mapped = _column_names(columns)
     st = _Reading(cols, _label(patients, "patients"), _label(lesions, "lesions"))
     pid, lid = cols.patient_id, cols.lesion_id
     ptab = read_table(patients, name="patients", id_columns=[pid])
     ltab = (read_table(lesions, name="lesions", id_columns=[pid, lid])
             if lesions is not None else None)
+    _check_mapped_roles(mapped, ptab, ltab, st)
     eps = _resolve_endpoints(endpoints, ptab, st.plabel)
     pfeat = _select_patient_features(ptab, patient_features, eps, st)
     lfeat = _select_lesion_features(ltab, lesion_features, st) if ltab is not None else []
@@ -363,11 +501,16 @@ def _source(source: Source) -> str:
     return str(source) if isinstance(source, str | Path) else "<DataFrame>"
 
 
-def _column_names(columns: Mapping[str, str] | ColumnNames | None) -> ColumnNames:
+def _column_names(columns: Mapping[str, str] | ColumnNames | None,
+                  ) -> tuple[ColumnNames, dict[str, str]]:
+    """The column names and the roles mapped explicitly (role -> column)."""
     if columns is None:
-        return ColumnNames()
+        return ColumnNames(), {}
+    default = ColumnNames()
     if isinstance(columns, ColumnNames):
-        return columns
+        mapped = {f.name: getattr(columns, f.name) for f in dataclasses.fields(ColumnNames)
+                  if getattr(columns, f.name) != getattr(default, f.name)}
+        return columns, mapped
     fields = [f.name for f in dataclasses.fields(ColumnNames)]
     for key in columns:
         if key not in fields:
@@ -375,7 +518,21 @@ def _column_names(columns: Mapping[str, str] | ColumnNames | None) -> ColumnName
             did = f" Did you mean {hint[0]!r}?" if hint else ""
             raise ConfigError(f"unknown column role {key!r}; roles: {fields}.{did}",
                               key=f"columns.{key}")
-    return dataclasses.replace(ColumnNames(), **dict(columns))
+    return dataclasses.replace(default, **dict(columns)), dict(columns)
+
+
+def _check_mapped_roles(mapped: Mapping[str, str], ptab: pd.DataFrame,
+                        ltab: pd.DataFrame | None, st: _Reading) -> None:
+    """A role mapped explicitly must name an existing column (RELIABILITY.md #1)."""
+    for role, name in mapped.items():
+        if role in ("patient_id", "lesion_id"):
+            continue  # id columns: required, already checked by read_table
+        table, label = (ptab, st.plabel) if role in PATIENT_ROLES else (ltab, st.llabel)
+        if table is None:
+            continue  # a lesion role without a lesion table: nothing to look up
+        schema.check_columns(table, [name], file=label, what=f"role {role!r}: column",
+                             hint=f"Fix the name in columns={{{role!r}: ...}} or remove "
+                                  "the mapping.")
 
 
 # ------------------------------------------------------------------------ endpoints
@@ -486,7 +643,11 @@ def _select_patient_features(ptab: pd.DataFrame, patterns: Sequence[str] | None,
                for e in eps.values() for c in e.columns}
     outcome.update({c: "it is an outcome (best response)." for c in OUTCOME_COLUMNS})
     outcome[pid] = "it is the patient id."
-    reserved = [st.cols.center, st.cols.split]
+    # a glob never matches an outcome, even one of a default endpoint that is not
+    # analysed here (pfs_time when only os is); naming such a column exactly is allowed
+    default_outcomes = [c for v in DEFAULT_ENDPOINTS.values()
+                        for c in ((v,) if isinstance(v, str) else v)]
+    reserved = [st.cols.center, st.cols.split, *default_outcomes]
     return schema.select_columns(ptab, patterns, file=st.plabel, what="patient feature",
                                  reserved=reserved, forbidden=outcome)
 
@@ -499,7 +660,7 @@ def _select_lesion_features(ltab: pd.DataFrame, patterns: Sequence[str] | None,
                  c.lesion_response: "it is a lesion outcome.",
                  c.diameter_followup: "it is a lesion outcome (follow-up size)."}
     return schema.select_columns(ltab, patterns, file=st.llabel, what="lesion feature",
-                                 reserved=[c.organ], forbidden=forbidden)
+                                 reserved=_lesion_role_columns(c), forbidden=forbidden)
 
 
 # -------------------------------------------------------------------------- lesions
@@ -521,7 +682,7 @@ def _validate_lesions(ltab: pd.DataFrame, ptab: pd.DataFrame, lfeat: list[str],
     ltab = ltab.copy()
     if cols.volume in ltab.columns:
         ltab[cols.volume] = schema.check_positive(ltab, cols.volume, file=st.llabel, ids=ids)
-    for col in (cols.diameter, cols.diameter_followup):
+    for col in (cols.diameter, cols.diameter_followup, cols.rt_dose):
         if col in ltab.columns:
             ltab[col] = schema.check_positive(ltab, col, file=st.llabel, ids=ids,
                                               allow_zero=True, allow_missing=True)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from survrad.data import schema
 from survrad.exceptions import DataWarning, SchemaError, StatisticalWarning, format_values
 
 __all__ = [
@@ -181,6 +182,8 @@ def _event_message(raw: pd.Series, ok: np.ndarray) -> str:
     table = ", ".join(f"{k!s}: {v}" for k, v in counts.items())
     codes = set()
     for v in raw:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            continue  # a missing event is reported in the counts; it must not hide the hint
         try:
             codes.add(float(v))
         except (TypeError, ValueError):
@@ -254,37 +257,131 @@ class Surv:
     @staticmethod
     def from_arrays(time: Any, event: Any, *, ids: Sequence[Any] | None = None,
                     event_map: Mapping[Any, int] | None = None) -> np.ndarray:
-        """Structured array with fields ``event`` and ``time`` after validation."""
+        """Structured array with fields ``event`` and ``time`` after validation.
+
+        Parameters
+        ----------
+        time, event : array-like, one-dimensional, same length
+            Survival times (numbers >= 0) and event codes (0/1, booleans, or codes
+            recoded by ``event_map``).
+        ids : sequence, optional
+            Patient ids aligned with ``time``, used in messages (default: row numbers).
+        event_map : mapping, optional
+            Explicit recoding of the event codes, e.g. ``{1: 0, 2: 1}``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Structured, dtype :data:`SURV_DTYPE` (``event`` bool, ``time`` float64).
+
+        Raises
+        ------
+        SchemaError
+            Inputs of different lengths or not one-dimensional; any case of
+            :func:`check_time` and :func:`check_event`.
+
+        Warns
+        -----
+        DataWarning
+            A survival time equal to 0 (allowed, RELIABILITY.md #10), naming the ids.
+
+        Examples
+        --------
+        >>> Surv.from_arrays([4.0, 2.0], [True, False])["event"].tolist()
+        [True, False]
+        """
+        _check_lengths(time=time, event=event, ids=ids)
         t = check_time(time, ids=ids)
         e = check_event(event, ids=ids, event_map=event_map)
-        if t.shape != e.shape:
-            raise ValueError(f"time and event differ in length: {t.shape[0]} vs {e.shape[0]}.")
-        zero = t == 0
-        if zero.any():
-            import warnings
-
-            warnings.warn(
-                f"survival time is 0 for {format_values(_ids_or_rows(ids, zero))}; allowed, "
-                "but check these are not data-entry errors.", DataWarning, stacklevel=2)
-        y = np.empty(t.shape[0], dtype=SURV_DTYPE)
-        y["event"] = e
-        y["time"] = t
-        return y
+        return _structured(t, e, ids, label="")
 
     @staticmethod
     def from_frame(df: pd.DataFrame, *, time: str, event: str,
                    event_map: Mapping[Any, int] | None = None) -> np.ndarray:
-        """Structured array from two columns of ``df`` (index used as ids in messages)."""
+        """Structured array from two columns of ``df``, with the checks of :meth:`from_arrays`.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The table; its index labels are the ids in messages.
+        time, event : str
+            The time and event columns.
+        event_map : mapping, optional
+            Explicit recoding of the event codes.
+
+        Returns
+        -------
+        numpy.ndarray
+            Structured, dtype :data:`SURV_DTYPE`, in row order.
+
+        Raises
+        ------
+        SchemaError
+            A missing column (with the available columns and close matches); any case of
+            :func:`check_time` and :func:`check_event`, naming the column.
+
+        Warns
+        -----
+        DataWarning
+            A survival time equal to 0, naming the column and the ids.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"t": [3.0, 5.0], "d": [1, 0]}, index=["P1", "P2"])
+        >>> Surv.from_frame(df, time="t", event="d")["time"].tolist()
+        [3.0, 5.0]
+        """
+        from survrad._validation import close_matches
+
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}; use "
+                            "Surv.from_arrays(time, event) for arrays.")
+        cols = [str(c) for c in df.columns]
         for col in (time, event):
             if col not in df.columns:
-                raise SchemaError(f"column not found; available: {list(df.columns)}.",
-                                  column=col)
-        t = check_time(df[time], ids=list(df.index), column=time)
-        e = check_event(df[event], ids=list(df.index), column=event, event_map=event_map)
-        y = np.empty(t.shape[0], dtype=SURV_DTYPE)
-        y["event"] = e
-        y["time"] = t
-        return y
+                hint = close_matches(str(col), cols)
+                did = f" Close matches: {hint}." if hint else " No close match."
+                raise SchemaError(f"column not found. Available columns: "
+                                  f"{format_values(cols, max_shown=20)}.{did}", column=col)
+        ids = list(df.index)
+        t = check_time(df[time], ids=ids, column=time)
+        e = check_event(df[event], ids=ids, column=event, event_map=event_map)
+        return _structured(t, e, ids, label=f"column {time!r}: ")
+
+
+def _check_lengths(**arrays: Any) -> None:
+    """One-dimensional inputs of one length (``None`` entries are skipped)."""
+    sizes = {}
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        shape = np.shape(a)
+        if len(shape) != 1:
+            raise SchemaError(f"{name} must be one-dimensional, got shape {shape}.",
+                              column=name)
+        sizes[name] = shape[0]
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        raise SchemaError(f"inputs differ in length ({listed}); give one value per "
+                          "patient in each.")
+
+
+def _structured(t: np.ndarray, e: np.ndarray, ids: Sequence[Any] | None,
+                label: str) -> np.ndarray:
+    """The Surv array, warning about time 0 (allowed, RELIABILITY.md #10)."""
+    import warnings
+
+    zero = t == 0
+    if zero.any():
+        warnings.warn(
+            f"{label}survival time is 0 for {format_values(_ids_or_rows(ids, zero))}; "
+            "allowed, but check these are not data-entry errors.", DataWarning,
+            stacklevel=schema._stack())
+    y = np.empty(t.shape[0], dtype=SURV_DTYPE)
+    y["event"] = e
+    y["time"] = t
+    return y
 
 
 def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -292,8 +389,32 @@ def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
 
     Accepts the structured array of :class:`Surv` (or scikit-survival's, any field names
     with one bool and one float field) or a ``(time, event)`` tuple.
+
+    Parameters
+    ----------
+    y : structured array or tuple
+        The outcome.
+
+    Returns
+    -------
+    time : numpy.ndarray of float64
+    event : numpy.ndarray of bool
+
+    Raises
+    ------
+    TypeError
+        ``y`` is not a survival outcome.
+    SchemaError
+        Bad times or event codes; a tuple whose parts differ in length.
+
+    Examples
+    --------
+    >>> time, event = check_y_survival(Surv.from_arrays([2.0, 1.0], [0, 1]))
+    >>> time.tolist(), event.tolist()
+    ([2.0, 1.0], [False, True])
     """
     if isinstance(y, tuple) and len(y) == 2:
+        _check_lengths(time=y[0], event=y[1])
         return check_time(y[0]), check_event(y[1])
     y = np.asarray(y)
     if y.dtype.names is None or len(y.dtype.names) != 2:

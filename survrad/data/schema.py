@@ -335,10 +335,15 @@ def _ids_at(ids: Sequence[Any], mask: np.ndarray) -> list:
 def _to_numeric(col: pd.Series, *, file: str, ids: Sequence[Any]) -> pd.Series:
     """Numeric view of a column; non-numeric cells are an error (#17)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
+        present = col.notna().to_numpy()
+        numeric = pd.to_numeric(col.astype(object).where(present, np.nan), errors="coerce")
+        bad = present & numeric.isna().to_numpy()
+        # numeric-looking categories (1, 2, 3) are still categories: then every filled row
+        rows = bad if bad.any() else present
         raise SchemaError(
             f"is categorical ({list(col.cat.categories)[:10]}); features must be numeric. "
             "Encoding is only done on request: encode it (e.g. pandas.get_dummies) before "
-            "reading.", file=file, column=str(col.name))
+            "reading.", file=file, column=str(col.name), ids=_ids_at(ids, rows))
     if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
         return col.astype(float)
     text = col.map(lambda v: v.strip() if isinstance(v, str) else v)

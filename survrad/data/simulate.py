@@ -149,6 +149,7 @@ from scipy import optimize, special
 
 from survrad._validation import check_choice, check_fraction, check_int, check_random_state
 from survrad.data.cohort import Cohort, Endpoint
+from survrad.exceptions import ConfigError
 
 __all__ = ["simulate_cohort"]
 
@@ -265,6 +266,13 @@ def simulate_cohort(
         ``diameter_followup_mm``, ``lesion_response``, ``rad_*``), endpoints ``os`` and
         ``response``, and the known truth in ``cohort.truth``.
 
+    Raises
+    ------
+    ConfigError
+        An argument out of range or not one of its choices (a ``ValueError``).
+    TypeError
+        An argument of the wrong type (e.g. a float ``n_patients``).
+
     Examples
     --------
     >>> import survrad as sr
@@ -274,11 +282,17 @@ def simulate_cohort(
     >>> bool(c.truth["lesions"]["is_worst"].groupby(c.lesions["patient_id"]).sum().eq(1).all())
     True
     """
-    cfg = _check_settings(n_patients, mean_lesions, max_lesions, n_signal_features,
-                          n_volume_features, n_noise_features, n_centers, batch_effect,
-                          heterogeneity, driver, driver_effect, timepoints, censoring,
-                          median_os_months)
-    rng = check_random_state(random_state)
+    try:
+        cfg = _check_settings(n_patients, mean_lesions, max_lesions, n_signal_features,
+                              n_volume_features, n_noise_features, n_centers, batch_effect,
+                              heterogeneity, driver, driver_effect, timepoints, censoring,
+                              median_os_months)
+        rng = check_random_state(random_state)
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a bad value: a configuration error (CLI exit code 2)
+        raise ConfigError(f"{exc} Change this simulate_cohort argument (survrad simulate "
+                          "--help lists the options).") from exc
     pat = _simulate_patients(rng, cfg)
     les = _simulate_lesions(rng, cfg, pat["u"])
     _assign_irradiation(rng, les)

@@ -13,18 +13,30 @@ Methods
     percentile interval (after Noma et al. 2021, Stat Methods Med Res 30:2545): the
     percentiles of the bootstrap apparent metrics, shifted so that their mean sits on the
     corrected value (shifting by the optimism alone can leave the corrected value outside
-    its own interval when the bootstrap apparent metrics are inflated). When the
-    apparent metric does not vary across resamples (the calibration slope is 1 on the
-    data a Cox model was fitted to) the interval is the percentile interval of
-    apparent - optimism_b instead.
+    its own interval when the bootstrap apparent metrics are inflated). The calibration
+    slope's in-sample value is fixed by construction (1 for an unpenalised Cox model on
+    its own data), so its interval uses the out-of-sample slopes (fit_b on the original
+    cohort) in the same way. The optimism bootstrap under-corrects models that memorise
+    their training data (random forests): it warns, and ``".632+"`` or ``"cv"`` should
+    be used for them.
 ``".632+"`` (Efron & Tibshirani 1997)
     out-of-bag metric per replicate; for discrimination metrics (no-information value 0.5)
-    the .632+ weight w = .632 / (1 - .368 R) with relative overfitting
-    R = (apparent - oob) / (apparent - 0.5) clipped to [0, 1]; other metrics use the plain
-    .632 weight. The interval is the percentile interval of the per-replicate estimates.
+    the out-of-bag value is capped at 0.5 and the .632+ weight is w = .632 / (1 - .368 R)
+    with relative overfitting R = (apparent - oob) / (apparent - 0.5); other metrics use
+    the plain .632 weight. The interval is the percentile interval of the per-replicate
+    estimates.
 ``"cv"``
     repeated patient-grouped K-fold cross-validation; the estimate is the mean over
-    folds; the interval the percentiles of the per-repeat means.
+    folds. Cross-validation has no valid variance estimate (Bengio & Grandvalet 2004):
+    the percentiles of repeat means only measure the noise of the fold assignment, so
+    ``ci_low`` and ``ci_high`` are NaN.
+
+IPCW metrics estimate the censoring distribution on the data they are computed on (the
+resample, the original cohort, the out-of-bag patients or the held-out fold).
+
+A replicate in which one pipeline fails counts as failed for that pipeline only. More
+than ``max_failed`` of the replicates failing, or one metric missing in more than
+``max_failed`` of them, is a :class:`~survrad.exceptions.ResamplingError`.
 
 Determinism: replicate ``b`` draws from ``SeedSequence(random_state).spawn(n_boot)[b]`` and
 results are assembled in replicate order, so numbers do not depend on ``n_jobs`` or the
@@ -43,10 +55,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from survrad._validation import check_choice, check_fraction, check_int, spawn_seeds
+from survrad._validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    seed_unseeded,
+    spawn_seeds,
+)
 from survrad.data.cohort import Cohort
 from survrad.evaluation.scoring import DEFAULT_METRICS, metric_names, score_pipeline
-from survrad.exceptions import ResamplingError
+from survrad.exceptions import ResamplingError, StatisticalWarning
 
 __all__ = ["ValidationResult", "bootstrap_validate", "compare_pipelines"]
 
@@ -113,32 +131,47 @@ def _summarise(res: ValidationResult, m: str) -> dict[str, Any]:
     if res.method == "optimism":
         optimism = float(np.mean(fit[ok] - test[ok]))
         corrected = app - optimism
-        if np.ptp(fit[ok]) > 1e-9 * max(1.0, abs(app)):  # spread, re-centred on corrected
-            ci = corrected + np.percentile(fit[ok], [lo, hi]) - np.mean(fit[ok])
-        else:  # degenerate apparent distribution (calibration slope is 1 in-sample)
-            ci = np.percentile(app - (fit[ok] - test[ok]), [lo, hi])
+        spread = _spread(fit[ok], test[ok], m)
+        ci = corrected + np.percentile(spread, [lo, hi]) - np.mean(spread)
     elif res.method == ".632+":
         est = np.array([_632(app, f, t, m) for f, t in zip(fit[ok], test[ok], strict=True)])
         corrected = float(_632(app, np.mean(fit[ok]), np.mean(test[ok]), m))
         optimism = app - corrected
         ci = np.percentile(est, [lo, hi])
-    else:  # cv: __test holds fold metrics, grouped by repeat
-        reps = rep.loc[ok, "repeat"].to_numpy()
-        means = pd.Series(test[ok]).groupby(reps).mean().to_numpy()
+    else:  # cv: __test holds held-out fold metrics; there is no valid interval
         corrected = float(np.mean(test[ok]))
         optimism = app - corrected
-        ci = np.percentile(means, [lo, hi]) if means.size > 1 else np.array([np.nan] * 2)
+        ci = np.array([np.nan, np.nan])
     return {**row, "optimism": optimism, "corrected": corrected, "ci_low": float(ci[0]),
             "ci_high": float(ci[1])}
 
 
+#: Metrics whose in-sample value is fixed by construction (the calibration slope of an
+#: unpenalised Cox or logistic model is 1 on its training data): their interval follows the
+#: spread of the out-of-sample values instead of the bootstrap apparent values.
+_FIXED_IN_SAMPLE = ("calibration_slope",)
+
+
+def _spread(fit: np.ndarray, test: np.ndarray, metric: str) -> np.ndarray:
+    """The per-replicate values whose spread gives the optimism method's interval."""
+    return test if metric.split("@")[0] in _FIXED_IN_SAMPLE else fit
+
+
 def _632(apparent: float, boot: float, oob: float, metric: str) -> float:
+    """Efron & Tibshirani (1997) .632+ estimate from apparent and out-of-bag values.
+
+    Discrimination metrics use the no-information value 0.5: the out-of-bag value is
+    capped at it (``Err1' = min(Err1, gamma)`` in their error-rate notation) and the
+    relative overfitting ``R = (apparent - oob') / (apparent - 0.5)`` sets the weight
+    ``w = .632 / (1 - .368 R)``. Other metrics (Brier, IBS, calibration slope) have no
+    model-free no-information value here and use the plain .632 weight.
+    """
     base = metric.split("@")[0]
-    if base in _DISCRIMINATION and apparent > 0.5:
-        r = np.clip((apparent - oob) / (apparent - 0.5), 0.0, 1.0) if oob < apparent else 0.0
-        w = 0.632 / (1 - 0.368 * r)
-    else:
-        w = 0.632
+    if base not in _DISCRIMINATION:
+        return 0.368 * apparent + 0.632 * oob
+    oob = max(oob, 0.5)
+    r = (apparent - oob) / (apparent - 0.5) if apparent > 0.5 and oob < apparent else 0.0
+    w = 0.632 / (1 - 0.368 * r)
     return (1 - w) * apparent + w * oob
 
 
@@ -157,16 +190,18 @@ def _seed_label(seed: np.random.SeedSequence) -> str:
 
 
 def _fit_and_score(pipelines: Mapping[str, Any], train: Cohort, tests: Mapping[str, Cohort],
-                   spec: _Spec) -> dict[str, Any]:
-    """Fit each pipeline on ``train``; score on ``train`` (``fit``) and each test cohort."""
-    out: dict[str, Any] = {}
-    y_train = train.y(spec.endpoint)
-    for name, pipe in pipelines.items():
-        fitted = clone(pipe).fit(train, spec.endpoint)
-        for role, cohort in (("fit", train), *tests.items()):
-            vals, fails = score_pipeline(fitted, cohort, spec.metrics, spec.horizons, y_train)
-            out[(name, role)] = (vals, fails)
-    return out
+                   spec: _Spec, seed: np.random.SeedSequence) -> dict[str, dict[str, Any]]:
+    """Per pipeline: fit on ``train``, score on ``train`` (``fit``) and each test cohort.
+
+    Each pipeline is guarded on its own, so one that fails on a resample does not take
+    the others with it; every ``random_state`` left at None is seeded from ``seed``.
+    """
+    def one(pipe: Any) -> dict[str, Any]:
+        fitted = seed_unseeded(clone(pipe), seed).fit(train, spec.endpoint)
+        return {role: score_pipeline(fitted, cohort, spec.metrics, spec.horizons)
+                for role, cohort in (("fit", train), *tests.items())}
+
+    return {name: _guarded(lambda p=pipe: one(p)) for name, pipe in pipelines.items()}
 
 
 def _run_replicate(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec, b: int,
@@ -174,8 +209,6 @@ def _run_replicate(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec, b:
     """One bootstrap replicate; never raises for a statistical failure."""
     rng = np.random.default_rng(seed)
     ids = cohort.patient_ids.to_numpy()
-    record: dict[str, Any] = {"replicate": b, "seed": _seed_label(seed), "status": "ok",
-                              "reason": "", "warnings": ""}
     draw = ids[rng.integers(0, ids.size, ids.size)]
     train = cohort.take(draw)
     if spec.method == ".632+":
@@ -183,7 +216,8 @@ def _run_replicate(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec, b:
         tests = {"test": cohort.subset(oob)} if oob.size else {}
     else:
         tests = {"test": cohort}
-    return _guarded(record, lambda: _fit_and_score(pipelines, train, tests, spec))
+    return {"replicate": b, "seed": _seed_label(seed),
+            "pipelines": _fit_and_score(pipelines, train, tests, spec, seed)}
 
 
 def _run_fold(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec, b: int,
@@ -195,30 +229,31 @@ def _run_fold(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec, b: int,
     folds = np.array_split(perm, spec.n_folds)
     records = []
     for k, test_pos in enumerate(folds):
-        train_ids = np.delete(ids, test_pos)
-        record = {"replicate": b * spec.n_folds + k, "repeat": b, "fold": k,
-                  "seed": _seed_label(seed), "status": "ok", "reason": "", "warnings": ""}
+        train = cohort.subset(np.delete(ids, test_pos))
         test = cohort.subset(ids[test_pos])
-        records.append(_guarded(record, lambda tr=train_ids, te=test: _fit_and_score(
-            pipelines, cohort.subset(tr), {"test": te}, spec)))
+        records.append({"replicate": b * spec.n_folds + k, "repeat": b, "fold": k,
+                        "seed": _seed_label(seed),
+                        "pipelines": _fit_and_score(pipelines, train, {"test": test}, spec,
+                                                    seed)})
     return {"records": records}
 
 
 _EXPECTED = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
-def _guarded(record: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _guarded(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """status, reason, warnings and scores of one pipeline in one replicate."""
+    out: dict[str, Any] = {"status": "ok", "reason": "", "warnings": "", "scores": {}}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            record["scores"] = work()
+            out["scores"] = work()
         except _EXPECTED as exc:
-            record["status"] = "failed"
-            record["reason"] = f"{type(exc).__name__}: {exc}"
-            record["scores"] = {}
-    msgs = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    record["warnings"] = " | ".join(msgs)
-    return record
+            out["status"] = "failed"
+            out["reason"] = f"{type(exc).__name__}: {exc}"
+    out["warnings"] = " | ".join(sorted({f"{w.category.__name__}: {w.message}"
+                                         for w in caught}))
+    return out
 
 
 # ---------------------------------------------------------------------- execution
@@ -286,51 +321,79 @@ def _flatten(records: list[dict], method: str) -> list[dict]:
 def _frame(records: list[dict], name: str, metrics: Sequence[str]) -> pd.DataFrame:
     rows = []
     for rec in records:
-        row = {k: v for k, v in rec.items() if k != "scores"}
+        part = rec["pipelines"][name]
+        row = {k: v for k, v in rec.items() if k != "pipelines"}
+        row.update(status=part["status"], reason=part["reason"], warnings=part["warnings"])
         fails = []
         for role in ("fit", "test"):
-            vals, f = rec["scores"].get((name, role), ({}, {}))
+            vals, f = part["scores"].get(role, ({}, {}))
             for m in metrics:
                 row[f"{m}__{role}"] = vals.get(m, np.nan)
             fails += [f"{m} ({role}): {why}" for m, why in f.items()]
-        if rec["status"] == "ok" and (name, "test") not in rec["scores"]:
+        if part["status"] == "ok" and "test" not in part["scores"]:
             fails.append("no out-of-sample patients in this replicate")
-        if fails and rec["status"] == "ok":
+        if fails and part["status"] == "ok":
             row["reason"] = "; ".join(fails)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _check_failures(frame: pd.DataFrame, max_failed: float, label: str) -> None:
+def _check_failures(frame: pd.DataFrame, max_failed: float, label: str,
+                    metrics: Sequence[str]) -> None:
+    """Too many failed replicates, or a metric missing in too many, is an error."""
     failed = frame["status"] != "ok"
     if failed.mean() > max_failed:
-        reasons = frame.loc[failed, "reason"].value_counts().head(5)
-        detail = "; ".join(f"{n}x {r}" for r, n in reasons.items())
         raise ResamplingError(
-            f"{label}: {int(failed.sum())} of {len(frame)} replicates failed "
-            f"(more than {max_failed:.0%}). Most common reasons: {detail}. The data are too "
-            "small or too sparse in events for this pipeline: simplify it (fewer features, "
-            "a penalty) or check the data.")
+            f"{label}: {int(failed.sum())} of {len(frame)} replicates failed (more than "
+            f"{max_failed:.0%}). Most common reasons: {_reasons(frame.loc[failed, 'reason'])}. "
+            "The data are too small or too sparse in events for this pipeline: simplify it "
+            "(fewer features, a penalty) or check the data.")
+    for m in metrics:
+        missing = failed | frame[f"{m}__fit"].isna() | frame[f"{m}__test"].isna()
+        if missing.mean() > max_failed:
+            why = frame.loc[missing, "reason"].map(lambda r, m=m: _metric_reason(r, m))
+            raise ResamplingError(
+                f"{label}: metric {m} could not be computed in {int(missing.sum())} of "
+                f"{len(frame)} replicates (more than {max_failed:.0%}). Most common reasons: "
+                f"{_reasons(why)}. Drop the metric or, for a horizon, use one inside the "
+                "follow-up of every resample.")
 
 
-def _prepare(cohort: Cohort, endpoint: str, metrics: Sequence[str] | None,
-             horizons: Sequence[float] | None, method: str, n_folds: int) -> _Spec:
+def _metric_reason(reason: str, metric: str) -> str:
+    """The reason ``metric`` failed in one replicate (its first role), else the whole one."""
+    for part in reason.split("; "):
+        if part.startswith(f"{metric} ("):
+            return part.partition(": ")[2]
+    return reason
+
+
+def _reasons(reasons: pd.Series) -> str:
+    counts = reasons.str.rstrip(".").value_counts().head(5)
+    return "; ".join(f"{n}x {r}" for r, n in counts.items())
+
+
+def _prepare(pipelines: Mapping[str, Any], cohort: Cohort, endpoint: str,
+             metrics: Sequence[str] | None, horizons: Sequence[float] | None, method: str,
+             n_folds: int) -> _Spec:
     kind = cohort.endpoint(endpoint).kind
     check_choice("method", method, ["optimism", ".632+", "cv"])
     base = tuple(metrics) if metrics is not None else DEFAULT_METRICS[kind]
     hz = tuple(float(h) for h in (horizons or ()))
     if metrics is None and kind == "survival" and not hz:
         base = ("c_index", "calibration_slope")
+    if metrics is None and not all(getattr(getattr(p, "model", None), "linear_predictor", True)
+                                   for p in pipelines.values()):
+        base = tuple(m for m in base if m != "calibration_slope")  # forests have no lp
     metric_names(kind, base, hz)  # validates
     return _Spec(endpoint, base, hz, method, n_folds)
 
 
-def _apparent(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec) -> dict[str, dict]:
+def _apparent(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec,
+              seed: np.random.SeedSequence) -> dict[str, dict]:
     out = {}
-    y = cohort.y(spec.endpoint)
     for name, pipe in pipelines.items():
-        fitted = clone(pipe).fit(cohort, spec.endpoint)
-        vals, _ = score_pipeline(fitted, cohort, spec.metrics, spec.horizons, y)
+        fitted = seed_unseeded(clone(pipe), seed).fit(cohort, spec.endpoint)
+        vals, _ = score_pipeline(fitted, cohort, spec.metrics, spec.horizons)
         out[name] = vals
     return out
 
@@ -345,21 +408,39 @@ def _validate_many(pipelines: Mapping[str, Any], cohort: Cohort, endpoint: str, 
     check_fraction("max_failed", max_failed, inclusive=True)
     if backend not in (None, "loky", "dask"):
         raise ValueError(f"backend must be None, 'loky' or 'dask', got {backend!r}.")
-    spec = _prepare(cohort, endpoint, metrics, horizons, method, n_folds)
+    spec = _prepare(pipelines, cohort, endpoint, metrics, horizons, method, n_folds)
+    if method == "optimism":
+        _warn_if_optimism_is_biased(pipelines)
     kind = cohort.endpoint(endpoint).kind
     names = metric_names(kind, spec.metrics, spec.horizons)
-    apparent = _apparent(pipelines, cohort, spec)
     seeds = spawn_seeds(random_state, n_boot)
+    # the apparent fit is seeded from the root of the replicates' seeds
+    apparent = _apparent(pipelines, cohort, spec, np.random.SeedSequence(seeds[0].entropy))
     fn = _run_fold if method == "cv" else _run_replicate
     records = _flatten(_execute(fn, pipelines, cohort, spec, seeds, n_jobs, backend,
                                 scheduler, progress), method)
     out = {}
     for name in pipelines:
         frame = _frame(records, name, names)
-        _check_failures(frame, max_failed, name)
+        _check_failures(frame, max_failed, name, names)
         out[name] = ValidationResult(method, endpoint, tuple(names), apparent[name], frame,
                                      len(frame), random_state, ci_level)
     return out
+
+
+def _warn_if_optimism_is_biased(pipelines: Mapping[str, Any]) -> None:
+    """Harrell's optimism bootstrap is biased for models that memorise their training data."""
+    biased = {name: type(p.model).__name__ for name, p in pipelines.items()
+              if getattr(getattr(p, "model", None), "preferred_validation_method",
+                         "optimism") != "optimism"}
+    if biased:
+        warnings.warn(
+            f"Harrell's optimism bootstrap under-corrects {sorted(set(biased.values()))} "
+            f"(pipelines {list(biased)}): a forest nearly reproduces the outcomes of its "
+            "training patients and every bootstrap sample holds about 63% of the original "
+            "patients, so the performance on the original cohort is inflated and the "
+            "optimism too small. Use method='.632+' or method='cv' for these pipelines.",
+            StatisticalWarning, stacklevel=4)
 
 
 def bootstrap_validate(pipeline: Any, cohort: Cohort, endpoint: str, n_boot: int = 200, *,
@@ -385,6 +466,9 @@ def bootstrap_validate(pipeline: Any, cohort: Cohort, endpoint: str, n_boot: int
     horizons : sequence of float, optional
         Times for the per-horizon survival metrics.
     method : {"optimism", ".632+", "cv"}
+        ``"optimism"`` with a forest model warns (StatisticalWarning): the optimism
+        bootstrap under-corrects models that memorise their training data; use
+        ``".632+"`` or ``"cv"`` for them.
     n_folds : int, default 5
         Folds for ``method="cv"``.
     random_state : int or None
@@ -439,8 +523,9 @@ class ComparisonResult:
         """Paired differences of the corrected ``metric`` against ``reference``.
 
         diff = corrected_A - corrected_ref; interval: percentiles of the paired
-        bootstrap-apparent differences re-centred on ``diff`` (method "optimism"), else
-        percentiles of the paired per-replicate estimates' differences.
+        bootstrap-apparent differences re-centred on ``diff`` (method "optimism"; the
+        out-of-sample values for the calibration slope), percentiles of the paired
+        per-replicate .632+ estimates' differences (".632+"), none for "cv".
         """
         ref = self.results[self.reference]
         rows = []
@@ -452,7 +537,7 @@ class ComparisonResult:
             ci = np.percentile(d["boot"], [lo, hi]) - d["shift"] if d["boot"].size else [np.nan] * 2
             rows.append({"pipeline": name, "reference": self.reference, "metric": metric,
                          "difference": d["diff"], "ci_low": float(ci[0]),
-                         "ci_high": float(ci[1]), "n_pairs": int(d["boot"].size)})
+                         "ci_high": float(ci[1]), "n_pairs": d["n"]})
         return pd.DataFrame(rows)
 
 
@@ -464,10 +549,16 @@ def _paired(a: ValidationResult, b: ValidationResult, metric: str) -> dict[str, 
     sb = b.summary().set_index("metric").loc[metric]
     diff = float(sa["corrected"] - sb["corrected"])
     if a.method == "optimism":
-        boot = (fa - fb)[ok]
+        boot = _spread(fa, ta, metric)[ok] - _spread(fb, tb, metric)[ok]
         shift = float(np.mean(boot) - diff) if ok.any() else np.nan
-        return {"diff": diff, "boot": boot, "shift": shift}
-    return {"diff": diff, "boot": (ta - tb)[ok], "shift": 0.0}
+        return {"diff": diff, "boot": boot, "shift": shift, "n": int(ok.sum())}
+    if a.method == ".632+":  # per-replicate .632+ estimates, as the single-pipeline interval
+        app_a, app_b = a.apparent[metric], b.apparent[metric]
+        boot = np.array([_632(app_a, x, y, metric) - _632(app_b, u, v, metric)
+                         for x, y, u, v in zip(fa[ok], ta[ok], fb[ok], tb[ok], strict=True)])
+        return {"diff": diff, "boot": boot, "shift": 0.0, "n": int(ok.sum())}
+    return {"diff": diff, "boot": np.array([]), "shift": 0.0,  # cv: no valid interval
+            "n": int(ok.sum())}
 
 
 def compare_pipelines(pipelines: Mapping[str, Any], cohort: Cohort, endpoint: str,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from survrad._validation import check_int, check_random_state
+from survrad._validation import check_int, check_random_state, seed_unseeded
 from survrad.data.cohort import Cohort
 
 __all__ = ["cross_validated_predictions"]
@@ -40,7 +40,8 @@ def cross_validated_predictions(pipeline: Any, cohort: Cohort, endpoint: str, *,
     horizons : sequence of float
         Times at which to predict survival (columns ``surv@<h>``).
     random_state : int or None
-        Fold assignment.
+        Fold assignment; also seeds every ``random_state`` left at None inside the
+        pipeline (the same seed in every fold).
 
     Returns
     -------
@@ -59,6 +60,7 @@ def cross_validated_predictions(pipeline: Any, cohort: Cohort, endpoint: str, *,
     check_int("n_folds", n_folds, min_value=2, max_value=cohort.n_patients)
     check_int("n_groups", n_groups, min_value=2)
     rng = check_random_state(random_state)
+    seed = np.random.SeedSequence(random_state)
     ids = cohort.patient_ids.to_numpy()
     folds = np.empty(ids.size, dtype=int)
     folds[rng.permutation(ids.size)] = np.arange(ids.size) % n_folds
@@ -66,7 +68,7 @@ def cross_validated_predictions(pipeline: Any, cohort: Cohort, endpoint: str, *,
     for k in range(n_folds):
         test_ids, train_ids = ids[folds == k], ids[folds != k]
         train, test = cohort.subset(train_ids), cohort.subset(test_ids)
-        fitted = clone(pipeline).fit(train, endpoint)
+        fitted = seed_unseeded(clone(pipeline), seed).fit(train, endpoint)
         train_risk = fitted.predict_risk(train).to_numpy()
         part = pd.DataFrame({"fold": k, "risk": fitted.predict_risk(test)})
         cuts = np.quantile(train_risk, np.arange(1, n_groups) / n_groups)

@@ -98,16 +98,28 @@ def _check_horizons(times: np.ndarray, test: tuple[np.ndarray, np.ndarray],
     return g
 
 
-def _ipcw(train: tuple, test: tuple, horizon: float, g_horizon: float
+def _case_weights(train: tuple, test: tuple) -> np.ndarray:
+    """``1 / G(T_i-)`` for every evaluated subject with an event (0 otherwise).
+
+    The weight of a case does not depend on the horizon, so it is computed once per call
+    for all horizons. ``G(T_i-)`` is 0 only for an event after the training follow-up,
+    which is never a case: the horizons are checked to have ``G(t) > 0``.
+    """
+    t, e = test
+    g = censoring_survival(*train, t[e], left=True)
+    w = np.zeros(t.size)
+    w[e] = np.divide(1.0, g, out=np.full(g.shape, np.inf), where=g > 0)
+    return w
+
+
+def _ipcw(test: tuple, horizon: float, g_horizon: float, w_events: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cases (event by ``horizon``), controls (event-free at it) and the case weights."""
+    """Cases (event by ``horizon``), controls (event-free at it) and the IPC weights."""
     t, e = test
     cases = (t <= horizon) & e
     controls = t > horizon
-    w_cases = np.zeros(t.size)
-    w_cases[cases] = 1.0 / censoring_survival(*train, t[cases], left=True)
-    w_controls = np.where(controls, 1.0 / g_horizon, 0.0)
-    return cases, controls, w_cases + w_controls
+    w = np.where(cases, w_events, np.where(controls, 1.0 / g_horizon, 0.0))
+    return cases, controls, w
 
 
 # --------------------------------------------------------------------- survival
@@ -145,9 +157,10 @@ def time_dependent_auc(train_y: Any, test_y: Any, risk: Any, times: Any) -> np.n
     r = _scores(risk, test[0].size, "risk")
     t = _times(times)
     g = _check_horizons(t, test, train, need_cases=True)
+    w_events = _case_weights(train, test)
     out = np.empty(t.size)
     for k, (h, gh) in enumerate(zip(t, g, strict=True)):
-        cases, controls, w = _ipcw(train, test, h, gh)
+        cases, controls, w = _ipcw(test, h, gh, w_events)
         ctrl = np.sort(r[controls])
         below = np.searchsorted(ctrl, r[cases], side="left")
         tied = np.searchsorted(ctrl, r[cases], side="right") - below
@@ -188,9 +201,10 @@ def brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any) -> np.nda
         raise SchemaError(f"surv_prob has {s.shape[1]} columns but there are {t.size} "
                           "horizons; give one column per horizon.")
     g = _check_horizons(t, test, train, need_cases=False)
+    w_events = _case_weights(train, test)
     out = np.empty(t.size)
     for k, (h, gh) in enumerate(zip(t, g, strict=True)):
-        cases, _, w = _ipcw(train, test, h, gh)
+        cases, _, w = _ipcw(test, h, gh, w_events)
         out[k] = np.mean(w * np.where(cases, s[:, k] ** 2, (1.0 - s[:, k]) ** 2))
     return out
 

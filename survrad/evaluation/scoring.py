@@ -13,7 +13,8 @@ record it as a failure of that metric in that replicate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,13 @@ def _fmt(exc: BaseException) -> str:
 
 
 def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
-                   horizons: Sequence[float], train_y: np.ndarray
-                   ) -> tuple[dict[str, float], dict[str, str]]:
+                   horizons: Sequence[float]) -> tuple[dict[str, float], dict[str, str]]:
     """Compute ``metrics`` of a fitted ``CohortPipeline`` on ``cohort``.
+
+    The censoring distribution of the IPCW metrics (Uno's C, time-dependent AUC, Brier) is
+    the Kaplan-Meier estimate on ``cohort`` itself, as ``riskRegression::Score`` does:
+    a metric describes the data it is computed on, so the apparent value and the value on
+    the original cohort of a bootstrap replicate share their weights.
 
     Parameters
     ----------
@@ -66,10 +71,8 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     metrics : sequence of str
         Metric names (see module docstring).
     horizons : sequence of float
-        Evaluation times for per-horizon metrics.
-    train_y : ndarray
-        Outcome of the data the pipeline was fitted on (IPCW censoring model of Uno's C,
-        time-dependent AUC and Brier).
+        Evaluation times for per-horizon metrics. A horizon that cannot be evaluated fails
+        alone: the other horizons of the metric are still computed.
 
     Returns
     -------
@@ -80,44 +83,65 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     """
     kind = fitted.endpoint_kind_
     y = cohort.y(fitted.endpoint_)
-    risk = fitted.predict_risk(cohort).to_numpy()
+    X = fitted.transform(cohort)  # built once: every metric below predicts from it
+    risk = fitted.risk_from_design(X)
+
+    @functools.cache
+    def survival(times: tuple[float, ...]) -> np.ndarray:
+        return fitted.survival_from_design(X, times)
+
+    def compute(m: str, hz: Sequence[float]) -> np.ndarray:
+        if kind == "binary":
+            return np.atleast_1d(_binary_metric(m, y, risk))
+        return np.atleast_1d(_survival_metric(m, fitted, survival, y, risk, hz))
+
     values: dict[str, float] = {}
     failures: dict[str, str] = {}
     for m in metrics:
         names = metric_names(kind, [m], horizons)
-        try:
-            if kind == "binary":
-                res = _binary_metric(m, y, risk)
-            else:
-                res = _survival_metric(m, fitted, cohort, y, risk, horizons, train_y)
-            values.update(dict(zip(names, np.atleast_1d(res).tolist(), strict=True)))
-        except _EXPECTED_FAILURES as exc:
-            for n in names:
-                values[n] = float("nan")
-                failures[n] = _fmt(exc)
+        if not _record(values, failures, names, lambda m=m: compute(m, horizons)) \
+                and kind == "survival" and m in _PER_HORIZON and len(horizons) > 1:
+            # one horizon may be the culprit: score each alone so that the others survive
+            for h, name in zip(horizons, names, strict=True):
+                _record(values, failures, [name], lambda m=m, h=h: compute(m, [h]))
     return values, failures
+
+
+def _record(values: dict[str, float], failures: dict[str, str], names: Sequence[str],
+            work: Callable[[], np.ndarray]) -> bool:
+    """Store ``work()`` under ``names``, or NaN and the reason; True when it worked."""
+    try:
+        res = work()
+    except _EXPECTED_FAILURES as exc:
+        for n in names:
+            values[n] = float("nan")
+            failures[n] = _fmt(exc)
+        return False
+    values.update(dict(zip(names, res.tolist(), strict=True)))
+    for n in names:
+        failures.pop(n, None)
+    return True
 
 
 def _ibs_grid(horizons: Sequence[float]) -> np.ndarray:
     return np.linspace(min(horizons), max(horizons), 50)
 
 
-def _survival_metric(m: str, fitted: Any, cohort: Cohort, y: np.ndarray, risk: np.ndarray,
-                     horizons: Sequence[float], train_y: np.ndarray) -> Any:
+def _survival_metric(m: str, fitted: Any, survival: Callable[[tuple[float, ...]], np.ndarray],
+                     y: np.ndarray, risk: np.ndarray, horizons: Sequence[float]) -> Any:
     t, e = y["time"], y["event"]
     if m == "c_index":
         return conc.concordance_index(t, e, risk)
     if m == "uno_c":
         tau = max(horizons) if horizons else None
-        return conc.uno_concordance_index(t, e, risk, tau=tau, train_time=train_y["time"],
-                                          train_event=train_y["event"])
+        return conc.uno_concordance_index(t, e, risk, tau=tau)
     if m == "td_auc":
-        return met.time_dependent_auc(train_y, y, risk, np.asarray(horizons, float))
+        return met.time_dependent_auc(y, y, risk, np.asarray(horizons, float))
     if m in ("brier", "ibs"):
         times = np.asarray(horizons, float) if m == "brier" else _ibs_grid(horizons)
-        surv = fitted.predict_survival_function(cohort, times).to_numpy()
+        surv = survival(tuple(times.tolist()))
         score = met.brier_score if m == "brier" else met.integrated_brier_score
-        return score(train_y, y, surv, times)
+        return score(y, y, surv, times)
     if m == "calibration_slope":
         if not hasattr(fitted.model_, "coef_"):
             raise ValueError("calibration_slope needs a model with a linear predictor (Cox).")

@@ -9,18 +9,40 @@ Every patient is a bag of baseline lesions. A small network (Ilse, Tomczak & Wel
 
 trained end-to-end on all patients in one batch by minimising
 
-    -log PL(eta) / n + l2 / 2 * ||theta||^2
+    -log PL(eta) / n + l2 / 2 * (||W_e||^2 + ||beta||^2)
+                     + l2_attention / 2 * (||V||^2 + ||U||^2 + ||w||^2)
 
-(Cox log partial likelihood with Efron or Breslow ties; ``b_e`` is not penalised) with
-scipy's L-BFGS-B and analytic gradients (checked against finite differences in the tests).
-Binary endpoints use the logistic log likelihood of ``eta + b_0`` instead. Early stopping
-(optional) holds out ``validation_fraction`` of the TRAINING patients (stratified by event)
-and keeps the parameters of the iteration with the best validation loss.
+(Cox log partial likelihood with Efron or Breslow ties; the bias ``b_e`` is not penalised)
+with scipy's L-BFGS-B and analytic gradients (checked against finite differences in the
+tests). Binary endpoints use the logistic log likelihood of ``eta + b_0`` instead. Early
+stopping (optional) holds out ``validation_fraction`` of the TRAINING patients (stratified
+by event, grouped by original patient so that copies of a resampled patient stay on one
+side) and keeps the parameters of the iteration with the best validation loss.
+
+Why the attention layer has its own, smaller penalty: the attention logit is a product
+``w' (tanh(V h) * sigmoid(U h))``, so near ``V = U = w = 0`` (uniform attention, i.e. mean
+pooling) a ridge penalty ``lam`` on the factors acts like a lasso on the departure from
+uniform attention. At that point the attention gradient is 0 and the Hessian of the
+penalised loss in ``(w, V, U)`` has eigenvalues ``lam +- ||m||`` and ``lam``, with
+``m = 1/2 sum_k (d nll / d s_k) h_k``: uniform attention is a local minimum whenever
+``lam > ||m||`` (checked in the tests). On ``simulate_cohort(n_patients=300,
+driver="worst")`` ``||m||`` is 0.02-0.03, so the former single ``l2 = 0.1`` held
+``V, U, w`` at 0 and every weight at ``1 / n_lesions`` (to 5e-9). Defaults chosen on
+simulated cohorts (5-fold cross-fitting, 400 patients, 5 seeds; worst-lesion driver):
+``l2 = 0.2, l2_attention = 0.01`` put the highest weight on the truly worst lesion in
+74 % of multi-lesion patients (chance 25 %; within-patient Spearman of the weights with
+the true lesion score 0.78), against 55 % from numerical noise with the former
+``l2 = 0.1`` everywhere; the lesion score ``beta' h_k`` and the patient risk also improved
+(Spearman with the true lesion score 0.87 -> 0.91; patient risk with the true driver
+0.75 -> 0.89 on 3 seeds). Lower ``l2`` or ``l2_attention`` overfit (sharper but less
+correct attention, more iterations); with 100 patients or without a lesion-level signal
+the attention stays close to uniform.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -122,10 +144,17 @@ class _Net:
         return np.concatenate([np.asarray(parts[n], dtype=np.float64).ravel()
                                for n in self.shapes])
 
-    def penalty_mask(self) -> np.ndarray:
-        """1 for penalised entries (all weights), 0 for the biases ``b_e`` and ``b_0``."""
-        return self.pack({n: np.zeros(s) if n in ("b_e", "b_0") else np.ones(s)
-                          for n, s in self.shapes.items()})
+    def penalty_weights(self, l2: float, l2_attention: float) -> np.ndarray:
+        """Ridge weight of every entry of the flat parameter vector.
+
+        ``l2_attention`` for the attention layer ``V, U, w``, ``l2`` for ``W_e`` and
+        ``beta``, 0 for the biases ``b_e`` and ``b_0``.
+        """
+        def weight(name: str) -> float:
+            if name in ("b_e", "b_0"):
+                return 0.0
+            return l2_attention if name in ("V", "U", "w") else l2
+        return self.pack({n: np.full(s, weight(n)) for n, s in self.shapes.items()})
 
     def init(self, rng: np.random.Generator) -> np.ndarray:
         """Glorot-style normal initialisation; biases at 0."""
@@ -151,7 +180,7 @@ def _forward(net: _Net, theta: np.ndarray, bags: _Bags) -> dict[str, np.ndarray]
     a = e / np.add.reduceat(e, bags.starts)[bags.seg]
     z = np.add.reduceat(a[:, None] * H, bags.starts, axis=0)
     eta = z @ P["beta"]
-    return {"P": P, "H": H, "G1": G1, "G2": G2, "a": a, "z": z, "eta": eta}
+    return {"P": P, "H": H, "G1": G1, "G2": G2, "s": s, "a": a, "z": z, "eta": eta}
 
 
 def _backward(net: _Net, f: dict[str, np.ndarray], bags: _Bags,
@@ -178,15 +207,17 @@ def _backward(net: _Net, f: dict[str, np.ndarray], bags: _Bags,
 class _Loss:
     """Penalised mean negative log likelihood of the network on one set of bags."""
 
-    def __init__(self, net: _Net, bags: _Bags, outcome: tuple, l2: float, ties: str) -> None:
-        self.net, self.bags, self.l2 = net, bags, l2
+    def __init__(self, net: _Net, bags: _Bags, outcome: tuple, l2: float, ties: str,
+                 l2_attention: float | None = None) -> None:
+        """``l2_attention=None`` penalises the attention layer like the rest (``l2``)."""
+        self.net, self.bags = net, bags
         self.kind = outcome[0]
         pos = bags.patient_pos
         if self.kind == "survival":
             self.rs = CoxRiskSets(outcome[1][pos], outcome[2][pos], ties=ties)
         else:
             self.target = outcome[1][pos].astype(np.float64)
-        self.mask = net.penalty_mask()
+        self.penalty = net.penalty_weights(l2, l2 if l2_attention is None else l2_attention)
 
     def nll_grad_eta(self, eta: np.ndarray, theta: np.ndarray) -> tuple[float, np.ndarray,
                                                                           float]:
@@ -207,9 +238,9 @@ class _Loss:
         grads = _backward(self.net, f, self.bags, g_eta)
         if self.net.intercept:
             grads["b_0"] = np.array([g_b0])
-        pen = self.mask * theta
-        loss = nll + 0.5 * self.l2 * float(pen @ pen)
-        return loss, self.net.pack(grads) + self.l2 * pen
+        pen = self.penalty * theta
+        loss = nll + 0.5 * float(pen @ theta)
+        return loss, self.net.pack(grads) + pen
 
     def nll(self, theta: np.ndarray) -> float:
         """Unpenalised mean negative log likelihood (the validation criterion)."""
@@ -217,17 +248,28 @@ class _Loss:
 
 
 # --------------------------------------------------------------------------- splitting
-def _inner_split(label: np.ndarray, fraction: float,
+def _inner_split(label: np.ndarray, groups: np.ndarray, fraction: float,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of (train, validation) bags, stratified by ``label`` (event or target)."""
+    """Positions of (train, validation) bags, stratified by ``label`` (event or target).
+
+    ``groups`` is the original patient of every bag: all copies of a patient drawn several
+    times by a bootstrap (same original id, same outcome) go to the same side, so the
+    validation loss is never computed on a copy of a training patient. ``fraction`` is
+    the share of GROUPS held out in each label stratum. With distinct groups the split is
+    the plain stratified split of the bags.
+    """
+    codes, _ = pd.factorize(groups)
+    first = np.unique(codes, return_index=True)[1]       # first bag of every group
+    group_label = label[first]
     train, val = [], []
     for value in (0, 1):
-        pos = rng.permutation(np.flatnonzero(label == value))
+        pos = rng.permutation(np.flatnonzero(group_label == value))
         k = round(fraction * pos.size)
         k = min(max(k, 1), pos.size - 1) if pos.size >= 2 else 0
         val.append(pos[:k])
         train.append(pos[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    in_val = np.isin(codes, np.concatenate(val))
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
 
 
 class _EarlyStop:
@@ -269,21 +311,33 @@ class AttentionMIL(AggregationStrategy):
         Size of the lesion embedding ``h`` (and of the patient embedding ``z``).
     n_attention : int, default 8
         Size of the gated attention layer (``V`` and ``U`` rows).
-    l2 : float, default 0.1
-        Ridge penalty on all weights (not on the embedding bias), applied to the MEAN
-        negative log partial likelihood, so its strength does not grow with ``n``. It is
-        the main guard against overfitting: too large a value shrinks the whole network
-        to zero (constant risk, a warning is raised), too small overfits.
+    l2 : float, default 0.2
+        Ridge penalty on the embedding and output weights ``W_e`` and ``beta`` (not on the
+        embedding bias), applied to the MEAN negative log partial likelihood, so its
+        strength does not grow with ``n``. It is the main guard against overfitting: too
+        large a value shrinks the whole network to zero (constant risk, a warning is
+        raised), too small overfits.
+    l2_attention : float, default 0.01
+        Ridge penalty on the attention layer ``V, U, w``. Keep it well below ``l2``: the
+        attention logit is a product of these weights, so a penalty above the strength of
+        the lesion-level signal sets them exactly to 0 and the attention to
+        ``1 / n_lesions`` (mean pooling; see the module docstring). ``None`` uses ``l2``.
     ties : {"efron", "breslow"}, default "efron"
         Tie handling of the Cox partial likelihood.
     max_iter : int, default 500
         Maximum number of L-BFGS-B iterations.
+    tol : float, default 1e-6
+        Convergence tolerance: L-BFGS-B stops when an iteration lowers the penalised loss
+        by less than ``tol`` relative to it (scipy's ``ftol``). Measured on simulated
+        cohorts of 100-300 patients, the scipy default (2.2e-9) took twice the iterations
+        for lesion and patient risks equal to 3 decimals.
     early_stopping : bool, default False
-        Hold out ``validation_fraction`` of the training patients (stratified by event)
-        and keep the parameters of the iteration with the lowest validation loss;
-        training stops after ``n_iter_no_change`` iterations without improvement. Off by
-        default: on simulated cohorts the fully converged ridge-penalised fit recovered
-        lesion risks better and more stably (see the tests).
+        Hold out ``validation_fraction`` of the training patients (stratified by event;
+        copies of a resampled patient, see ``Cohort.original_ids``, stay together) and
+        keep the parameters of the iteration with the lowest validation loss; training
+        stops after ``n_iter_no_change`` iterations without improvement. Off by default:
+        on simulated cohorts the fully converged ridge-penalised fit recovered lesion
+        risks better and more stably (see the tests).
     validation_fraction : float, default 0.2
     n_iter_no_change : int, default 20
     return_embedding : bool, default False
@@ -310,7 +364,9 @@ class AttentionMIL(AggregationStrategy):
     -----
     ``transform`` gives ``attention_mil__risk`` = ``eta`` (higher = riskier).
     ``lesion_scores`` gives, per baseline lesion, ``score`` = ``beta^T h_k`` (the risk the
-    patient would have if this were its only lesion) and ``attention`` = ``a_k``.
+    patient would have if this were its only lesion), ``attention`` = ``a_k`` and
+    ``attention_logit`` (``a_k`` before the per-patient softmax, comparable across
+    patients).
     Patients without baseline lesions are left out of training (with a warning) and get
     the training-cohort mean of every output column.
 
@@ -336,16 +392,18 @@ class AttentionMIL(AggregationStrategy):
 
     requires_outcome = True
 
-    def __init__(self, n_hidden: int = 8, n_attention: int = 8, l2: float = 0.1,
-                 ties: str = "efron", max_iter: int = 500, early_stopping: bool = False,
-                 validation_fraction: float = 0.2, n_iter_no_change: int = 20,
-                 return_embedding: bool = False, features: Sequence[str] | None = None,
-                 random_state: Any = None) -> None:
+    def __init__(self, n_hidden: int = 8, n_attention: int = 8, l2: float = 0.2,
+                 l2_attention: float | None = 0.01, ties: str = "efron", max_iter: int = 500,
+                 tol: float = 1e-6, early_stopping: bool = False, validation_fraction: float = 0.2,
+                 n_iter_no_change: int = 20, return_embedding: bool = False,
+                 features: Sequence[str] | None = None, random_state: Any = None) -> None:
         self.n_hidden = n_hidden
         self.n_attention = n_attention
         self.l2 = l2
+        self.l2_attention = l2_attention
         self.ties = ties
         self.max_iter = max_iter
+        self.tol = tol
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -367,7 +425,9 @@ class AttentionMIL(AggregationStrategy):
         net = _Net(X.shape[1], self.n_hidden, self.n_attention,
                    intercept=outcome[0] == "binary")
         label = (outcome[2] if outcome[0] == "survival" else outcome[1])[bags.patient_pos]
-        theta = self._optimise(net, bags, outcome, label.astype(int), rng)
+        origin = np.asarray(cohort.patient_ids if cohort.original_ids is None
+                            else cohort.original_ids, dtype=object)[bags.patient_pos]
+        theta = self._optimise(net, bags, outcome, label.astype(int), origin, rng)
         self.params_ = {k: v.copy() for k, v in net.unpack(theta).items()}
         self.endpoint_kind_ = outcome[0]
         self._warn_constant(_forward(net, theta, bags)["eta"])
@@ -388,8 +448,13 @@ class AttentionMIL(AggregationStrategy):
         check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
         check_choice("ties", self.ties, ("efron", "breslow"))
         check_fraction("validation_fraction", self.validation_fraction)
-        if not (np.isfinite(self.l2) and self.l2 >= 0):
-            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}.")
+        for name in ("l2", "l2_attention", "tol"):
+            value = getattr(self, name)
+            if value is None and name == "l2_attention":
+                continue
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                    or not (np.isfinite(value) and value >= 0)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
 
     def _standardise_fit(self, X: np.ndarray) -> np.ndarray:
         self.mean_ = X.mean(axis=0)
@@ -412,22 +477,24 @@ class AttentionMIL(AggregationStrategy):
                 "model's likelihood.", DataWarning, stacklevel=3)
 
     def _optimise(self, net: _Net, bags: _Bags, outcome: tuple, label: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+                  origin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         theta0 = net.init(rng)
         val_loss = None
         train_bags = bags
         if self.early_stopping:
-            tr, va = _inner_split(label, self.validation_fraction, rng)
+            tr, va = _inner_split(label, origin, self.validation_fraction, rng)
             if label[tr].sum() < 2 or label[va].sum() < 1:
                 raise FitError("too few events to hold out a validation set for early "
                                "stopping; use early_stopping=False or more patients.")
             train_bags = _subset_bags(bags, tr)
             val_loss = _Loss(net, _subset_bags(bags, va), outcome, 0.0, self.ties)
-        loss = _Loss(net, train_bags, outcome, float(self.l2), self.ties)
+        l2_att = None if self.l2_attention is None else float(self.l2_attention)
+        loss = _Loss(net, train_bags, outcome, float(self.l2), self.ties, l2_att)
         stop = _EarlyStop(val_loss, self.n_iter_no_change)
         stop.start(theta0)
         res = minimize(loss, theta0, jac=True, method="L-BFGS-B", callback=stop,
-                       options={"maxiter": self.max_iter, "maxfun": 4 * self.max_iter})
+                       options={"maxiter": self.max_iter, "maxfun": 4 * self.max_iter,
+                                "ftol": float(self.tol)})
         self.n_iter_ = int(stop.iteration)
         self.validation_loss_ = list(stop.val_curve)
         if stop.best_theta is not None:
@@ -475,19 +542,25 @@ class AttentionMIL(AggregationStrategy):
 
     def _lesion_frame(self, lm: LesionMatrix, cohort: Cohort, bags: _Bags,
                       f: dict[str, np.ndarray]) -> pd.DataFrame:
-        risk = np.empty(bags.order.size)
-        att = np.empty(bags.order.size)
+        risk, att, logit = (np.empty(bags.order.size) for _ in range(3))
         risk[bags.order] = f["H"] @ self.params_["beta"]
         att[bags.order] = f["a"]
-        return lesion_score_frame(lm, cohort, risk, attention=att)
+        logit[bags.order] = f["s"]
+        return lesion_score_frame(lm, cohort, risk, attention=att, attention_logit=logit)
 
     def lesion_scores(self, cohort: Cohort) -> pd.DataFrame:
-        """Per baseline lesion: ``score`` = ``beta^T h_k`` (higher = riskier), ``attention``.
+        """Per baseline lesion: its risk score and its attention weight.
 
         Returns
         -------
         pandas.DataFrame
-            Columns ``patient_id, lesion_id, score, attention``, in the cohort's lesion order.
+            Columns ``patient_id, lesion_id, score, attention, attention_logit``, in the
+            cohort's lesion order. ``score`` = ``beta^T h_k`` (higher = riskier: the risk
+            of the patient if this were its only lesion); ``attention`` = ``a_k`` (sums to
+            1 within a patient); ``attention_logit`` = ``w^T (tanh(V h_k) *
+            sigmoid(U h_k))``, the attention before the per-patient softmax: it depends on
+            the lesion only, so unlike ``attention`` it can be compared across patients
+            with different numbers of lesions.
         """
         self._check_fitted()
         lm, bags, f = self._run(cohort)

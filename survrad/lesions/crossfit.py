@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from survrad._validation import check_fraction, check_int, check_random_state, spawn_seeds
+from survrad._validation import (
+    check_fraction,
+    check_int,
+    check_random_state,
+    seed_unseeded,
+    spawn_seeds,
+)
 from survrad.data.cohort import Cohort
 from survrad.exceptions import ConfigError
 from survrad.lesions.base import LesionStrategy
@@ -53,7 +59,7 @@ def lesion_risk_table(strategy: LesionStrategy, cohort: Cohort, endpoint: str | 
     ----------
     strategy : LesionStrategy
         An unfitted strategy with ``lesion_scores`` (D, E or F). It is cloned per fold;
-        when it has a ``random_state`` parameter left at ``None``, fold ``k`` sets it to a
+        every ``random_state`` left at ``None`` inside it is set, in fold ``k``, to a
         seed derived from ``random_state`` so the table is reproducible.
     cohort : Cohort
     endpoint : str, optional
@@ -100,7 +106,10 @@ def lesion_risk_table(strategy: LesionStrategy, cohort: Cohort, endpoint: str | 
                           "strategy (LesionResponseAggregation, LesionRiskAggregation or "
                           "AttentionMIL).")
     quantile = _check_high_risk(high_risk)
-    folds = patient_folds(cohort.patient_ids, n_folds, random_state)
+    # copies of a resampled patient (Cohort.take) share their fold: grouped by original id
+    origin = cohort.patient_ids if cohort.original_ids is None else cohort.original_ids
+    codes, originals = pd.factorize(np.asarray(origin, dtype=object))
+    folds = patient_folds(pd.Index(originals), n_folds, random_state)[codes]
     seeds = spawn_seeds(random_state, n_folds)
     parts = []
     for k in range(n_folds):
@@ -137,11 +146,7 @@ def _check_high_risk(high_risk: str | float) -> float | None:
 
 
 def _fold_strategy(strategy: LesionStrategy, seed: np.random.SeedSequence) -> LesionStrategy:
-    model = clone(strategy)
-    params = model.get_params(deep=False)
-    if "random_state" in params and params["random_state"] is None:
-        model.set_params(random_state=int(seed.generate_state(1)[0]))
-    return model
+    return seed_unseeded(clone(strategy), seed)
 
 
 def _in_cohort_order(table: pd.DataFrame, cohort: Cohort) -> pd.DataFrame:

@@ -75,6 +75,11 @@ class LesionRiskAggregation(AggregationStrategy):
         Forest size and leaf size (``model="forest"``).
     random_state : None, int or numpy.random.Generator
         Seeds the forest.
+    min_epv : float, default 10.0
+        Fewest PATIENT events per lesion feature an unpenalised lesion-level Cox model
+        accepts (RELIABILITY #22; lesions inherit their patient's outcome, so the events
+        that inform the model are the patients'). Below it the fit is refused with a
+        suggestion (a penalty, fewer features); lower it deliberately to fit anyway.
 
     Attributes
     ----------
@@ -116,7 +121,8 @@ class LesionRiskAggregation(AggregationStrategy):
     def __init__(self, features: Sequence[str] | None = None, model: str = "cox",
                  pooling: Sequence[str] = ("max", "mean"), top_k: int = 2,
                  penalty: float = 0.0, endpoint: str | None = None, n_estimators: int = 100,
-                 min_samples_leaf: int = 15, random_state: Any = None) -> None:
+                 min_samples_leaf: int = 15, random_state: Any = None,
+                 min_epv: float = 10.0) -> None:
         self.features = features
         self.model = model
         self.pooling = pooling
@@ -126,6 +132,7 @@ class LesionRiskAggregation(AggregationStrategy):
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
+        self.min_epv = min_epv
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort, endpoint: str | None = None) -> LesionRiskAggregation:
@@ -194,6 +201,7 @@ class LesionRiskAggregation(AggregationStrategy):
             self.se_ = pd.Series(se, index=self.features_, name="se")
             self.converged_ = bool(clf.n_iter_[0] < clf.max_iter)
         else:
+            self._check_events_per_feature(int(np.count_nonzero(b)), X.shape[1])
             time, event = a[lm.codes], b[lm.codes]
             fit = cox_fit(X, time, event, weights=weights, l2=float(self.penalty))
             var = cox_robust_variance(X, time, event, fit.coef, groups=lm.codes,
@@ -206,6 +214,16 @@ class LesionRiskAggregation(AggregationStrategy):
             warnings.warn(f"{type(self).__name__}: the lesion-level model did not converge "
                           "(separation or collinearity?); set penalty > 0.",
                           ConvergenceWarning, stacklevel=3)
+
+    def _check_events_per_feature(self, n_events: int, p: int) -> None:
+        """RELIABILITY #22 for the unpenalised lesion-level Cox (patient events)."""
+        if self.penalty == 0 and n_events < self.min_epv * p:
+            raise FitError(
+                f"{type(self).__name__}: {p} lesion features for {n_events} patient events "
+                f"({n_events / p:.1f} events per feature, below min_epv = {self.min_epv:g}): "
+                "an unpenalised lesion-level Cox model would overfit. Set penalty > 0, "
+                "select fewer features (features=[...]), or lower min_epv deliberately.",
+                columns=list(self.features_))
 
     def _fit_forest(self, X: np.ndarray, lm: LesionMatrix, kind: str, a: np.ndarray,
                     b: np.ndarray | None, weights: np.ndarray) -> None:

@@ -26,6 +26,7 @@ from survrad.lesions.base import (
 )
 
 __all__ = [
+    "EXTENSIVE_FEATURES",
     "STATISTICS",
     "FeatureStatistics",
     "group_mean",
@@ -38,6 +39,28 @@ __all__ = [
 ]
 
 STATISTICS = ("mean", "vw_mean", "vw_mean_top", "min", "max", "median", "std", "range")
+
+#: Default globs of EXTENSIVE lesion features, summed over a patient's lesions by
+#: :class:`FeatureStatistics`: features that add up over disjoint regions, so the patient
+#: total is the sum of the lesion values. PyRadiomics names are
+#: ``<image type>_<class>_<Feature>`` (``original_shape_MeshVolume``,
+#: ``wavelet-LLH_firstorder_Energy``); the globs match any image type:
+#:
+#: - 3-D shape: ``VoxelVolume``, ``MeshVolume`` (volumes), ``SurfaceArea``;
+#: - 2-D shape: ``PixelSurface``, ``MeshSurface`` (areas), ``Perimeter``;
+#: - first order: ``Energy`` and ``TotalEnergy`` (sums of squared intensities over voxels);
+#: - ``volume_ml``, survrad's lesion volume column.
+#:
+#: Ratios, densities and normalised features are intensive and NOT listed, e.g.
+#: ``SurfaceVolumeRatio``, ``Sphericity``, ``Maximum3DDiameter``, ``PerimeterSurfaceRatio``,
+#: ``RootMeanSquared``. The simulator's ``rad_vol_XX`` features (linear in the LOG volume,
+#: see :mod:`survrad.data.simulate`) are not extensive either and are not matched.
+EXTENSIVE_FEATURES = (
+    "*shape_VoxelVolume", "*shape_MeshVolume", "*shape_SurfaceArea",
+    "*shape2D_PixelSurface", "*shape2D_MeshSurface", "*shape2D_Perimeter",
+    "*firstorder_Energy", "*firstorder_TotalEnergy",
+    "volume_ml",
+)
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -153,11 +176,14 @@ class FeatureStatistics(AggregationStrategy):
         Lesion columns (names or globs); default ``cohort.lesion_features``.
     top_k : int, default 3
         Number of largest lesions used by ``"vw_mean_top"``.
-    extensive : str or sequence of str or None, default ``"*volume*|*_size_*"``
-        Globs (case-insensitive; a string may hold alternatives separated by ``|``) naming
-        extensive size/shape features: these are SUMMED over the lesions (one column
-        ``f"{feature}__sum"``, 0 for a patient without lesions) instead of the ``stats``.
-        ``None`` sums nothing.
+    extensive : str or sequence of str or None, default :data:`EXTENSIVE_FEATURES`
+        Globs (case-insensitive, matched against the whole name; a string may hold
+        alternatives separated by ``|``) naming extensive features: these are SUMMED over
+        the lesions (one column ``f"{feature}__sum"``, 0 for a patient without lesions)
+        instead of the ``stats``. The default lists the additive PyRadiomics features
+        (shape volumes, areas and perimeter, first-order ``Energy`` and ``TotalEnergy``)
+        and ``volume_ml``; ratios such as ``SurfaceVolumeRatio`` are not summed. ``None``
+        sums nothing.
 
     Attributes
     ----------
@@ -187,7 +213,7 @@ class FeatureStatistics(AggregationStrategy):
 
     def __init__(self, stats: str | Sequence[str] = ("mean",),
                  features: str | Sequence[str] | None = None, top_k: int = 3,
-                 extensive: str | Sequence[str] | None = "*volume*|*_size_*") -> None:
+                 extensive: str | Sequence[str] | None = EXTENSIVE_FEATURES) -> None:
         self.stats = stats
         self.features = features
         self.top_k = top_k

@@ -27,6 +27,7 @@ __all__ = [
     "check_float32_cast",
     "check_predict_design",
     "check_rank",
+    "check_values",
     "constant_columns",
     "float32_collapsed_columns",
 ]
@@ -155,21 +156,38 @@ def constant_columns(A: np.ndarray, columns: Sequence[Any], *, rtol: float = 1e-
     return [str(columns[j]) for j in np.flatnonzero(const)]
 
 
+def _robust_scale(x: np.ndarray) -> float:
+    """Interquartile range of ``x``, or its standard deviation when the IQR is 0."""
+    q25, q75 = np.percentile(x, [25, 75])
+    return float(q75 - q25) if q75 > q25 else float(np.std(x))
+
+
 def float32_collapsed_columns(
     A: np.ndarray,
     columns: Sequence[Any],
     *,
     rtol: float = 1e-6,
-    max_lost: float = 0.01,
+    round_off: float = 1e-12,
 ) -> list[tuple[str, int, int]]:
-    """Columns whose float32 cast merges distinct values that matter.
+    """Columns whose float32 cast merges distinct values.
 
     scikit-learn's trees cast ``X`` to float32 (24-bit mantissa): ``1e9 + N(0, 1)``
-    collapses into a handful of values. A merge *matters* when the two merged float64
-    values differ by more than ``rtol`` standard deviations of the column (so merging
-    float noise such as ``0.1 + 0.2`` vs ``0.3`` is ignored). A column is reported when
-    it overflows float32, becomes constant, or loses more than ``max_lost`` of its
-    distinct values through material merges.
+    collapses into a handful of values. A column is reported when the cast overflows,
+    or when it merges ANY two values that are distinct. Two float64 values ``a < b``
+    count as distinct when ``b - a`` exceeds both
+
+    * float64 round-off of their magnitude, ``round_off * max(|a|, |b|)`` (so ``0.3``
+      and ``0.1 + 0.2``, one float64 ulp apart, are the same number; the rule of
+      :func:`constant_columns`), and
+    * ``rtol`` times the spread of the column (its interquartile range, or its standard
+      deviation when the IQR is 0), the resolution below which a tree cannot tell two
+      values apart anyway. Without it, ordinary standardised data would be refused at
+      random: 10,000 draws of N(0, 1) hold two values that merge in float32 (closer than
+      about 6e-8 relative) with probability 0.4 (measured). The IQR, unlike the standard
+      deviation, is not inflated by one outlier that would hide a collapsed cluster.
+
+    The test is applied to each group of float64 values that become one float32 value,
+    from its smallest to its largest member.
 
     Returns
     -------
@@ -194,12 +212,15 @@ def float32_collapsed_columns(
         if not np.all(np.isfinite(u32)):
             out.append((str(columns[j]), int(u.size), n32))
             continue
-        merged = u32[1:] == u32[:-1]
-        if not merged.any():
+        if n32 == u.size:
             continue
-        gaps = np.diff(u)[merged]
-        material = int(np.sum(gaps > rtol * np.std(x)))
-        if n32 == 1 or material > max_lost * u.size:
+        # the cast is monotone: values merging into one float32 value are adjacent in u
+        first = np.flatnonzero(np.r_[True, u32[1:] != u32[:-1]])
+        last = np.r_[first[1:], u.size] - 1
+        span = u[last] - u[first]
+        magnitude = np.maximum(np.abs(u[first]), np.abs(u[last]))
+        tol = np.maximum(round_off * magnitude, rtol * _robust_scale(x))
+        if np.any(span > tol):
             out.append((str(columns[j]), int(u.size), n32))
     return out
 
@@ -232,17 +253,51 @@ def check_float32_cast(A: np.ndarray, columns: Sequence[Any], *, model_name: str
     )
 
 
+def check_values(X: Any, *, model_name: str) -> np.ndarray:
+    """Validate the cells of a feature table and return it as a float64 array.
+
+    The first part of :func:`check_design`: shape and duplicate names; non-numeric
+    columns (#17); NaN (#18); ±inf (#19). Constant columns are NOT checked, so a caller
+    that drops them on request can find them with :func:`constant_columns`.
+
+    Parameters
+    ----------
+    X : DataFrame or 2-d array
+        Features; the DataFrame index holds the ids used in messages.
+    model_name : str
+        Used in every message.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> check_values(pd.DataFrame({"k": [1.0, 1.0]}), model_name="m").tolist()
+    [[1.0], [1.0]]
+    """
+    frame = as_frame(X)
+    _check_shape(frame, model_name)
+    _check_numeric(frame, model_name)
+    A = _to_float(frame)
+    _check_finite(A, frame, model_name)
+    return A
+
+
 def check_design(
     X: Any,
     *,
     model_name: str,
     allow_constant: bool = False,
     float32: bool = False,
+    constant_hint: str = "",
 ) -> np.ndarray:
     """Validate a feature table for fitting and return it as a float64 array.
 
     Checks, in order: shape and duplicate names; non-numeric columns (#17); NaN (#18);
-    ±inf (#19); constant columns (#20); optionally the float32 cast (#24).
+    ±inf (#19); constant columns, including columns constant up to round-off such as
+    ``0.3`` vs ``0.1 + 0.2`` (#20, :func:`constant_columns`); optionally the float32
+    cast (#24).
 
     Parameters
     ----------
@@ -255,6 +310,9 @@ def check_design(
         :class:`StatisticalWarning` naming it (forests split around it harmlessly).
     float32 : bool, default False
         Also refuse a float32 cast that merges distinct values (tree models).
+    constant_hint : str, optional
+        Extra advice appended to the constant-column error (e.g. an option of the model
+        that drops them).
 
     Returns
     -------
@@ -275,15 +333,13 @@ def check_design(
     (3, 1)
     """
     frame = as_frame(X)
-    _check_shape(frame, model_name)
-    _check_numeric(frame, model_name)
-    A = _to_float(frame)
-    _check_finite(A, frame, model_name)
+    A = check_values(frame, model_name=model_name)
     const = constant_columns(A, frame.columns)
     if const and not allow_constant:
         raise FitError(
-            f"{model_name}: constant feature(s) {format_values(const)} carry no information "
-            "and make the model unidentifiable; drop them (e.g. a variance filter step).",
+            f"{model_name}: constant feature(s) {format_values(const)} (all values equal, "
+            "up to round-off) carry no information and make the model unidentifiable; "
+            f"drop them (e.g. a variance filter step){constant_hint}.",
             columns=const,
         )
     if const:
@@ -336,13 +392,24 @@ def check_predict_design(X: Any, feature_names: Sequence[str], *, model_name: st
     return A
 
 
+def _centre_within(A: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    out = A - 0.0
+    for code in np.unique(strata):
+        rows = strata == code
+        out[rows] -= out[rows].mean(axis=0)
+    return out
+
+
 def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
-               intercept: bool = False, rtol: float = 1e-10) -> None:
+               intercept: bool = False, strata: np.ndarray | None = None,
+               rtol: float = 1e-10) -> None:
     """Raise :class:`FitError` naming a linearly dependent set of columns (#21).
 
     The columns are standardised first (so scale does not matter); with
     ``intercept=True`` a column of ones is part of the design, so a set of columns
-    summing to a constant (dummy trap) is found too.
+    summing to a constant (dummy trap) is found too. With ``strata`` (one code per row;
+    a stratified Cox model, whose baseline hazard absorbs every stratum mean) the columns
+    are centred within each stratum, so a feature constant within strata is found too.
 
     Examples
     --------
@@ -354,9 +421,12 @@ def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
     ['a', 'b']
     """
     n, p = A.shape
-    if intercept:
-        sd = A.std(axis=0)
-        Z = np.column_stack([np.ones(n), (A - A.mean(axis=0)) / np.where(sd > 0, sd, 1.0)])
+    sd = A.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    if strata is not None:
+        Z = _centre_within(A, np.asarray(strata)) / sd
+    elif intercept:
+        Z = np.column_stack([np.ones(n), (A - A.mean(axis=0)) / sd])
     else:
         norm = np.linalg.norm(A, axis=0)
         Z = A / np.where(norm > 0, norm, 1.0)
@@ -369,13 +439,14 @@ def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
     _, s, vt = np.linalg.svd(Z, full_matrices=False)
     if s[-1] > rtol * s[0]:
         return
-    v = vt[-1, 1:] if intercept else vt[-1]
+    v = vt[-1, 1:] if intercept and strata is None else vt[-1]
     dep = [str(columns[j]) for j in np.flatnonzero(np.abs(v) > 1e-6 * np.abs(v).max())]
     raise FitError(
-        f"{model_name}: the design is rank-deficient; columns {format_values(dep)} are "
-        "linearly dependent"
-        + (" (with the intercept: e.g. dummies summing to 1, or a constant column)"
-           if intercept else "")
+        f"{model_name}: the design is rank-deficient"
+        + (" (after removing stratum means)" if strata is not None else "")
+        + f"; columns {format_values(dep)} are linearly dependent"
+        + (" (with the intercept or baseline hazard: e.g. dummies summing to 1)"
+           if intercept and strata is None else "")
         + ". Drop one of them, or use a penalty.",
         columns=dep,
     )

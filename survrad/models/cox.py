@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import stats
 from sklearn.base import BaseEstimator
 
 from survrad._math.coxph import (
@@ -44,6 +44,14 @@ from survrad.exceptions import (
     SchemaError,
     format_values,
 )
+from survrad.models._checks import (
+    as_frame,
+    check_design,
+    check_predict_design,
+    check_rank,
+    check_values,
+    constant_columns,
+)
 
 __all__ = ["CoxModel", "cox_zph", "select_penalty"]
 
@@ -55,6 +63,10 @@ _PENALISED_NOTE = (
 
 
 # ----------------------------------------------------------------------- input checks
+_CONSTANT_HINT = (", or fit CoxModel(drop_constant=True) to drop them (listed in "
+                  "dropped_features_)")
+
+
 @dataclass(frozen=True)
 class _Design:
     """Validated inputs of one fit or prediction."""
@@ -62,68 +74,46 @@ class _Design:
     x: np.ndarray                 # covariates (n, p), float64
     names: list[str]              # covariate names
     strata: np.ndarray | None     # stratum keys (n,) as tuples of the strata columns
-    ids: list                     # row ids for messages
 
 
-def _as_frame(X: Any) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        if X.columns.duplicated().any():
-            dup = list(X.columns[X.columns.duplicated()])
-            raise SchemaError(f"duplicate column names {dup}; rename them.")
-        return X
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}.")
-    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-
-
-def _numeric_matrix(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Float matrix of ``columns``; SchemaError on text, NaN or inf naming columns and ids."""
-    sub = df[columns]
-    for col, dtype in zip(columns, sub.dtypes, strict=True):
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
-            s = sub[col]
-            bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
-            raise SchemaError(
-                "feature is not numeric; encode it explicitly (e.g. dummy columns) or "
-                f"clean the cells. Sample values: {format_values(s[bad].astype(str))}.",
-                column=col, ids=list(df.index[bad.to_numpy()]))
-    x = sub.to_numpy(dtype=float, na_value=np.nan)
-    for kind, mask in (("missing (NaN)", np.isnan(x)), ("infinite", np.isinf(x))):
-        if mask.any():
-            cols = [c for c, m in zip(columns, mask.any(axis=0), strict=True) if m]
-            raise SchemaError(
-                f"features have {kind} values in columns {cols}. Impute explicitly "
-                "(and report it) or exclude these patients; survrad never fills them.",
-                ids=list(df.index[mask.any(axis=1)]))
-    return x
-
-
-def _design(X: Any, strata_cols: list[str], expected: list[str] | None = None) -> _Design:
-    df = _as_frame(X)
+def _split_strata(X: Any, strata_cols: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Covariate columns (names as str) and stratum keys of ``X``; strata are not checked
+    as numbers, covariates are checked by the shared design checks afterwards."""
+    df = as_frame(X)
+    df = df.set_axis([str(c) for c in df.columns], axis=1)
+    dup = df.columns[df.columns.duplicated()]
+    if len(dup):
+        raise SchemaError(f"CoxModel: duplicate column names {format_values(dup.unique())}; "
+                          "rename them.")
     missing = [c for c in strata_cols if c not in df.columns]
     if missing:
         raise SchemaError(f"strata columns {missing} not found in X; available: "
                           f"{list(df.columns)}.")
-    names = [str(c) for c in df.columns if c not in strata_cols]
-    if expected is not None:
-        lost = [c for c in expected if c not in names]
-        extra = [c for c in names if c not in expected]
-        if lost or extra:
-            raise SchemaError(f"X does not have the columns the model was fitted on: "
-                              f"missing {lost}, unexpected {extra}.")
-        names = list(expected)
-    df = df.rename(columns=str)
-    x = _numeric_matrix(df, names)
     strata = None
     if strata_cols:
-        sdf = df[[str(c) for c in strata_cols]]
+        sdf = df[strata_cols]
         if sdf.isna().any().any():
             raise SchemaError(f"strata columns {strata_cols} have missing values.",
                               ids=list(df.index[sdf.isna().any(axis=1).to_numpy()]))
         strata = np.empty(len(df), dtype=object)
         strata[:] = list(sdf.itertuples(index=False, name=None))
-    return _Design(x, names, strata, list(df.index))
+    return df.drop(columns=strata_cols), strata
+
+
+def _fit_design(X: Any, strata_cols: list[str], drop_constant: bool) -> tuple[_Design, list]:
+    """Checked training design (RELIABILITY.md #17-#20) and the constant columns dropped."""
+    cov, strata = _split_strata(X, strata_cols)
+    if cov.shape[1] == 0:
+        raise FitError("CoxModel: X has no feature columns (besides strata).")
+    dropped: list[str] = []
+    if drop_constant:
+        dropped = constant_columns(check_values(cov, model_name="CoxModel"), cov.columns)
+        if len(dropped) == cov.shape[1]:
+            raise FitError(f"CoxModel: every feature is constant ({format_values(dropped)}); "
+                           "nothing is left to fit.", columns=dropped)
+        cov = cov.drop(columns=dropped)
+    x = check_design(cov, model_name="CoxModel", constant_hint=_CONSTANT_HINT)
+    return _Design(x, [str(c) for c in cov.columns], strata), dropped
 
 
 def _check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -146,43 +136,6 @@ def _check_groups(groups: Any, n: int) -> np.ndarray | None:
     if pd.isna(pd.Series(g)).any():
         raise ValueError("groups has missing values.")
     return np.asarray([str(v) for v in g], dtype=object)
-
-
-def _check_constant(x: np.ndarray, names: list[str]) -> None:
-    const = [n for n, c in zip(names, np.ptp(x, axis=0) == 0, strict=True) if c]
-    if const:
-        raise FitError(f"constant feature(s) {const}: a Cox model cannot estimate their "
-                       "effect. Remove them (or filter near-constant features first).",
-                       columns=const)
-
-
-def _centre_within(x: np.ndarray, codes: np.ndarray | None) -> np.ndarray:
-    if codes is None:
-        return x - x.mean(axis=0)
-    out = x.copy()
-    for c in np.unique(codes):
-        m = codes == c
-        out[m] -= out[m].mean(axis=0)
-    return out
-
-
-def _check_rank(xs: np.ndarray, names: list[str], codes: np.ndarray | None) -> None:
-    """FitError naming a linearly dependent set (pivoted QR of the centred design)."""
-    xc = _centre_within(xs, codes)
-    sv = linalg.svd(xc, compute_uv=False)
-    if sv.size == 0 or sv[-1] > _RANK_TOL * sv[0]:
-        return
-    _, r, piv = linalg.qr(xc, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = max(int(np.sum(diag > _RANK_TOL * diag[0])), 1)
-    kept, dropped = piv[:rank], piv[rank]
-    coef = np.linalg.lstsq(xc[:, kept], xc[:, dropped], rcond=None)[0]
-    big = np.abs(coef) > 1e-6 * max(np.abs(coef).max(), 1e-300)
-    dep = sorted([names[dropped], *[names[k] for k in kept[big]]], key=names.index)
-    within = " (after removing stratum means)" if codes is not None else ""
-    raise FitError(
-        f"collinear design{within}: features {dep} are linearly dependent (rank "
-        f"{rank} of {xs.shape[1]}). Remove one of them, or use a penalty.", columns=dep)
 
 
 def _strata_codes(strata: np.ndarray | None,
@@ -234,6 +187,16 @@ class CoxModel(BaseEstimator):
         ``lambda_max`` down to ``1e-4 * lambda_max``, or ``1e-2`` when n <= p).
     random_state : None, int or numpy Generator
         Fold assignment for ``penalty="cv"``.
+    min_epv : float, default 10.0
+        The fewest events per variable (events / features) an unpenalised fit accepts;
+        fewer is a ``FitError`` suggesting a penalty or a selection step (RELIABILITY.md
+        #22). Lower it deliberately, e.g. to demonstrate overfitting; 0 accepts any EPV.
+        Penalised fits are not checked.
+    drop_constant : bool, default False
+        False: a constant feature (all values equal, up to round-off: ``0.3`` and
+        ``0.1 + 0.2``) is a ``FitError`` naming it. True: such features are dropped
+        before fitting and listed in ``dropped_features_`` (they may be constant only
+        inside a bootstrap resample); prediction ignores them.
 
     Attributes
     ----------
@@ -254,7 +217,9 @@ class CoxModel(BaseEstimator):
     cv_results_ : DataFrame or None
         ``penalty, cvpl`` per grid value when ``penalty="cv"``.
     feature_names_in_ : ndarray of str
-        Covariate names (terms), in the order of ``coef_``.
+        Covariate names (terms), in the order of ``coef_`` (dropped features excluded).
+    dropped_features_ : list of str
+        Constant features dropped by ``drop_constant=True`` (empty otherwise).
     strata_levels_ : list of tuple or None
     baseline_cumhaz_ : dict
         ``{stratum_level: (event_times, cumulative_hazard)}`` for a centred linear
@@ -262,14 +227,16 @@ class CoxModel(BaseEstimator):
 
     Notes
     -----
-    Sample-size rules for an unpenalised fit: ``FitError`` when ``p >= n`` or
-    ``p > n_events`` (the model is not identifiable or hopelessly over-fitted; use a
-    penalty or select features first), ``StatisticalWarning`` when there are fewer
-    than 10 events per variable (the usual rule of thumb; estimates are still
-    computable but biased away from 0). Constant or collinear features are a
-    ``FitError`` naming them. A coefficient that diverges (monotone likelihood,
-    separation) gives ``converged_ = False``, a ``ConvergenceWarning`` naming the
-    term, and NaN in :meth:`summary` with ``estimable = False``.
+    Sample-size rules for an unpenalised fit: ``FitError`` when ``p >= n`` (not
+    identifiable) or when there are fewer than ``min_epv`` events per variable (the
+    usual rule of thumb is 10: below it the estimates are over-fitted, biased away from
+    0); use a penalty or select features first. With ``min_epv`` lowered, an EPV below
+    10 still gives a ``StatisticalWarning``. Events are counted as event rows. Constant
+    (or constant up to round-off) and collinear features are a ``FitError`` naming them
+    (the checks shared by every survrad model, :mod:`survrad.models._checks`). A
+    coefficient that diverges (monotone likelihood, separation) gives
+    ``converged_ = False``, a ``ConvergenceWarning`` naming the term, and NaN in
+    :meth:`summary` with ``estimable = False``.
 
     Features are standardised internally (weighted mean 0, 1/n standard deviation 1)
     so extreme scales (1e9 + noise) fit stably; results are on the original scale.
@@ -292,7 +259,8 @@ class CoxModel(BaseEstimator):
     def __init__(self, penalty: float | str = 0.0, l1_ratio: float = 0.0,
                  ties: str | None = None, strata: str | list[str] | None = None,
                  ci_level: float = 0.95, max_iter: int = 50, tol: float = 1e-9,
-                 cv_folds: int = 5, n_penalties: int = 50, random_state: Any = None) -> None:
+                 cv_folds: int = 5, n_penalties: int = 50, random_state: Any = None,
+                 min_epv: float = 10.0, drop_constant: bool = False) -> None:
         self.penalty = penalty
         self.l1_ratio = l1_ratio
         self.ties = ties
@@ -303,6 +271,8 @@ class CoxModel(BaseEstimator):
         self.cv_folds = cv_folds
         self.n_penalties = n_penalties
         self.random_state = random_state
+        self.min_epv = min_epv
+        self.drop_constant = drop_constant
 
     # ------------------------------------------------------------------ parameters
     def _strata_cols(self) -> list[str]:
@@ -333,6 +303,11 @@ class CoxModel(BaseEstimator):
         check_int("n_penalties", self.n_penalties, min_value=2)
         if not self.tol > 0:
             raise ValueError(f"tol must be > 0, got {self.tol!r}.")
+        if not isinstance(self.min_epv, numbers.Real) or isinstance(self.min_epv, bool) \
+                or not np.isfinite(self.min_epv) or self.min_epv < 0:
+            raise ValueError(f"min_epv must be a finite number >= 0, got {self.min_epv!r}.")
+        if not isinstance(self.drop_constant, bool | np.bool_):
+            raise ValueError(f"drop_constant must be True or False, got {self.drop_constant!r}.")
         return penalised
 
     # ------------------------------------------------------------------------ fit
@@ -358,24 +333,23 @@ class CoxModel(BaseEstimator):
         """
         self._reset()
         penalised = self._check_params()
-        d = _design(X, self._strata_cols())
+        d, dropped = _fit_design(X, self._strata_cols(), bool(self.drop_constant))
         time, event = check_y_survival(y)
         n, p = d.x.shape
         if time.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {time.shape[0]}.")
-        if p == 0:
-            raise FitError("X has no feature columns (besides strata).")
         w = _check_weights(sample_weight, n)
         g = _check_groups(groups, n)
         codes, levels = _strata_codes(d.strata)
-        _check_constant(d.x, d.names)
         if not penalised:
-            _check_size(n, p, int(event.sum()), d.names)
+            _check_size(n, p, int(event.sum()), d.names, float(self.min_epv))
         event_sufficiency(time, event, n_features=None if penalised else p)
         mean, sd = _scale(d.x, w)
         xs = (d.x - mean) / sd
         if not penalised:
-            _check_rank(xs, d.names, codes)
+            check_rank(xs, d.names, model_name="CoxModel", intercept=True, strata=codes,
+                       rtol=_RANK_TOL)
+        self.dropped_features_ = dropped
         self.x_mean_, self.x_scale_ = mean, sd
         self.feature_names_in_ = np.asarray(d.names, dtype=object)
         self.strata_levels_ = levels
@@ -471,9 +445,16 @@ class CoxModel(BaseEstimator):
         if not hasattr(self, "coef_"):
             raise NotFittedError("This CoxModel is not fitted yet: call fit(X, y) first.")
 
-    def _eta(self, X: Any) -> tuple[np.ndarray, _Design]:
+    def _predict_design(self, X: Any) -> _Design:
+        """Checked design with the training columns (dropped constant ones ignored)."""
         self._check_fitted()
-        d = _design(X, self._strata_cols(), expected=list(self.feature_names_in_))
+        cov, strata = _split_strata(X, self._strata_cols())
+        cov = cov.drop(columns=[c for c in self.dropped_features_ if c in cov.columns])
+        names = list(self.feature_names_in_)
+        return _Design(check_predict_design(cov, names, model_name="CoxModel"), names, strata)
+
+    def _eta(self, X: Any) -> tuple[np.ndarray, _Design]:
+        d = self._predict_design(X)
         return (d.x - self.x_mean_) @ self.coef_, d
 
     def predict(self, X: Any) -> np.ndarray:
@@ -565,13 +546,23 @@ def _se(var: np.ndarray) -> np.ndarray:
     return np.sqrt(d)
 
 
-def _check_size(n: int, p: int, n_events: int, names: list[str]) -> None:
-    if p >= n or p > n_events:
+def _check_size(n: int, p: int, n_events: int, names: list[str], min_epv: float) -> None:
+    """RELIABILITY.md #22 for an unpenalised fit: p < n and events / p >= min_epv."""
+    advice = ("Use a penalty (CoxModel(penalty='cv')) or a feature selection step (e.g. "
+              "UnivariateCoxFilter or LassoCoxSelector before the model)")
+    if p >= n:
         raise FitError(
-            f"too many features for an unpenalised Cox model: p = {p} with n = {n} "
-            f"patients and {n_events} events (need p < n and p <= events; >= 10 events per "
-            "feature is advisable). Use a penalty (CoxModel(penalty='cv')) or select "
-            "features first.", columns=names)
+            f"CoxModel: too many features for an unpenalised Cox model: p = {p} with n = {n} "
+            f"patients and {n_events} events; the model is not identifiable. {advice}.",
+            columns=names)
+    epv = n_events / p
+    if epv < min_epv:
+        raise FitError(
+            f"CoxModel: too few events per variable for an unpenalised Cox model: p = {p} "
+            f"features, {n_events} events, EPV = {epv:.3g} < min_epv = {min_epv:g}; the "
+            f"coefficients would be over-fitted (biased away from 0). {advice}, or lower "
+            "min_epv deliberately (e.g. CoxModel(min_epv=0) to demonstrate overfitting).",
+            columns=names)
 
 
 # --------------------------------------------------------------------- penalty by CV
@@ -739,7 +730,7 @@ def cox_zph(model: CoxModel, X: Any, y: Any, *, sample_weight: Any = None,
         raise FitError("cox_zph needs an unpenalised model (penalty=0).")
     if not model.converged_:
         raise FitError("the Cox model did not converge; the PH test is not available.")
-    d = _design(X, model._strata_cols(), expected=list(model.feature_names_in_))
+    d = model._predict_design(X)
     time, event = check_y_survival(y)
     if time.shape[0] != d.x.shape[0]:
         raise ValueError(f"X has {d.x.shape[0]} rows but y has {time.shape[0]}.")

@@ -164,12 +164,21 @@ class CohortPipeline(BaseEstimator):
         Survival models give their risk score (Cox: the linear predictor); binary models
         the predicted probability of the positive class.
         """
-        X = self.transform(cohort)
+        risk = self.risk_from_design(self.transform(cohort))
+        return pd.Series(risk, index=cohort.patient_ids, name="risk")
+
+    def risk_from_design(self, X: pd.DataFrame) -> np.ndarray:
+        """Risk from the model's input matrix ``X = self.transform(cohort)``.
+
+        Lets a caller that needs several predictions for one cohort (the validation
+        engine: risk, then survival at the horizons) build the design only once.
+        """
+        self._check_fitted()
         if self.endpoint_kind_ == "binary":
             risk = self.model_.predict_proba(X)[:, 1]
         else:
             risk = self.model_.predict(X)
-        return pd.Series(np.asarray(risk, dtype=float), index=cohort.patient_ids, name="risk")
+        return np.asarray(risk, dtype=float)
 
     def predict_proba(self, cohort: Cohort) -> pd.Series:
         """Probability of the positive class per patient (binary endpoints)."""
@@ -185,10 +194,16 @@ class CohortPipeline(BaseEstimator):
         self._check_fitted()
         if self.endpoint_kind_ != "survival":
             raise SchemaError("predict_survival_function needs a survival endpoint.")
-        X = self.transform(cohort)
         times = np.asarray(times, dtype=float)
-        surv = self.model_.predict_survival_function(X, times)
+        surv = self.survival_from_design(self.transform(cohort), times)
         return pd.DataFrame(surv, index=cohort.patient_ids, columns=times)
+
+    def survival_from_design(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+        """Survival probabilities (rows of ``X`` x ``times``) from ``X = self.transform(...)``."""
+        self._check_fitted()
+        if self.endpoint_kind_ != "survival":
+            raise SchemaError("survival_from_design needs a survival endpoint.")
+        return np.asarray(self.model_.predict_survival_function(X, np.asarray(times, float)))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -72,6 +72,9 @@ class StrategyComparisonDisplay(DisplayMixin):
         The strategy the differences are taken against.
     ci_level : float
         Level of the intervals (axis labels only).
+    estimate : str
+        What the corrected value is, for the axis label (``"optimism-corrected"``,
+        ``".632+ bootstrap"``, ``"cross-validated"``).
 
     Attributes
     ----------
@@ -82,18 +85,20 @@ class StrategyComparisonDisplay(DisplayMixin):
 
     def __init__(self, *, table: pd.DataFrame, metric: str,
                  differences: pd.DataFrame | None = None,
-                 reference: str | None = None, ci_level: float = 0.95) -> None:
+                 reference: str | None = None, ci_level: float = 0.95,
+                 estimate: str = "optimism-corrected") -> None:
         self.table = table
         self.metric = metric
         self.differences = differences
         self.reference = reference
         self.ci_level = ci_level
+        self.estimate = estimate
 
     @classmethod
     def from_summary(cls, df: pd.DataFrame, *, metric: str = "c_index",
                      differences: pd.DataFrame | None = None,
-                     reference: str | None = None,
-                     ci_level: float = 0.95) -> StrategyComparisonDisplay:
+                     reference: str | None = None, ci_level: float = 0.95,
+                     estimate: str = "optimism-corrected") -> StrategyComparisonDisplay:
         """Comparison figure from the study results.
 
         Parameters
@@ -112,6 +117,8 @@ class StrategyComparisonDisplay(DisplayMixin):
             ``differences`` when present.
         ci_level : float, default 0.95
             Level of the intervals in ``df`` (axis labels only).
+        estimate : str, default "optimism-corrected"
+            The validation estimate shown, for the axis label.
 
         Returns
         -------
@@ -141,7 +148,7 @@ class StrategyComparisonDisplay(DisplayMixin):
             if reference is None and "reference" in differences.columns:
                 reference = str(_unique(differences["reference"])[0])
         return cls(table=table, metric=metric, differences=diffs, reference=reference,
-                   ci_level=check_fraction("ci_level", ci_level))
+                   ci_level=check_fraction("ci_level", ci_level), estimate=str(estimate))
 
     @staticmethod
     def _check_differences(differences: pd.DataFrame, table: pd.DataFrame,
@@ -248,7 +255,7 @@ class StrategyComparisonDisplay(DisplayMixin):
         ax.tick_params(axis="y", length=0)
         ax.set_ylim(-0.5, len(pipelines) - 0.5)
         name = metric_label(self.metric)
-        ax.set_xlabel(f"{name[0].upper()}{name[1:]} (optimism-corrected, "
+        ax.set_xlabel(f"{name[0].upper()}{name[1:]} ({self.estimate}, "
                       f"{ci_percent(self.ci_level)} CI)")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
         ax.grid(axis="x", color=LIGHT_GREY, linewidth=0.5)

@@ -140,7 +140,8 @@ def _hazard_ratios(time: np.ndarray, event: np.ndarray, codes: np.ndarray, order
     X = pd.DataFrame({f"{order[k]} vs {order[0]}": (codes == k).astype(float)
                       for k in range(1, len(order))})
     try:
-        model = CoxModel(ci_level=conf_level).fit(X, Surv.from_arrays(time, event))
+        # a descriptive HR between groups: fitted whatever the events per group
+        model = CoxModel(ci_level=conf_level, min_epv=0).fit(X, Surv.from_arrays(time, event))
     except (FitError, SchemaError) as exc:
         return None, str(exc)
     s = model.summary()

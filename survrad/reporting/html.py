@@ -769,12 +769,37 @@ def _cox_sentence(p: Mapping[str, Any]) -> str:
             "coxph), reported as hazard ratios with Wald confidence intervals.")
 
 
+_MODEL_NAMES = {"cox": "Cox models", "forest": "random survival forests",
+                "logistic": "logistic models", "forest_classifier": "random forest classifiers"}
+_FORESTS = ("forest", "forest_classifier")
+
+
 def _validation_text(val: Mapping[str, Any], seed: Any, has_strategies: bool) -> str:
-    method = val.get("method", "optimism")
-    n_boot = val.get("n_boot", 200)
-    ci = float(val.get("ci_level", 0.95))
+    method = val.get("method") or "optimism"
     pipeline = ("lesion aggregation, feature processing, selection and model"
                 if has_strategies else "feature processing, selection and model")
+    if isinstance(method, str):
+        text = _method_text(method, val, pipeline)
+    else:  # one method per model: a sentence per method, naming its models
+        groups: dict[str, list[str]] = {}
+        for model, m in method.items():
+            groups.setdefault(m, []).append(model)
+        parts = []
+        for m, models in groups.items():
+            names = _join([_MODEL_NAMES.get(x, x) for x in models])
+            why = (" (Harrell's optimism bootstrap under-corrects forests, which nearly "
+                   "reproduce the outcomes of their training patients)"
+                   if m != "optimism" and set(models) <= set(_FORESTS) else "")
+            body = _method_text(m, val, pipeline)
+            parts.append(f"For the {names}{why}: {body[0].lower()}{body[1:]}" if len(groups) > 1
+                         else body)
+        text = " ".join(parts)
+    return text + _validation_tail(val, seed)
+
+
+def _method_text(method: str, val: Mapping[str, Any], pipeline: str) -> str:
+    n_boot = val.get("n_boot", 200)
+    ci = float(val.get("ci_level", 0.95))
     if method == "optimism":
         text = (f"Performance was estimated by Harrell's bootstrap optimism correction "
                 f"with B = {n_boot} replicates: each replicate resampled patients with "
@@ -793,6 +818,11 @@ def _validation_text(val: Mapping[str, Any], seed: Any, has_strategies: bool) ->
                 f"{val.get('n_folds', 5)}-fold cross-validation ({n_boot} repeats), "
                 f"refitting the whole pipeline ({pipeline}) in each training fold; "
                 f"{ci * 100:g}% percentile intervals over repeats.")
+    return text
+
+
+def _validation_tail(val: Mapping[str, Any], seed: Any) -> str:
+    text = ""
     metrics = val.get("metrics")
     if metrics:
         text += f" Metrics: {_join([_METRICS.get(m, m) for m in metrics])}."

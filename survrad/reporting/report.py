@@ -80,8 +80,9 @@ def _results(rep: _Report, records: list[dict[str, Any]]) -> None:
     rep.add("Validation", ReportTable(
         shown, "Bootstrap validation of every endpoint x strategy x model: the primary "
         "metric of each endpoint (Harrell's C for survival, AUC for binary endpoints), "
-        "apparent, optimism and optimism-corrected with its interval. Every metric is in "
-        "the CSV.", csv="results.csv", max_rows=None))
+        "apparent, optimism and corrected value with its interval (the validation method "
+        "of each model is given in the Methods). Every metric is in the CSV.",
+        csv="results.csv", max_rows=None))
 
 
 def _comparison_figures(rep: _Report, comparisons: Mapping, config: Mapping,
@@ -100,18 +101,28 @@ def _comparison_figures(rep: _Report, comparisons: Mapping, config: Mapping,
             rep.table("Validation", diffs, f"differences_{_slug(ep, model)}",
                       f"{ep}, {model}: paired differences of corrected {metric} against "
                       f"{cmp.reference} (same bootstrap samples).")
-        rep.figure("Validation", lambda s=summary, d=diffs, m=metric: (
-            StrategyComparisonDisplay.from_summary(s, metric=m, differences=d).plot()),
+        estimate = ESTIMATES[cmp.results[cmp.reference].method]
+        rep.figure("Validation", lambda s=summary, d=diffs, m=metric, e=estimate: (
+            StrategyComparisonDisplay.from_summary(s, metric=m, differences=d,
+                                                   estimate=e).plot()),
             f"comparison_{_slug(ep, model)}",
-            f"{ep}, {model}: optimism-corrected {metric} with "
+            f"{ep}, {model}: {estimate} {metric} with "
             f"{int(100 * config['validation']['ci_level'])}% CI per strategy; baselines "
             "marked; right: paired differences.", errors)
         best = _best_name(summary, metric)
         rep.figure("Validation", lambda r=cmp.results[best].replicates, m=metric: (
             OptimismDisplay.from_replicates(r, metric=m).plot()),
             f"optimism_{_slug(ep, model, best)}",
-            f"{ep}, {model}, {best}: bootstrap distribution of the optimism of {metric}.",
+            f"{ep}, {model}, {best}: {OPTIMISM[cmp.results[best].method]} of {metric}.",
             errors)
+
+
+#: What "corrected" means for each validation method (captions and axis labels).
+ESTIMATES = {"optimism": "optimism-corrected", ".632+": ".632+ bootstrap",
+             "cv": "cross-validated"}
+OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus original)",
+            ".632+": "bootstrap distribution of resample minus out-of-bag performance",
+            "cv": "distribution of training-fold minus held-out-fold performance"}
 
 
 def _best_name(summary: pd.DataFrame, metric: str) -> str:
@@ -168,7 +179,8 @@ def _survival_figures(rep: _Report, cohort: Cohort, config: Mapping, cvs: Mappin
                 [float(r["metric"].split("@")[1]) for r in a], [r["corrected"] for r in a],
                 ci_low=[r["ci_low"] for r in a], ci_high=[r["ci_high"] for r in a],
                 label=lab, time_unit=u).plot()),
-                f"td_auc_{name}", f"{ep}: optimism-corrected time-dependent AUC with CI.",
+                f"td_auc_{name}", f"{ep}: {ESTIMATES[config['validation']['method'][model]]} "
+                "time-dependent AUC with CI.",
                 errors)
 
 
@@ -237,6 +249,7 @@ def _lesion_outputs(rep: _Report, cohort: Cohort, lesion_risk: pd.DataFrame | No
 def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results: Any,
                  manifest: dict[str, Any], *, started: float) -> Path:
     """Write every output of a run into ``root`` (a temporary folder)."""
+    t0 = time.perf_counter()
     rep = _Report(Path(root))
     errors: list[dict[str, Any]] = []
     by = config["report"].get("table1_by")
@@ -258,6 +271,8 @@ def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results:
     manifest = {**manifest, "versions": versions, "status": "succeeded",
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(finished)),
                 "duration_seconds": round(finished - started, 3),
+                "durations": {**manifest.get("durations", {}),
+                              "report (tables, figures)": round(time.perf_counter() - t0, 3)},
                 "n_warnings": len(warn)}
     atomic_write_text(rep.root / "manifest.json", json_dumps(manifest))
     order = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]

@@ -1,0 +1,103 @@
+"""The committed reports in reports/ are what the code makes today (issue 6).
+
+``reports/demo`` is ``survrad run --demo`` and ``reports/lung`` is
+``survrad run analyses/lung/study.toml`` (reports/README.md). Each test reruns the command
+into a temporary folder and requires ``results.json`` and the tables to be byte-identical
+to the committed ones. Byte identity holds for the same versions of the numerical
+libraries; when they differ from the committed manifest's, the comparison is skipped with
+the list of differences (regenerate the reports with the commands in reports/README.md).
+The lung report is also held to R: its numbers must be R's, whatever was committed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from survrad.cli import main
+from survrad.reporting.writer import package_versions
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "reports"
+NUMERIC = ("python", "numpy", "scipy", "pandas", "scikit-learn", "scikit-survival",
+           "statsmodels", "lifelines", "joblib")
+
+
+def _version_differences(committed: Path) -> list[str]:
+    then = json.loads((committed / "manifest.json").read_text("utf-8"))["versions"]
+    now = package_versions()
+    return [f"{k} {then.get(k)} -> {now.get(k)}" for k in NUMERIC if then.get(k) != now.get(k)]
+
+
+def _compare(committed: Path, fresh: Path) -> None:
+    differences = _version_differences(committed)
+    if differences:
+        pytest.skip("committed report made with other versions: " + ", ".join(differences))
+    files = ["results.json", "results.csv",
+             *sorted(p.relative_to(committed).as_posix()
+                     for p in (committed / "tables").glob("*.csv"))]
+    fresh_tables = sorted(p.relative_to(fresh).as_posix() for p in (fresh / "tables").glob("*.csv"))
+    assert fresh_tables == files[2:]
+    changed = [f for f in files if (committed / f).read_bytes() != (fresh / f).read_bytes()]
+    assert not changed, f"regenerated files differ from the committed ones: {changed}"
+
+
+@pytest.mark.slow
+def test_committed_demo_report_is_reproduced(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert main(["run", "--demo", "--out", str(out), "--n-jobs", "2"]) == 0
+    _compare(REPORTS / "demo", out)
+
+
+@pytest.mark.slow
+def test_committed_lung_report_is_reproduced(tmp_path: Path) -> None:
+    out = tmp_path / "lung"
+    assert main(["run", str(ROOT / "analyses" / "lung" / "study.toml"), "--out", str(out)]) == 0
+    _compare(REPORTS / "lung", out)
+
+
+def test_committed_lung_report_holds_r_values() -> None:
+    """reports/lung against R 4.2.2 / survival 3.5-3 / rms 6.5-0 / riskRegression
+    (shared/reference/r_survival.json, references.R):
+
+    R: lc <- lung[complete.cases(lung[, c("time","status","age","sex","ph.ecog")]), ]
+       fit <- coxph(Surv(time, status == 2) ~ age + sex + ph.ecog, data = lc)  # Efron
+       coef(fit); sqrt(diag(vcov(fit))); concordance(fit)
+       validate(cph(..., x = TRUE, y = TRUE), B = 300), mean over seeds 1:10: corrected
+         C = Dxy / 2 + 0.5 = 0.6286478595983 (sd of one run over seeds 0.00122)
+       Score(list(fit), Surv(time, event) ~ 1, data = lc, times = c(180, 365, 540),
+             metrics = c("auc", "brier"), cens.model = "km")     # in-sample
+    """
+    res = pd.read_json(REPORTS / "lung" / "results.json").set_index("metric")
+    assert res.loc["c_index", "apparent"] == pytest.approx(0.6371354930005, abs=1e-9)
+    assert res.loc["c_index", "corrected"] == pytest.approx(0.6286478595983,
+                                                            abs=4 * 0.001220343510937 + 1e-3)
+    assert res.loc["c_index", "n_boot"] == 300
+    assert res["n_failed"].eq(0).all()
+    for h, auc, brier in zip([180, 365, 540], [0.6980249657694, 0.6473976600154,
+                                                0.6663484541191],
+                             [0.1786855402642, 0.2255963093128, 0.1779318462706], strict=True):
+        assert res.loc[f"td_auc@{h}", "apparent"] == pytest.approx(auc, abs=1e-9)
+        assert res.loc[f"brier@{h}", "apparent"] == pytest.approx(brier, abs=1e-9)
+    coef = pd.read_csv(REPORTS / "lung" / "tables" / "coefficients_os_patient_cox.csv",
+                       index_col="term")
+    r_coef = [0.01106676456007, -0.5526123957036, 0.4637284753704]
+    r_se = [0.009267411013701, 0.1677390537873, 0.113577266162]
+    assert coef.index.tolist() == ["age", "sex", "ph_ecog"]
+    pd.testing.assert_series_equal(coef["coef"], pd.Series(r_coef, index=coef.index,
+                                                           name="coef"), rtol=1e-5)
+    pd.testing.assert_series_equal(coef["se"], pd.Series(r_se, index=coef.index, name="se"),
+                                   rtol=1e-4)
+
+
+def test_reports_readme_names_the_command_of_every_report() -> None:
+    text = (REPORTS / "README.md").read_text("utf-8")
+    folders = sorted(p.name for p in REPORTS.iterdir() if p.is_dir())
+    assert folders, "reports/ holds no report"
+    for name in folders:
+        assert f"reports/{name}" in text, f"reports/README.md does not say how {name} was made"
+        assert (REPORTS / name / "manifest.json").is_file()
+        assert (REPORTS / name / "index.html").is_file()
