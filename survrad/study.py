@@ -16,11 +16,9 @@ import inspect
 import time
 import tomllib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-from sklearn.base import clone
 
 from survrad._validation import close_matches
 from survrad.data.cohort import Cohort, Endpoint
@@ -424,6 +422,11 @@ class _WarningLog:
             self.entries.append({**context, "category": w.category.__name__,
                                  "message": str(w.message)})
 
+    def extend(self, caught: Sequence[tuple[str, str]], **context: Any) -> None:
+        """Warnings captured elsewhere (a worker process) as (category, message)."""
+        for category, message in caught:
+            self.entries.append({**context, "category": category, "message": message})
+
     def add_replicates(self, frame: Any, **context: Any) -> None:
         for _, row in frame.iterrows():
             for msg in filter(None, str(row.get("warnings", "")).split(" | ")):
@@ -456,28 +459,44 @@ def _metrics_for(plan: StudyPlan, ep: str) -> tuple[list[str] | None, list[float
 
 def _validate(plan: StudyPlan, log: _WarningLog, n_jobs: int | None, backend: str | None,
               scheduler: str | None, progress: bool, timer: _Stopwatch) -> tuple[list, dict]:
-    from survrad.evaluation.bootstrap import compare_pipelines
+    """Validate every endpoint x model x strategy; one comparison per endpoint x model.
+
+    The models of an endpoint are validated in ONE engine call on the same resamples
+    (cross-validated ones in a second), so a strategy fitted for the Cox model of a
+    replicate is reused by the forest of that replicate; each model keeps its method.
+    """
+    from survrad.evaluation.bootstrap import ComparisonResult, compare_pipelines
 
     val = plan.config["validation"]
     records, comparisons = [], {}
     for ep, by_model in plan.pipelines.items():
         metrics, horizons = _metrics_for(plan, ep)
-        for model, pipes in by_model.items():
-            with log.capture(endpoint=ep, model=model, stage="validation"), \
-                    timer(f"validation {ep} {model}"):
+        families: dict[str, list[str]] = {}
+        for model in by_model:
+            families.setdefault("cv" if val["method"][model] == "cv" else "bootstrap",
+                                []).append(model)
+        for models in families.values():
+            joint = {f"{m}/{s}": pipe for m in models for s, pipe in by_model[m].items()}
+            with log.capture(endpoint=ep, stage="validation"), \
+                    timer(f"validation {ep} ({', '.join(models)})"):
                 cmp = compare_pipelines(
-                    pipes, plan.cohort, ep, n_boot=val["n_boot"], metrics=metrics,
-                    horizons=horizons or None, method=val["method"][model], n_folds=val["n_folds"],
-                    random_state=plan.config["random_state"],
+                    joint, plan.cohort, ep, n_boot=val["n_boot"], metrics=metrics,
+                    horizons=horizons or None,
+                    method={n: val["method"][n.split("/", 1)[0]] for n in joint},
+                    n_folds=val["n_folds"], random_state=plan.config["random_state"],
                     n_jobs=n_jobs if n_jobs is not None else val["n_jobs"],
                     backend=backend or val["backend"], scheduler=scheduler or val["scheduler"],
                     progress=progress, ci_level=val["ci_level"], max_failed=val["max_failed"])
-            comparisons[(ep, model)] = cmp
-            for strategy, res in cmp.results.items():
-                log.add_replicates(res.replicates, endpoint=ep, model=model, strategy=strategy)
-                for row in res.summary().to_dict("records"):
-                    records.append({"endpoint": ep, "strategy": strategy, "model": model,
-                                    **{k: row[k] for k in _RECORD_KEYS[3:]}})
+            for model in models:
+                results = {s: cmp.results[f"{model}/{s}"] for s in by_model[model]}
+                comparisons[(ep, model)] = ComparisonResult(results, next(iter(results)),
+                                                            cmp.ci_level)
+    for (ep, model), cmp in comparisons.items():
+        for strategy, res in cmp.results.items():
+            log.add_replicates(res.replicates, endpoint=ep, model=model, strategy=strategy)
+            for row in res.summary().to_dict("records"):
+                records.append({"endpoint": ep, "strategy": strategy, "model": model,
+                                **{k: row[k] for k in _RECORD_KEYS[3:]}})
     return records, comparisons
 
 
@@ -490,35 +509,76 @@ def _best(cmp: Any) -> str:
     ).any() else str(rows["pipeline"].iloc[0])
 
 
-def _fit_full(plan: StudyPlan, comparisons: dict, log: _WarningLog) -> tuple[dict, dict]:
-    """Coefficient tables of every inference model; out-of-fold predictions of the best."""
+def _fit_full(plan: StudyPlan, comparisons: dict, log: _WarningLog,
+              n_jobs: int | None) -> tuple[dict, dict]:
+    """Coefficient tables of every inference model; out-of-fold predictions of the best.
+
+    The coefficient tables are those of the apparent fits of the validation (the whole
+    cohort, seeded as the replicates). The remaining fits are independent, so they run
+    ``n_jobs`` at a time; every ``random_state`` left at None is seeded from the study's
+    seed, so nothing depends on ``n_jobs``.
+    """
+    from joblib import Parallel, delayed
+
     from survrad.evaluation.crossval import cross_validated_predictions
 
-    coefs, cvs = {}, {}
     seed = plan.config["random_state"]
     n_groups = plan.config["report"]["risk_groups"]
+    cohort = plan.cohort
+    coefs: dict[tuple[str, str, str], Any] = {}
+    tasks: list[tuple[str, dict[str, Any], Any]] = []   # (kind, context, work)
     for (ep, model), cmp in comparisons.items():
         pipes = plan.pipelines[ep][model]
-        for strategy, pipe in pipes.items():
-            with log.capture(endpoint=ep, model=model, strategy=strategy, stage="final fit"):
-                fitted = clone(pipe).fit(plan.cohort, ep)
-            if hasattr(fitted.model_, "summary"):
-                coefs[(ep, strategy, model)] = fitted.model_.summary()
-        descriptive = plan.config["strategies"] and plan.cohort.patient_features
-        if descriptive and plan.cohort.endpoint(ep).kind == "survival" \
-                and not any(k[0] == ep and k[1] == "clinical_unpenalised" for k in coefs):
-            with log.capture(endpoint=ep, strategy="clinical_unpenalised", stage="final fit"):
-                # descriptive table: fitted whatever the events per variable (a low EPV
-                # still warns, and the warning is reported)
-                clinical = CoxModel(min_epv=0).fit(plan.cohort.X(), plan.cohort.y(ep))
-            coefs[(ep, "clinical_unpenalised", "cox")] = clinical.summary()
+        for strategy in pipes:
+            fitted = cmp.results[strategy].fitted.model_
+            if hasattr(fitted, "summary"):
+                coefs[(ep, strategy, model)] = fitted.summary()
+        descriptive = plan.config["strategies"] and cohort.patient_features
+        if descriptive and cohort.endpoint(ep).kind == "survival" \
+                and not any(t[1]["endpoint"] == ep and t[1]["strategy"] == "clinical_unpenalised"
+                            for t in tasks):
+            # descriptive table: fitted whatever the events per variable (a low EPV still
+            # warns, and the warning is reported)
+            clinical = CohortPipeline(None, (), CoxModel(min_epv=0))
+            tasks.append(("coef", {"endpoint": ep, "model": "cox",
+                                   "strategy": "clinical_unpenalised", "stage": "final fit"},
+                          delayed(_summary_of)(clinical, cohort, ep)))
         best = _best(cmp)
         _, horizons = _metrics_for(plan, ep)
-        with log.capture(endpoint=ep, model=model, strategy=best, stage="cross-validation"):
-            cvs[(ep, best, model)] = cross_validated_predictions(
-                pipes[best], plan.cohort, ep, n_folds=5, n_groups=n_groups,
-                horizons=horizons, random_state=seed)
+        tasks.append(("cv", {"endpoint": ep, "model": model, "strategy": best,
+                             "stage": "cross-validation"},
+                      delayed(_captured)(cross_validated_predictions, pipes[best], cohort, ep,
+                                         n_folds=5, n_groups=n_groups, horizons=horizons,
+                                         random_state=seed)))
+    outcomes = Parallel(n_jobs=n_jobs or 1)(work for _, _, work in tasks)
+    cvs = {}
+    for (kind, ctx, _), (value, caught) in zip(tasks, outcomes, strict=True):
+        log.extend(caught, **ctx)
+        key = (ctx["endpoint"], ctx["strategy"], ctx["model"])
+        if kind == "cv":
+            cvs[key] = value
+        elif value is not None:
+            coefs[key] = value
     return coefs, cvs
+
+
+def _captured(fn: Callable[..., Any], *args: Any, **kwargs: Any
+              ) -> tuple[Any, list[tuple[str, str]]]:
+    """``fn(*args, **kwargs)`` and the warnings it raised (category name, message)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn(*args, **kwargs)
+    return value, [(w.category.__name__, str(w.message)) for w in caught]
+
+
+def _summary_of(pipe: CohortPipeline, cohort: Cohort, endpoint: str
+                ) -> tuple[Any, list[tuple[str, str]]]:
+    """The fitted model's summary table (None for models without one), with warnings."""
+    def fit() -> Any:
+        model = pipe.fit(cohort, endpoint).model_
+        return model.summary() if hasattr(model, "summary") else None
+
+    return _captured(fit)
 
 
 def _lesion_risk(plan: StudyPlan, log: _WarningLog) -> Any:
@@ -607,8 +667,9 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
             plan = load_study(cfg, file=file if study is not None else "<demo>", base=base)
         before = {p: input_record(p) for p in plan.inputs}
         records, comparisons = _validate(plan, log, n_jobs, backend, scheduler, progress, timer)
+        jobs = n_jobs if n_jobs is not None else plan.config["validation"]["n_jobs"]
         with timer("final fits and cross-validated predictions"):
-            coefs, cvs = _fit_full(plan, comparisons, log)
+            coefs, cvs = _fit_full(plan, comparisons, log, jobs)
         with timer("lesion risk table"):
             lesion_risk = _lesion_risk(plan, log)
         results = StudyResults(records, comparisons, coefs, cvs, lesion_risk, log.entries)
@@ -626,7 +687,8 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "durations": timer.seconds,  # seconds per stage; the report adds its own
         }
-        write_report(tmp, plan.cohort, plan.config, results, manifest, started=started)
+        write_report(tmp, plan.cohort, plan.config, results, manifest, started=started,
+                     n_jobs=jobs)
     return out
 
 

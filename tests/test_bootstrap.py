@@ -298,3 +298,26 @@ def test_unseeded_random_steps_are_seeded_from_the_replicate(lung) -> None:
     b = bootstrap_validate(pipe, lung, "os", n_jobs=2, **kw)
     pd.testing.assert_frame_equal(a.replicates, b.replicates)
     assert pipe.model.random_state is None  # the user's pipeline is not modified
+
+
+def test_pipelines_sharing_a_front_give_the_numbers_of_separate_runs() -> None:
+    """Cox (optimism) and forest (.632+) on one strategy, validated in one call, share the
+    fitted strategy in every replicate; each equals its own separate validation."""
+    cohort = sr.simulate_cohort(n_patients=80, random_state=3)
+    strategy = FeatureStatistics(stats=("mean",), features=["rad_sig_0*"])
+    pipes = {"cox": CohortPipeline(strategy, model=CoxModel(penalty=0.1)),
+             "forest": CohortPipeline(strategy, model=SurvivalForest(n_estimators=5,
+                                                                     random_state=0))}
+    assert pipes["cox"].front_key() == pipes["forest"].front_key()
+    methods = {"cox": "optimism", "forest": ".632+"}
+    kw = dict(n_boot=3, metrics=["c_index"], random_state=2, progress=False)
+    joint = compare_pipelines(pipes, cohort, "os", method=methods, **kw)
+    for name, pipe in pipes.items():
+        alone = bootstrap_validate(pipe, cohort, "os", method=methods[name], **kw)
+        assert joint.results[name].method == methods[name]
+        pd.testing.assert_frame_equal(joint.results[name].replicates, alone.replicates)
+        pd.testing.assert_frame_equal(joint.results[name].summary(), alone.summary())
+    with pytest.raises(ValueError, match="one validation method"):
+        joint.differences("c_index")
+    with pytest.raises(ValueError, match="cannot be mixed"):
+        compare_pipelines(pipes, cohort, "os", method={"cox": "cv", "forest": ".632+"}, **kw)

@@ -54,7 +54,8 @@ def _fmt(exc: BaseException) -> str:
 
 
 def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
-                   horizons: Sequence[float]) -> tuple[dict[str, float], dict[str, str]]:
+                   horizons: Sequence[float], design: Any = None
+                   ) -> tuple[dict[str, float], dict[str, str]]:
     """Compute ``metrics`` of a fitted ``CohortPipeline`` on ``cohort``.
 
     The censoring distribution of the IPCW metrics (Uno's C, time-dependent AUC, Brier) is
@@ -73,6 +74,9 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     horizons : sequence of float
         Evaluation times for per-horizon metrics. A horizon that cannot be evaluated fails
         alone: the other horizons of the metric are still computed.
+    design : DataFrame, optional
+        ``fitted.transform(cohort)`` when the caller already has it (pipelines sharing a
+        front share it).
 
     Returns
     -------
@@ -83,12 +87,22 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     """
     kind = fitted.endpoint_kind_
     y = cohort.y(fitted.endpoint_)
-    X = fitted.transform(cohort)  # built once: every metric below predicts from it
+    X = fitted.transform(cohort) if design is None else design  # every metric uses it
     risk = fitted.risk_from_design(X)
 
+    needed = np.unique(np.concatenate([np.asarray(horizons, float),
+                                       _ibs_grid(horizons) if len(horizons) > 1 else []]))
+
     @functools.cache
+    def curves() -> np.ndarray:  # one prediction at every time any metric asks for
+        return fitted.survival_from_design(X, needed)
+
     def survival(times: tuple[float, ...]) -> np.ndarray:
-        return fitted.survival_from_design(X, times)
+        pos = np.searchsorted(needed, times)
+        if np.any(pos >= needed.size) or np.any(needed[np.minimum(pos, needed.size - 1)]
+                                                 != np.asarray(times)):
+            return fitted.survival_from_design(X, times)  # a time outside the set
+        return curves()[:, pos]
 
     def compute(m: str, hz: Sequence[float]) -> np.ndarray:
         if kind == "binary":

@@ -71,6 +71,24 @@ class CohortPipeline(BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, cohort: Cohort, endpoint: str) -> CohortPipeline:
         """Fit every learned step on ``cohort`` for ``endpoint``; return ``self``."""
+        X = self.fit_front(cohort, endpoint)
+        return self.fit_model(X, cohort.y(endpoint))
+
+    # Resampling engines validate several pipelines on one resample; those with the same
+    # front_key() learn the same strategy and feature steps, so the engine fits that front
+    # once (fit_front), hands it to the others (adopt_front) and fits each model
+    # (fit_model). pipe.fit(c, ep) is exactly pipe.fit_model(pipe.fit_front(c, ep), y).
+    def front_key(self) -> str:
+        """Hash of what the front learns from: strategy, feature steps, patient columns.
+
+        Two unfitted pipelines with equal keys fit identical fronts on the same data.
+        """
+        from joblib import hash as joblib_hash
+
+        return str(joblib_hash((self.strategy, list(self.features), self.patient_features)))
+
+    def fit_front(self, cohort: Cohort, endpoint: str) -> pd.DataFrame:
+        """Fit the strategy and feature steps; return the model's training matrix."""
         ep = cohort.endpoint(endpoint)
         y = cohort.y(endpoint)
         self.endpoint_ = endpoint
@@ -90,13 +108,30 @@ class CohortPipeline(BaseEstimator):
             X = fitted.transform(X_in)
             self.steps_.append(fitted)
         self.feature_names_out_ = list(X.columns)
+        return X
+
+    def adopt_front(self, other: CohortPipeline) -> CohortPipeline:
+        """Take the fitted front of ``other`` (same :meth:`front_key`); return ``self``."""
+        if other.front_key() != self.front_key():
+            raise ValueError("adopt_front needs a pipeline with the same strategy, feature "
+                             "steps and patient features (equal front_key()).")
+        for name in ("endpoint_", "endpoint_kind_", "strategy_", "steps_",
+                     "feature_names_in_", "feature_names_out_"):
+            setattr(self, name, getattr(other, name))
+        return self
+
+    def fit_model(self, X: pd.DataFrame, y: Any) -> CohortPipeline:
+        """Fit the model on the front's output ``X`` (after :meth:`fit_front`)."""
+        if not hasattr(self, "steps_"):
+            raise NotFittedError("fit_model needs a fitted front: call fit_front or "
+                                 "adopt_front first.")
         self.model_ = clone(self.model) if self.model is not None else self._default_model()
-        kind = getattr(self.model_, "endpoint_kind", ep.kind)
-        if kind != ep.kind:
+        kind = getattr(self.model_, "endpoint_kind", self.endpoint_kind_)
+        if kind != self.endpoint_kind_:
             fit_for = {"survival": "CoxModel or SurvivalForest",
-                       "binary": "LogisticModel or ForestClassifier"}[ep.kind]
+                       "binary": "LogisticModel or ForestClassifier"}[self.endpoint_kind_]
             raise SchemaError(f"{type(self.model_).__name__} models {kind} endpoints but "
-                              f"{endpoint!r} is {ep.kind}; use a {fit_for}.")
+                              f"{self.endpoint_!r} is {self.endpoint_kind_}; use a {fit_for}.")
         self.model_.fit(X, y)
         return self
 

@@ -46,6 +46,7 @@ class _Report:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.sections: dict[str, list[Any]] = {}
+        self.pending: list[tuple[str, Callable[[], Any], str, ReportFigure]] = []
 
     def add(self, section: str, item: Any) -> None:
         self.sections.setdefault(section, []).append(item)
@@ -58,17 +59,40 @@ class _Report:
 
     def figure(self, section: str, make: Callable[[], Any], name: str, caption: str,
                errors: list[dict[str, Any]]) -> None:
-        """Draw with ``make()`` (returns a fitted Display); a failure is logged, not fatal."""
-        from survrad.reporting.style import save_figure
+        """Queue a figure: ``make()`` returns a fitted Display; drawn by :meth:`render`."""
+        item = ReportFigure(f"figures/{name}.png", caption)
+        self.add(section, item)
+        self.pending.append((section, make, name, item))
 
-        try:
-            display = make()
-        except (ValueError, KeyError) as exc:
-            errors.append({"stage": "figure", "figure": name, "category": type(exc).__name__,
-                           "message": str(exc)})
-            return
-        save_figure(display.figure_, self.root / "figures" / name)
-        self.add(section, ReportFigure(f"figures/{name}.png", caption))
+    def render(self, errors: list[dict[str, Any]], n_jobs: int | None) -> None:
+        """Draw and save every queued figure, ``n_jobs`` at a time (PNG + PDF each).
+
+        A figure that cannot be drawn is logged in ``errors`` and left out of the page,
+        never fatal. Each file depends only on its figure, so the output is the same
+        whatever ``n_jobs``.
+        """
+        from joblib import Parallel, delayed
+
+        jobs = [delayed(_draw)(make, self.root / "figures" / name)
+                for _, make, name, _ in self.pending]
+        outcomes = Parallel(n_jobs=n_jobs or 1)(jobs)
+        for (section, _, name, item), failure in zip(self.pending, outcomes, strict=True):
+            if failure is not None:
+                errors.append({"stage": "figure", "figure": name, **failure})
+                self.sections[section].remove(item)
+        self.pending = []
+
+
+def _draw(make: Callable[[], Any], stem: Path) -> dict[str, str] | None:
+    """Draw one figure and save it; the failure, if any, as category and message."""
+    from survrad.reporting.style import save_figure
+
+    try:
+        display = make()
+    except (ValueError, KeyError) as exc:
+        return {"category": type(exc).__name__, "message": str(exc)}
+    save_figure(display.figure_, stem)
+    return None
 
 
 def _results(rep: _Report, records: list[dict[str, Any]]) -> None:
@@ -247,8 +271,12 @@ def _lesion_outputs(rep: _Report, cohort: Cohort, lesion_risk: pd.DataFrame | No
 
 
 def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results: Any,
-                 manifest: dict[str, Any], *, started: float) -> Path:
-    """Write every output of a run into ``root`` (a temporary folder)."""
+                 manifest: dict[str, Any], *, started: float, n_jobs: int | None = None
+                 ) -> Path:
+    """Write every output of a run into ``root`` (a temporary folder).
+
+    ``n_jobs`` figures are drawn at a time (the files do not depend on it).
+    """
     t0 = time.perf_counter()
     rep = _Report(Path(root))
     errors: list[dict[str, Any]] = []
@@ -262,6 +290,7 @@ def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results:
     _survival_figures(rep, cohort, config, results.cv_predictions, results.records, errors)
     _coefficients(rep, results.coefficients, config, errors)
     _lesion_outputs(rep, cohort, results.lesion_risk, errors)
+    rep.render(errors, n_jobs)
     if len(cohort.excluded):
         write_csv(cohort.excluded, rep.root / "excluded.csv")
     warn = [*results.warnings, *errors]
