@@ -285,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nruntime {time.perf_counter() - start:.0f} s")
     if args.out is not None:
         path = cmp.write_tables(args.out, {"results": results, "winners": winners(results)},
-                                force=args.force)
+                                force=args.force, args=args,
+                                seconds=time.perf_counter() - start)
         print(f"tables written to {path}")
     return 0
 

@@ -71,7 +71,12 @@ from survrad.lesions import (
     TumorBurden,
 )
 from survrad.models import CohortPipeline, CoxModel
-from survrad.reporting.writer import atomic_output_dir, atomic_write_text
+from survrad.reporting.writer import (
+    atomic_output_dir,
+    atomic_write_text,
+    json_dumps,
+    package_versions,
+)
 
 __all__ = [
     "CLINICAL",
@@ -396,16 +401,26 @@ def format_differences(differences: pd.DataFrame, digits: int = 3) -> str:
 
 
 def write_tables(out: str | Path, tables: Mapping[str, pd.DataFrame], *,
-                 force: bool = False) -> Path:
-    """Write ``{name}.csv`` files (full precision) into the folder ``out``, atomically.
+                 force: bool = False, args: argparse.Namespace | None = None,
+                 seconds: float | None = None) -> Path:
+    """Write ``{name}.csv`` files (full precision) and ``manifest.json`` into ``out``.
 
     The folder is built next to ``out`` and renamed when complete; an existing ``out`` is
     replaced only with ``force=True`` (a ConfigError otherwise, before anything is written).
+    The manifest records the command line, the resolved arguments (seeds included), the
+    package versions and the run time.
     """
+    manifest = {"command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+                "arguments": {k: str(v) if isinstance(v, Path) else v
+                              for k, v in vars(args).items()} if args is not None else None,
+                "versions": package_versions(),
+                "duration_seconds": None if seconds is None else round(seconds, 1),
+                "tables": [f"{name}.csv" for name in tables]}
     with atomic_output_dir(out, force=force) as tmp:
         for name, df in tables.items():
             atomic_write_text(tmp / f"{name}.csv", df.to_csv(index=False,
                                                               float_format="%.17g"))
+        atomic_write_text(tmp / "manifest.json", json_dumps(manifest))
     return Path(out).resolve()
 
 
@@ -496,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is not None:
         path = write_tables(args.out, {"summary": summary, "differences": differences,
                                        "oracle": oracle.rename_axis("sample").reset_index()},
-                            force=args.force)
+                            force=args.force, args=args, seconds=time.perf_counter() - start)
         print(f"tables written to {path}")
     return 0
 

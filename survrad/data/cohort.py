@@ -343,7 +343,18 @@ def _copy_ids(ids: pd.Index) -> list[str]:
     A generated name never collides with another drawn id (taking ``["P1", "P1", "P1#2"]``
     from a resampled cohort gives ``P1``, ``P1#3``, ``P1#2``).
     """
-    occurrence = pd.Series(np.arange(ids.size)).groupby(ids.to_numpy()).cumcount().to_numpy()
+    base = ids.to_numpy(dtype=object)
+    codes, _ = pd.factorize(base)
+    order = np.argsort(codes, kind="stable")          # draws of one id, in draw order
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    lengths = np.diff(np.r_[starts, codes.size])
+    occurrence = np.empty(codes.size, dtype=int)      # 0 for the first draw of an id, 1, ...
+    occurrence[order] = np.arange(codes.size) - np.repeat(starts, lengths)
+    names = np.where(occurrence == 0, base,
+                     base + RESAMPLE_SEP + (occurrence + 1).astype(str).astype(object))
+    if len(set(names)) == names.size:  # the usual case: no generated name is taken
+        return names.tolist()
     used = set(ids)
     new_ids = []
     for i, k in zip(ids, occurrence, strict=True):

@@ -85,11 +85,11 @@ def _bad_cells(col: pd.Series) -> np.ndarray:
 
 
 def _check_numeric(frame: pd.DataFrame, model_name: str) -> None:
-    for name in frame.columns:
+    for name, dtype in zip(frame.columns, frame.dtypes, strict=True):
+        if dtype.kind in _NUMERIC_KINDS or pd.api.types.is_bool_dtype(dtype):
+            continue  # decided from the dtype alone: no column is materialised
         col = frame[name]
-        kind = col.dtype.kind
-        if kind in _NUMERIC_KINDS or pd.api.types.is_bool_dtype(col.dtype):
-            continue
+        kind = dtype.kind
         if kind == "O" and not isinstance(col.dtype, pd.CategoricalDtype):
             bad = _bad_cells(col)
             if not bad.any():
@@ -373,8 +373,9 @@ def check_predict_design(X: Any, feature_names: Sequence[str], *, model_name: st
     frame = as_frame(X)
     _check_shape(frame, model_name)
     names = [str(c) for c in frame.columns]
-    missing = [c for c in feature_names if c not in names]
-    extra = [c for c in names if c not in set(feature_names)]
+    known, present = set(feature_names), set(names)
+    missing = [c for c in feature_names if c not in present]
+    extra = [c for c in names if c not in known]
     if missing or extra:
         hints = {m: close_matches(m, extra) for m in missing}
         hint = "; ".join(f"{m!r} looks like {h[0]!r}" for m, h in hints.items() if h)
@@ -385,7 +386,8 @@ def check_predict_design(X: Any, feature_names: Sequence[str], *, model_name: st
             + (f" ({hint}.)" if hint else "")
             + " Pass the same feature table layout as in fit."
         )
-    frame = frame.set_axis(names, axis=1)[list(feature_names)]
+    if names != list(feature_names):   # reorder (and rename to str) only when needed
+        frame = frame.set_axis(names, axis=1)[list(feature_names)]
     _check_numeric(frame, model_name)
     A = _to_float(frame)
     _check_finite(A, frame, model_name)

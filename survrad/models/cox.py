@@ -80,7 +80,8 @@ def _split_strata(X: Any, strata_cols: list[str]) -> tuple[pd.DataFrame, np.ndar
     """Covariate columns (names as str) and stratum keys of ``X``; strata are not checked
     as numbers, covariates are checked by the shared design checks afterwards."""
     df = as_frame(X)
-    df = df.set_axis([str(c) for c in df.columns], axis=1)
+    if not all(isinstance(c, str) for c in df.columns):
+        df = df.set_axis([str(c) for c in df.columns], axis=1)
     dup = df.columns[df.columns.duplicated()]
     if len(dup):
         raise SchemaError(f"CoxModel: duplicate column names {format_values(dup.unique())}; "
@@ -97,7 +98,7 @@ def _split_strata(X: Any, strata_cols: list[str]) -> tuple[pd.DataFrame, np.ndar
                               ids=list(df.index[sdf.isna().any(axis=1).to_numpy()]))
         strata = np.empty(len(df), dtype=object)
         strata[:] = list(sdf.itertuples(index=False, name=None))
-    return df.drop(columns=strata_cols), strata
+    return (df.drop(columns=strata_cols) if strata_cols else df), strata
 
 
 def _fit_design(X: Any, strata_cols: list[str], drop_constant: bool) -> tuple[_Design, list]:
@@ -449,7 +450,9 @@ class CoxModel(BaseEstimator):
         """Checked design with the training columns (dropped constant ones ignored)."""
         self._check_fitted()
         cov, strata = _split_strata(X, self._strata_cols())
-        cov = cov.drop(columns=[c for c in self.dropped_features_ if c in cov.columns])
+        dropped = [c for c in self.dropped_features_ if c in cov.columns]
+        if dropped:
+            cov = cov.drop(columns=dropped)
         names = list(self.feature_names_in_)
         return _Design(check_predict_design(cov, names, model_name="CoxModel"), names, strata)
 

@@ -176,7 +176,7 @@ class CohortPipeline(BaseEstimator):
         if not parts:
             raise SchemaError("the pipeline has no predictors: give a strategy or "
                               "patient_features.")
-        X = pd.concat(parts, axis=1)
+        X = parts[0] if len(parts) == 1 else pd.concat(parts, axis=1)
         dup = X.columns[X.columns.duplicated()].unique()
         if len(dup):
             raise SchemaError(f"predictor names clash between the strategy and the patient "

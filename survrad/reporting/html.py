@@ -812,7 +812,10 @@ def _method_text(method: str, val: Mapping[str, Any], pipeline: str) -> str:
     elif method == ".632+":
         text = (f"Performance was estimated by the .632+ bootstrap (Efron and Tibshirani "
                 f"1997) with B = {n_boot} patient resamples, refitting the whole pipeline "
-                f"({pipeline}) in each; {ci * 100:g}% percentile intervals.")
+                f"({pipeline}) in each and scoring it on the patients left out of the "
+                "resample; discrimination metrics used the .632+ weight with a "
+                "no-information value of 0.5, the other metrics (Brier scores, calibration) "
+                f"the .632 weight; {ci * 100:g}% percentile intervals.")
     else:
         text = (f"Performance was estimated by repeated patient-grouped "
                 f"{val.get('n_folds', 5)}-fold cross-validation ({n_boot} repeats), "
