@@ -74,11 +74,16 @@ def child_env() -> dict[str, str]:
     return {**os.environ, **dict.fromkeys(THREAD_VARS, "1")}
 
 
-def run_process(cmd: list[str]) -> tuple[str, float, float]:
-    """Run ``cmd``; return its stdout, wall seconds and peak tree PSS (MB)."""
+def run_process(cmd: list[str], env: dict[str, str] | None = None
+                ) -> tuple[str, float, float]:
+    """Run ``cmd``; return its stdout, wall seconds and peak tree PSS (MB).
+
+    ``env`` defaults to :func:`child_env` (one BLAS thread); pass ``os.environ`` to run
+    the command as a user would.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=child_env())
+                            env=child_env() if env is None else env)
     sampler = PeakSampler(proc.pid)
     out, err = proc.communicate()
     peak = sampler.stop()

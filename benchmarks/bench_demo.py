@@ -25,14 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _memory import PeakSampler
+from _memory import run_process
 
 TARGET_SECONDS = 180.0
 
@@ -41,14 +39,7 @@ def run_demo(out: Path) -> tuple[float, float]:
     """Run ``survrad run --demo --out out``; return wall seconds and peak tree PSS (MB)."""
     cmd = [sys.executable, "-c", "import sys; from survrad.cli import main; sys.exit(main())",
            "run", "--demo", "--out", str(out)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = PeakSampler(proc.pid)
-    _, err = proc.communicate()
-    peak = sampler.stop()
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"survrad run --demo failed (exit {proc.returncode}):\n{err[-3000:]}")
+    _, wall, peak = run_process(cmd, env=dict(os.environ))
     return wall, peak
 
 
