@@ -34,7 +34,7 @@ CoxRiskSets
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -408,6 +408,8 @@ class CoxFit:
     n: int
     n_events: int
     ties: str
+    #: the risk sets the fit was computed on (reused, e.g., for the baseline hazard)
+    risk_sets: Any = field(default=None, repr=False, compare=False)
 
     @property
     def variance(self) -> np.ndarray:
@@ -502,7 +504,8 @@ def cox_fit(X: Any, time: Any, event: Any, *, weights: Any = None, strata: Any =
         (np.diag(info) < _VANISHED * info0)
     return CoxFit(coef=beta, loglik=ll, loglik_null=ll_null, information=info, score=u,
                   n_iter=n_iter, converged=bool(converged and not infinite.any()),
-                  infinite=infinite, n=rs.n, n_events=rs.n_events, ties=rs.ties)
+                  infinite=infinite, n=rs.n, n_events=rs.n_events, ties=rs.ties,
+                  risk_sets=rs)
 
 
 def _newton(rs, xc, beta, ll, obj, u, info, l2, max_iter, tol):

@@ -438,9 +438,10 @@ def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
             "identifiable. Use a penalty or a feature selection step.",
             columns=[str(c) for c in columns],
         )
-    _, s, vt = np.linalg.svd(Z, full_matrices=False)
+    s = np.linalg.svd(Z, compute_uv=False)      # the singular values suffice to pass
     if s[-1] > rtol * s[0]:
         return
+    _, s, vt = np.linalg.svd(Z, full_matrices=False)   # deficient: name the dependent set
     v = vt[-1, 1:] if intercept and strata is None else vt[-1]
     dep = [str(columns[j]) for j in np.flatnonzero(np.abs(v) > 1e-6 * np.abs(v).max())]
     raise FitError(

@@ -358,15 +358,19 @@ class CoxModel(BaseEstimator):
         ties = self._ties(penalised)
         self.ties_ = ties
         fit_args = (xs, time, event, w, codes, g, ties)
-        beta = self._fit_penalised(*fit_args) if penalised else self._fit_unpenalised(*fit_args)
-        self._set_baseline(xs @ beta, time, event, w, codes, ties)
+        if penalised:
+            beta, risk_sets = self._fit_penalised(*fit_args), None
+        else:
+            beta, risk_sets = self._fit_unpenalised(*fit_args)
+        self._set_baseline(xs @ beta, time, event, w, codes, ties, risk_sets)
         return self
 
     def _reset(self) -> None:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, attr)
 
-    def _fit_unpenalised(self, xs, time, event, w, codes, groups, ties) -> np.ndarray:
+    def _fit_unpenalised(self, xs, time, event, w, codes, groups, ties) -> tuple[Any, Any]:
+        """Newton fit with inference; returns the coefficients and the fit's risk sets."""
         fit = cox_fit(xs, time, event, weights=w, strata=codes, ties=ties,
                       max_iter=self.max_iter, tol=self.tol)
         self.estimable_ = ok = self._estimable(fit)
@@ -387,7 +391,7 @@ class CoxModel(BaseEstimator):
         self.loglik_, self.loglik_null_ = fit.loglik, fit.loglik_null
         self.n_iter_, self.converged_ = fit.n_iter, fit.converged
         self.penalty_, self.cv_results_ = 0.0, None
-        return fit.coef
+        return fit.coef, fit.risk_sets
 
     def _estimable(self, fit) -> np.ndarray:
         if fit.converged:
@@ -434,8 +438,9 @@ class CoxModel(BaseEstimator):
         self.estimable_ = np.ones(p, dtype=bool)
         return fit.coef
 
-    def _set_baseline(self, eta, time, event, w, codes, ties) -> None:
-        base = cox_baseline_hazard(eta, time, event, weights=w, strata=codes, ties=ties)
+    def _set_baseline(self, eta, time, event, w, codes, ties, risk_sets=None) -> None:
+        base = (risk_sets.baseline_cumhaz(eta) if risk_sets is not None else
+                cox_baseline_hazard(eta, time, event, weights=w, strata=codes, ties=ties))
         if codes is None:
             self.baseline_cumhaz_ = {None: base[None]}
         else:
