@@ -133,8 +133,22 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return wall, out
 
 
-def child_cox_survrad(cfg: dict) -> dict:
+def _timed_bootstrap(pipe: Any, cohort: Any, cfg: dict) -> dict:
+    """One fit on the whole cohort (the fixed cost) and the timed bootstrap_validate."""
     from sklearn.base import clone
+
+    import survrad as sr
+
+    fixed, _ = _timed(lambda: clone(pipe).fit(cohort, "os").predict_risk(cohort))
+    seconds, res = _timed(lambda: sr.bootstrap_validate(
+        pipe, cohort, "os", n_boot=cfg["B"], metrics=["c_index"], random_state=cfg["seed"],
+        n_jobs=cfg["n_jobs"], progress=False))
+    row = res.summary().iloc[0]
+    return {"seconds": seconds, "fixed_seconds": fixed, "c_apparent": row["apparent"],
+            "c_corrected": row["corrected"], "n_failed": int(row["n_failed"])}
+
+
+def child_cox_survrad(cfg: dict) -> dict:
 
     import survrad as sr
 
@@ -145,13 +159,7 @@ def child_cox_survrad(cfg: dict) -> dict:
     # started inside the timed call when n_jobs=2, as a user's first call would
     sr.bootstrap_validate(pipe, cohort, "os", n_boot=2, metrics=["c_index"], random_state=1,
                           n_jobs=1, progress=False)
-    fixed, _ = _timed(lambda: clone(pipe).fit(cohort, "os").predict_risk(cohort))
-    seconds, res = _timed(lambda: sr.bootstrap_validate(
-        pipe, cohort, "os", n_boot=cfg["B"], metrics=["c_index"], random_state=cfg["seed"],
-        n_jobs=cfg["n_jobs"], progress=False))
-    row = res.summary().iloc[0]
-    return {"seconds": seconds, "fixed_seconds": fixed, "c_apparent": row["apparent"],
-            "c_corrected": row["corrected"], "n_failed": int(row["n_failed"])}
+    return _timed_bootstrap(pipe, cohort, cfg)
 
 
 def child_cox_lifelines(cfg: dict) -> dict:
@@ -195,13 +203,7 @@ def child_forest_survrad(cfg: dict) -> dict:
     small = sr.CohortPipeline(model=clone(model).set_params(n_estimators=5))
     sr.bootstrap_validate(small, cohort, "os", n_boot=1, metrics=["c_index"],
                           random_state=1, n_jobs=1, progress=False)  # warm-up
-    fixed, _ = _timed(lambda: clone(pipe).fit(cohort, "os").predict_risk(cohort))
-    seconds, res = _timed(lambda: sr.bootstrap_validate(
-        pipe, cohort, "os", n_boot=cfg["B"], metrics=["c_index"], random_state=cfg["seed"],
-        n_jobs=cfg["n_jobs"], progress=False))
-    row = res.summary().iloc[0]
-    return {"seconds": seconds, "fixed_seconds": fixed, "c_apparent": row["apparent"],
-            "c_corrected": row["corrected"], "n_failed": int(row["n_failed"])}
+    return _timed_bootstrap(pipe, cohort, cfg)
 
 
 def child_forest_naive(cfg: dict) -> dict:
