@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from survrad._validation import close_matches
+from survrad._validation import close_matches, one_blas_thread
 from survrad.data.cohort import Cohort, Endpoint
 from survrad.exceptions import ConfigError
 from survrad.features import (
@@ -564,8 +564,12 @@ def _fit_full(plan: StudyPlan, comparisons: dict, log: _WarningLog,
 
 def _captured(fn: Callable[..., Any], *args: Any, **kwargs: Any
               ) -> tuple[Any, list[tuple[str, str]]]:
-    """``fn(*args, **kwargs)`` and the warnings it raised (category name, message)."""
-    with warnings.catch_warnings(record=True) as caught:
+    """``fn(*args, **kwargs)`` and the warnings it raised (category name, message).
+
+    BLAS runs on one thread, in this process as in a worker, so that the numbers do not
+    depend on ``n_jobs`` (:func:`survrad._validation.one_blas_thread`).
+    """
+    with warnings.catch_warnings(record=True) as caught, one_blas_thread():
         warnings.simplefilter("always")
         value = fn(*args, **kwargs)
     return value, [(w.category.__name__, str(w.message)) for w in caught]
@@ -592,7 +596,8 @@ def _lesion_risk(plan: StudyPlan, log: _WarningLog) -> Any:
             for name, pipe in pipes.items():
                 if pipe.strategy is not None and hasattr(pipe.strategy, "lesion_scores"):
                     rep = plan.config["report"]
-                    with log.capture(endpoint=ep, strategy=name, stage="lesion risk"):
+                    with log.capture(endpoint=ep, strategy=name, stage="lesion risk"), \
+                            one_blas_thread():
                         table = lesion_risk_table(
                             pipe.strategy, plan.cohort, ep, n_folds=rep["lesion_risk_folds"],
                             random_state=plan.config["random_state"],

@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import BaseEstimator, clone
 
 import survrad as sr
+import survrad.evaluation.bootstrap as bootstrap
 from survrad.evaluation import concordance_index
 from survrad.evaluation.bootstrap import _632, bootstrap_validate, compare_pipelines
 from survrad.evaluation.metrics import time_dependent_auc
@@ -102,7 +103,8 @@ def test_engine_equals_an_obviously_correct_loop(lung) -> None:
                                atol=1e-14)
 
 
-def test_same_numbers_whatever_n_jobs(lung) -> None:
+def test_same_numbers_whatever_n_jobs(lung, monkeypatch) -> None:
+    monkeypatch.setattr(bootstrap, "SERIAL_BELOW_SECONDS", 0.0)   # use the workers
     pipe = CohortPipeline(model=CoxModel())
     kw = dict(n_boot=8, metrics=["c_index", "td_auc", "brier"], horizons=[180, 365],
               random_state=5, progress=False)
@@ -110,6 +112,49 @@ def test_same_numbers_whatever_n_jobs(lung) -> None:
     parallel = bootstrap_validate(pipe, lung, "os", n_jobs=2, **kw)
     pd.testing.assert_frame_equal(serial.replicates, parallel.replicates)
     pd.testing.assert_frame_equal(serial.summary(), parallel.summary())
+
+
+def test_numbers_do_not_depend_on_the_blas_threads_of_the_caller() -> None:
+    """OpenBLAS splits large matrix products between its threads, which changes the last
+    bits; every task runs with one BLAS thread, so a run in a process allowed all cores
+    equals one in a joblib worker (one thread). Seen on the demo's lesion-level Cox (E)."""
+    from threadpoolctl import threadpool_limits
+
+    from survrad.lesions import LesionRiskAggregation
+
+    cohort = sr.simulate_cohort(n_patients=300, random_state=2026, driver="worst")
+    pipe = CohortPipeline(strategy=LesionRiskAggregation(pooling=["max", "mean"], penalty=0.1),
+                          model=CoxModel(penalty=0.05, l1_ratio=0.5))
+    runs = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            runs.append(bootstrap_validate(pipe, cohort, "os", n_boot=1, metrics=["c_index"],
+                                           random_state=3, progress=False))
+    np.testing.assert_array_equal(runs[0].fitted.model_.coef_, runs[1].fitted.model_.coef_)
+    pd.testing.assert_frame_equal(runs[0].replicates, runs[1].replicates)
+
+
+def test_a_small_run_stays_in_this_process(lung, monkeypatch) -> None:
+    """Starting worker processes costs more than a run of a few seconds can gain: such a
+    run ignores n_jobs (same numbers); a longer one uses the workers."""
+    import joblib
+
+    started = []
+
+    class Spy(joblib.Parallel):
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs.get("n_jobs"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(joblib, "Parallel", Spy)
+    pipe = CohortPipeline(model=CoxModel())
+    kw = dict(n_boot=4, metrics=["c_index"], random_state=3, progress=False)
+    small = bootstrap_validate(pipe, lung, "os", n_jobs=2, **kw)
+    assert started == []
+    monkeypatch.setattr(bootstrap, "SERIAL_BELOW_SECONDS", 0.0)
+    large = bootstrap_validate(pipe, lung, "os", n_jobs=2, **kw)
+    assert started == [2]
+    pd.testing.assert_frame_equal(small.replicates, large.replicates)
 
 
 @pytest.mark.slow
@@ -290,8 +335,9 @@ def test_default_metrics_leave_out_the_slope_for_forests(lung) -> None:
     assert res.metrics == ("c_index",)
 
 
-def test_unseeded_random_steps_are_seeded_from_the_replicate(lung) -> None:
+def test_unseeded_random_steps_are_seeded_from_the_replicate(lung, monkeypatch) -> None:
     """A forest left at random_state=None still gives the same numbers for the same seed."""
+    monkeypatch.setattr(bootstrap, "SERIAL_BELOW_SECONDS", 0.0)   # use the workers
     pipe = CohortPipeline(model=SurvivalForest(n_estimators=5, random_state=None))
     kw = dict(n_boot=3, metrics=["c_index"], method=".632+", random_state=7, progress=False)
     a = bootstrap_validate(pipe, lung, "os", **kw)

@@ -139,6 +139,30 @@ def test_take_does_not_share_cohort_level_truth_or_excluded() -> None:
     assert c.truth["patients"].iloc[0, 0] == 0.1
 
 
+def test_take_positions_equals_take_of_the_ids() -> None:
+    c = make_cohort()
+    c.X(), c.y("os")                      # extracted arrays are handed on row by row
+    pos = np.array([2, 0, 2, 4, 2])
+    by_pos, by_id = c.take_positions(pos), make_cohort().take(c.patient_ids[pos])
+    pd.testing.assert_frame_equal(by_pos.patients, by_id.patients)
+    pd.testing.assert_frame_equal(by_pos.lesions, by_id.lesions)
+    pd.testing.assert_frame_equal(by_pos.X(), by_id.X())
+    np.testing.assert_array_equal(by_pos.y("os"), by_id.y("os"))
+    assert by_pos.original_ids == by_id.original_ids
+    with pytest.raises(SchemaError, match=r"positions must be in \[0, 5\)"):
+        c.take_positions([0, 5])
+    with pytest.raises(TypeError, match="positions must be integers"):
+        c.take_positions([0.0, 1.0])
+
+
+def test_x_and_y_are_new_objects_each_call() -> None:
+    c = make_cohort()
+    X, y = c.X(), c.y("os")
+    X.iloc[0, 0] = -99.0
+    y["time"][0] = -99.0
+    assert c.X().iloc[0, 0] != -99.0 and c.y("os")["time"][0] != -99.0
+
+
 def test_take_unknown_id_is_an_error() -> None:
     with pytest.raises(SchemaError, match=r"patient ids not in this cohort.*'P999'") as info:
         make_cohort().take(["P001", "P999"])

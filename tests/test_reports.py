@@ -4,8 +4,10 @@
 ``survrad run analyses/lung/study.toml`` (reports/README.md). Each test reruns the command
 into a temporary folder and requires ``results.json`` and the tables to be byte-identical
 to the committed ones. Byte identity holds for the same versions of the numerical
-libraries; when they differ from the committed manifest's, the comparison is skipped with
-the list of differences (regenerate the reports with the commands in reports/README.md).
+libraries on the same numerical platform (CPU architecture, numpy's SIMD kernels,
+OpenBLAS's kernel); when they differ from the committed manifest's, the comparison is
+skipped with the list of differences (regenerate the reports with the commands in
+reports/README.md).
 The lung report is also held to R: its numbers must be R's, whatever was committed.
 """
 
@@ -18,7 +20,7 @@ import pandas as pd
 import pytest
 
 from survrad.cli import main
-from survrad.reporting.writer import package_versions
+from survrad.reporting.writer import numerical_platform, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
@@ -27,9 +29,14 @@ NUMERIC = ("python", "numpy", "scipy", "pandas", "scikit-learn", "scikit-surviva
 
 
 def _version_differences(committed: Path) -> list[str]:
-    then = json.loads((committed / "manifest.json").read_text("utf-8"))["versions"]
-    now = package_versions()
-    return [f"{k} {then.get(k)} -> {now.get(k)}" for k in NUMERIC if then.get(k) != now.get(k)]
+    manifest = json.loads((committed / "manifest.json").read_text("utf-8"))
+    then, now = manifest["versions"], package_versions()
+    out = [f"{k} {then.get(k)} -> {now.get(k)}" for k in NUMERIC if then.get(k) != now.get(k)]
+    # numpy's SIMD kernels and OpenBLAS's by CPU: the 15th digit may differ between machines
+    then_platform, now_platform = manifest.get("platform"), numerical_platform()
+    if then_platform != now_platform:
+        out.append(f"platform {then_platform} -> {now_platform}")
+    return out
 
 
 def _compare(committed: Path, fresh: Path) -> None:

@@ -75,6 +75,7 @@ from survrad.reporting.writer import (
     atomic_output_dir,
     atomic_write_text,
     json_dumps,
+    numerical_platform,
     package_versions,
 )
 
@@ -408,12 +409,13 @@ def write_tables(out: str | Path, tables: Mapping[str, pd.DataFrame], *,
     The folder is built next to ``out`` and renamed when complete; an existing ``out`` is
     replaced only with ``force=True`` (a ConfigError otherwise, before anything is written).
     The manifest records the command line, the resolved arguments (seeds included), the
-    package versions and the run time.
+    package versions, the numerical platform and the run time.
     """
     manifest = {"command": [Path(sys.argv[0]).name, *sys.argv[1:]],
                 "arguments": {k: str(v) if isinstance(v, Path) else v
                               for k, v in vars(args).items()} if args is not None else None,
                 "versions": package_versions(),
+                "platform": numerical_platform(),
                 "duration_seconds": None if seconds is None else round(seconds, 1),
                 "tables": [f"{name}.csv" for name in tables]}
     with atomic_output_dir(out, force=force) as tmp:

@@ -1,9 +1,12 @@
 """Cox proportional-hazards kernels: partial likelihood, Newton-Raphson, residuals (layer 0).
 
-Pure numpy. Every quantity is computed with one sort and cumulative sums over the
-risk sets, so the cost is O(n log n + n p^2) per evaluation with no Python loop over
-patients (the only loop is over strata). Ties are handled as in R's ``survival``
-package (``coxph.fit`` / ``coxfit6.c``):
+Built on numpy, plus scipy's LAPACK Cholesky solver for the Newton steps. Every quantity
+is computed with one sort and cumulative sums over the risk sets, so the cost is
+O(n log n + n p^2) per evaluation with no Python loop over patients (the only loop is
+over strata): rows are sorted by decreasing time with the deaths last among tied times,
+so that each risk set is a prefix of the rows and each set of tied deaths the
+difference of two prefixes. Ties are handled as in R's ``survival`` package
+(``coxph.fit`` / ``coxfit6.c``):
 
 * Breslow: an event time with tied deaths ``D`` contributes
   ``sum_D w_i eta_i - W_D log S0``;
@@ -34,10 +37,12 @@ CoxRiskSets
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.linalg.lapack import dposv as _dposv
 
 from survrad._validation import check_choice
 
@@ -56,26 +61,55 @@ __all__ = [
 
 _TIES = ("efron", "breslow")
 _VANISHED = 1e-8   # information at the fit / at the start below this: coefficient diverged
+_TOLER_CHOL = np.finfo(float).eps ** 0.75     # R's coxph.control(toler.chol)
+_TINY_DEN = 1e-100   # Efron denominators below this: rescale before squaring 1 / den
 
 
 # --------------------------------------------------------------------------- risk sets
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Stratum:
-    """Sorted risk-set bookkeeping for one stratum (all arrays in sorted order)."""
+    """Risk-set bookkeeping for one stratum.
 
-    index: np.ndarray        # positions in the caller's arrays, sorted by time
+    Rows are sorted by decreasing time and, within a tied time, censored rows before
+    deaths. Event block ``j`` (the ``j``-th distinct event time, latest first) then has
+    the risk set ``rows[:end[j]]`` and its deaths are ``rows[lo[j]:end[j]]``, so every
+    risk-set sum and tied-death sum is a prefix sum or a difference of two.
+    """
+
+    index: np.ndarray        # positions in the caller's arrays, in the sorted order
     w: np.ndarray            # case weights
     delta: np.ndarray        # event indicator as float
-    block: np.ndarray        # distinct-time block of each row
-    starts: np.ndarray       # first row of each block
-    n_blocks: int
-    rep: np.ndarray          # one entry per death: its block (sorted)
+    wd: np.ndarray           # w * delta
+    unit_w: bool             # all weights are 1
+    at: np.ndarray           # per row: first event block with time <= its time (n_ev if none)
+    n_ev: int                # number of event blocks (distinct event times)
+    ev_time: np.ndarray      # time of each event block (decreasing)
+    lo: np.ndarray           # per event block: its first death row
+    end: np.ndarray          # per event block: one past its last death row
+    sum_rows: np.ndarray     # prefix lengths needed by ``_risk_sums``: end, then lo if tied
+    rep: np.ndarray          # per death: its event block (non-decreasing)
+    rep_end: np.ndarray      # per death: ``end`` of its block
+    rep_lo: np.ndarray       # per death: ``lo`` of its block
     frac: np.ndarray         # per death: k/d (Efron) or 0 (Breslow)
     meanwt: np.ndarray       # per death: W_D / d of its block
-    ev_blocks: np.ndarray    # blocks with at least one death
+    meanwt_sum: float        # sum of ``meanwt``
+    tied: bool               # Efron with tied deaths (some ``frac`` > 0)
+    efron_q: np.ndarray      # per death (tied only): (1 - f)^2, f (1 - f), f^2 with f = frac
     ev_starts: np.ndarray    # first position of each event block inside ``rep``
     ev_count: np.ndarray     # deaths per event block
     label: Any               # stratum label
+
+
+def _is_binary(event: np.ndarray) -> bool:
+    """All of ``event`` is 0 or 1 (``np.isin(event, (0, 1)).all()``, faster)."""
+    kind = event.dtype.kind
+    if kind == "b" or not event.size:
+        return True
+    if kind in "iu":
+        return bool(event.min() >= 0 and event.max() <= 1)
+    if kind == "f":
+        return bool(((event == 0) | (event == 1)).all())
+    return bool(np.isin(event, (0, 1)).all())
 
 
 class CoxRiskSets:
@@ -106,56 +140,82 @@ class CoxRiskSets:
         n = time.shape[0]
         if event.shape[0] != n:
             raise ValueError(f"time and event differ in length: {n} vs {event.shape[0]}.")
-        if not np.all(np.isfinite(time)):
+        if not np.isfinite(time).all():
             raise ValueError("time contains NaN or infinite values.")
-        if not np.all(np.isin(event, (0, 1))):
+        if not _is_binary(event):
             raise ValueError("event must be coded 0/1 (or False/True).")
         self.ties = check_choice("ties", ties, _TIES)
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
-        if w.shape[0] != n:
-            raise ValueError(f"weights has length {w.shape[0]}, expected {n}.")
-        if not np.all(np.isfinite(w)) or np.any(w <= 0):
-            raise ValueError("weights must be finite and strictly positive (as in R's coxph).")
+        if weights is None:
+            w, unit_w = np.ones(n), True
+        else:
+            w = np.asarray(weights, dtype=float).ravel()
+            if w.shape[0] != n:
+                raise ValueError(f"weights has length {w.shape[0]}, expected {n}.")
+            if not np.isfinite(w).all() or (w <= 0).any():
+                raise ValueError("weights must be finite and strictly positive (as in R's "
+                                 "coxph).")
+            unit_w = bool((w == 1.0).all())
         self.n = n
         self.time = time
         self.event = event.astype(float)
         self.weights = w
+        self._unit_w = unit_w
+        died = self.event != 0.0                  # lexsort is faster on a boolean key
         if strata is None:
-            codes, labels = np.zeros(n, dtype=np.int64), np.array([None], dtype=object)
-        else:
-            strata = np.asarray(strata).ravel()
-            if strata.shape[0] != n:
-                raise ValueError(f"strata has length {strata.shape[0]}, expected {n}.")
-            labels, codes = np.unique(strata, return_inverse=True)
+            self.strata_labels = np.array([None], dtype=object)
+            self.strata = [self._stratum(np.lexsort((died, -time)), None)]
+            return
+        strata = np.asarray(strata).ravel()
+        if strata.shape[0] != n:
+            raise ValueError(f"strata has length {strata.shape[0]}, expected {n}.")
+        labels, codes = np.unique(strata, return_inverse=True)
         self.strata_labels = labels
-        order = np.lexsort((time, codes))
+        order = np.lexsort((died, -time, codes))
         bounds = np.flatnonzero(np.diff(codes[order])) + 1
         self.strata = [self._stratum(idx, labels[codes[idx[0]]])
                        for idx in np.split(order, bounds)]
 
     def _stratum(self, idx: np.ndarray, label: Any) -> _Stratum:
+        """Bookkeeping of the rows ``idx`` (sorted by decreasing time, deaths last in ties)."""
         t = self.time[idx]
         delta = self.event[idx]
         w = self.weights[idx]
-        new = np.ones(t.shape[0], dtype=bool)
-        new[1:] = t[1:] != t[:-1]
-        starts = np.flatnonzero(new)
-        block = np.cumsum(new) - 1
-        nb = starts.shape[0]
-        nd = np.bincount(block, weights=delta, minlength=nb)
-        wd = np.bincount(block, weights=w * delta, minlength=nb)
-        ev_blocks = np.flatnonzero(nd > 0)
-        cnt = nd[ev_blocks].astype(np.int64)
-        rep = np.repeat(ev_blocks, cnt)
-        ev_starts = np.cumsum(cnt) - cnt
-        if self.ties == "efron":
-            k = np.arange(rep.shape[0]) - np.repeat(ev_starts, cnt)
-            frac = k / np.repeat(cnt, cnt)
+        wd = delta if self._unit_w else w * delta
+        dead = np.flatnonzero(delta)
+        td = t[dead]
+        new = np.empty(td.shape[0], dtype=bool)
+        new[:1] = True
+        np.not_equal(td[1:], td[:-1], out=new[1:])
+        ev_starts = np.flatnonzero(new)
+        rep = new.cumsum()
+        rep -= 1
+        n_ev, n_dead = ev_starts.shape[0], dead.shape[0]
+        cnt = np.bincount(rep, minlength=n_ev)
+        lo = dead[ev_starts]
+        end = lo + cnt
+        ev_time = td[ev_starts]
+        at = np.zeros(t.shape[0], dtype=np.intp)  # per row: number of event times > its time
+        at[lo] = 1
+        at = at.cumsum()
+        at[dead] -= 1
+        if self._unit_w:
+            meanwt = np.ones(n_dead)
         else:
-            frac = np.zeros(rep.shape[0])
-        meanwt = np.repeat(wd[ev_blocks] / cnt, cnt) if cnt.size else np.zeros(0)
-        return _Stratum(idx, w, delta, block, starts, nb, rep, frac, meanwt,
-                        ev_blocks, ev_starts, cnt, label)
+            meanwt = (np.bincount(rep, wd[dead], minlength=n_ev) / cnt)[rep]
+        tied = self.ties == "efron" and n_dead > n_ev
+        if tied:
+            frac = (np.arange(n_dead) - ev_starts[rep]) / cnt[rep]
+            f1 = 1.0 - frac
+            efron_q = np.empty((3, n_dead))
+            np.multiply(f1, f1, out=efron_q[0])
+            np.multiply(frac, f1, out=efron_q[1])
+            np.multiply(frac, frac, out=efron_q[2])
+            sum_rows = np.concatenate((end, lo))
+        else:
+            frac, efron_q, sum_rows = np.zeros(n_dead), np.zeros((3, 0)), end
+        return _Stratum(idx, w, delta, wd, self._unit_w, at, n_ev, ev_time, lo, end,
+                        sum_rows, rep, end[rep], lo[rep], frac, meanwt, float(meanwt.sum()),
+                        tied, efron_q, ev_starts, cnt, label)
 
     @property
     def n_events(self) -> int:
@@ -169,10 +229,9 @@ class CoxRiskSets:
         grad = np.empty(self.n)
         ll = 0.0
         for st in self.strata:
-            e = eta[st.index]
-            part = _core(st, e)
+            part = _core(st, eta[st.index])
             ll += part["loglik"]
-            grad[st.index] = st.w * st.delta - part["v"]
+            grad[st.index] = st.wd - part["v"]
         return ll, grad
 
     def loglik(self, eta: Any) -> float:
@@ -185,29 +244,50 @@ class CoxRiskSets:
         """Log partial likelihood, score ``U`` and information ``I`` (= -Hessian) at ``beta``.
 
         ``X`` should be centred (column means near 0) to avoid cancellation in ``I``.
+        Repeated evaluations with the same ``X`` (as in :func:`cox_fit`) sort it once:
+        ``self._derivatives(self._design(X), beta)``.
         """
-        p = X.shape[1]
-        eta = X @ beta
-        ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+        return self._derivatives(self._design(X), beta)
+
+    def _design(self, X: np.ndarray, centre: np.ndarray | None = None) -> list[tuple]:
+        """``X`` prepared for repeated ``_derivatives`` calls.
+
+        Per stratum: its rows of ``X - centre`` in the stratum's order (C-contiguous), their
+        transpose (C-contiguous) and ``X' w delta``.
+        """
+        X = np.asarray(X, dtype=float)
+        out = []
         for st in self.strata:
-            x = X[st.index]
-            part = _core(st, eta[st.index])
-            ll += part["loglik"]
-            g = st.w * st.delta - part["v"]
-            score += x.T @ g
-            m = _xbar_events(st, x, part)[0] * np.sqrt(st.meanwt)[:, None]
-            info += (x.T * part["v"]) @ x - m.T @ m
+            x = X.take(st.index, axis=0)
+            if centre is not None:
+                x -= centre
+            xt = np.ascontiguousarray(x.T)
+            out.append((x, xt, xt @ st.wd))
+        return out
+
+    def _derivatives(self, design: list[tuple], beta: np.ndarray) -> tuple[float, np.ndarray,
+                                                                            np.ndarray]:
+        """:meth:`derivatives` of the prepared ``design`` (from :meth:`_design`)."""
+        if len(self.strata) == 1:
+            return _stratum_derivatives(self.strata[0], *design[0], beta)
+        p = beta.shape[0]
+        ll, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+        for st, d in zip(self.strata, design, strict=True):
+            s_ll, s_u, s_i = _stratum_derivatives(st, *d, beta)
+            ll += s_ll
+            score += s_u
+            info += s_i
         return ll, score, info
 
     def score_residuals(self, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """Unweighted score residuals (R's ``residuals(fit, type = "score")``), shape (n, p)."""
-        eta = X @ beta
-        out = np.empty_like(X, dtype=float)
+        X = np.asarray(X, dtype=float)
+        out = np.empty_like(X)
         for st in self.strata:
             x = X[st.index]
-            e_eta = eta[st.index]
+            e_eta = x @ beta
             part = _core(st, e_eta)
-            out[st.index] = _score_resid_stratum(st, x, part, e_eta)
+            out[st.index] = _score_resid_stratum(st, x, part)
         return out
 
     def zph_score(self, X: np.ndarray, beta: np.ndarray,
@@ -217,21 +297,22 @@ class CoxRiskSets:
         The building blocks of the Grambsch-Therneau test as R's ``cox.zph``
         (survival >= 3.0, C routine ``zph1``): returns ``u`` (2p,), whose first half is
         the ordinary score, and the full ``2p x 2p`` information matrix. ``gtime`` is the
-        (centred) transformed time of each subject.
+        (centred) transformed time of each subject (a function of the time).
         """
+        X = np.asarray(X, dtype=float)
+        gtime = np.asarray(gtime, dtype=float)
         p = X.shape[1]
-        eta = X @ beta
         u = np.zeros(2 * p)
         info = np.zeros((2 * p, 2 * p))
         for st in self.strata:
             x = X[st.index]
-            part = _core(st, eta[st.index])
-            xbar = _xbar_events(st, x, part)[0]
-            g_b = gtime[st.index][st.starts]
-            wd = st.w * st.delta
-            u[:p] += x.T @ (wd - part["v"])
-            u[p:] += x.T @ (wd * gtime[st.index]) - xbar.T @ (g_b[st.rep] * st.meanwt)
-            i11 = _info_weighted(st, x, part, xbar, np.ones(st.n_blocks))
+            part = _core(st, x @ beta)
+            xbar = _xbar_events(st, x, part)
+            g_row = gtime[st.index]
+            g_b = g_row[st.lo]
+            u[:p] += x.T @ (st.wd - part["v"])
+            u[p:] += x.T @ (st.wd * g_row) - xbar.T @ (g_b[st.rep] * st.meanwt)
+            i11 = _info_weighted(st, x, part, xbar, np.ones(st.n_ev))
             i12 = _info_weighted(st, x, part, xbar, g_b)
             i22 = _info_weighted(st, x, part, xbar, g_b * g_b)
             info += np.block([[i11, i12], [i12.T, i22]])
@@ -246,20 +327,16 @@ class CoxRiskSets:
         eta = self._check_eta(eta)
         out = {}
         for st in self.strata:
-            e = eta[st.index]
-            part = _core(st, e)
-            inc = np.bincount(st.rep, part["haz"], minlength=st.n_blocks) * np.exp(-part["c"])
-            t = self.time[st.index][st.starts]
-            keep = np.zeros(st.n_blocks, dtype=bool)
-            keep[st.ev_blocks] = True
-            out[st.label] = (t[keep], np.cumsum(inc[keep]))
+            part = _core(st, eta[st.index])
+            inc = part["a"][:st.n_ev][::-1] * np.exp(-part["c"])      # increasing time
+            out[st.label] = (st.ev_time[::-1].copy(), np.cumsum(inc))
         return out
 
     def _check_eta(self, eta: Any) -> np.ndarray:
         eta = np.asarray(eta, dtype=float).ravel()
         if eta.shape[0] != self.n:
             raise ValueError(f"eta has length {eta.shape[0]}, expected {self.n}.")
-        if not np.all(np.isfinite(eta)):
+        if not np.isfinite(eta).all():
             raise ValueError("eta contains NaN or infinite values.")
         return eta
 
@@ -269,65 +346,142 @@ def _core(st: _Stratum, eta: np.ndarray) -> dict[str, Any]:
 
     ``v_i = w_i exp(eta_i) (sum over event times at which i is at risk of the hazard,
     minus the Efron down-weighting at i's own death time)`` is the second term of the
-    gradient with respect to eta, and the diagonal of the first Hessian term.
+    gradient with respect to eta, and the diagonal of the first Hessian term. ``a``,
+    ``b`` (per event block, plus a trailing 0) are the hazard and its Efron-weighted
+    part, ``hs`` the cumulative hazard up to each event block (0 after the last), ``s0``
+    the prefix sums of ``r = w exp(eta - c)`` (``s0[m]`` over the first ``m`` rows).
     """
     c = float(eta.max()) if eta.size else 0.0
-    e = np.exp(eta - c)
-    r = st.w * e
-    s0 = np.cumsum(r[::-1])[::-1][st.starts]
-    s0d = np.add.reduceat(r * st.delta, st.starts) if st.starts.size else s0
-    den = s0[st.rep] - st.frac * s0d[st.rep]
+    e = eta - c
+    np.exp(e, out=e)
+    r = e if st.unit_w else e * st.w
+    s0 = np.empty(r.shape[0] + 1)                 # s0[m] = sum of r over rows[:m]
+    s0[0] = 0.0
+    r.cumsum(out=s0[1:])
+    den = s0[st.rep_end]
+    if st.tied:
+        den -= st.frac * (den - s0[st.rep_lo])
     haz = st.meanwt / den
-    loglik = float(np.dot(st.w * st.delta, eta) - np.sum(st.meanwt * (np.log(den) + c)))
-    a = np.bincount(st.rep, haz, minlength=st.n_blocks)
-    b = np.bincount(st.rep, haz * st.frac, minlength=st.n_blocks)
-    cum_a = np.cumsum(a)
-    v = r * (cum_a[st.block] - st.delta * b[st.block])
-    return {"loglik": loglik, "e": e, "r": r, "den": den, "haz": haz, "a": a, "b": b,
-            "cum_a": cum_a, "v": v, "c": c}
+    loglik = float(st.wd @ eta - st.meanwt @ np.log(den)) - c * st.meanwt_sum
+    a = np.bincount(st.rep, haz, minlength=st.n_ev + 1)
+    hs = a[::-1].cumsum()[::-1]
+    if st.tied:
+        b = np.bincount(st.rep, haz * st.frac, minlength=st.n_ev + 1)
+        v = r * (hs[st.at] - st.delta * b[st.at])
+    else:
+        b = np.zeros(st.n_ev + 1)
+        v = r * hs[st.at]
+    return {"loglik": loglik, "e": e, "r": r, "s0": s0, "den": den, "haz": haz, "a": a,
+            "b": b, "hs": hs, "v": v, "c": c}
 
 
-def _xbar_events(st: _Stratum, x: np.ndarray, part: dict) -> tuple[np.ndarray, np.ndarray]:
+def _risk_sums(st: _Stratum, x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Risk-set sums of ``r x``: rows ``S1[j]`` per event block, then (tied) ``S_lo[j]``.
+
+    ``S1[j]`` sums over the risk set ``rows[:end[j]]`` and ``S_lo[j]`` over
+    ``rows[:lo[j]]`` (the risk set without block ``j``'s deaths). One cumulative sum; the
+    columns are paired into complex numbers, which halves numpy's sequential
+    accumulation without changing any rounding.
+    """
+    n, p = x.shape
+    if not p:
+        return np.zeros((st.sum_rows.shape[0], 0))
+    pe = p + p % 2
+    cum = np.empty((n + 1, pe))                   # cum[m] = sum of r x over rows[:m]
+    cum[0] = 0.0
+    np.multiply(x, r[:, None], out=cum[1:, :p])
+    if pe != p:
+        cum[1:, p] = 0.0
+    pairs = cum[1:].view(complex)
+    pairs.cumsum(axis=0, out=pairs)
+    return cum.take(st.sum_rows, axis=0)[:, :p]
+
+
+def _stratum_derivatives(st: _Stratum, x: np.ndarray, xt: np.ndarray, xwd: np.ndarray,
+                         beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Loglik, score and information of one stratum (``x`` sorted, ``xt = x.T``)."""
+    part = _core(st, x @ beta)
+    v = part["v"]
+    score = xwd - xt @ v
+    info = (xt * v) @ x
+    if st.n_ev and x.shape[1]:
+        info -= _event_info(st, x, part)
+    return part["loglik"], score, info
+
+
+def _event_info(st: _Stratum, x: np.ndarray, part: dict) -> np.ndarray:
+    """``sum over deaths of meanwt * xbar xbar'``, the second term of the information.
+
+    A death of event block ``j`` with Efron fraction ``f`` has ``xbar = ((1 - f) S1[j]
+    + f S_lo[j]) / den``, so block ``j`` contributes ``G' Q G`` with ``G = [S1[j];
+    S_lo[j]]`` and ``Q = sum_k meanwt_k / den_k^2 [(1 - f)^2, f (1 - f); f (1 - f),
+    f^2]`` over its deaths ``k``; without tied Efron deaths only ``Q[0, 0]`` is non-zero.
+    If some ``den`` is so small that ``1 / den^2`` could overflow, ``G`` is divided by the
+    risk-set total ``S0[j]`` and ``Q`` multiplied by ``S0[j]^2`` first.
+    """
+    g = _risk_sums(st, x, part["r"])
+    den = part["den"]
+    if den.min() > _TINY_DEN:
+        h2 = part["haz"] / den                    # meanwt / den^2
+    else:
+        inv_s0 = 1.0 / part["s0"][st.end]
+        g *= (np.concatenate((inv_s0, inv_s0)) if st.tied else inv_s0)[:, None]
+        ratio = part["s0"][st.rep_end] / den
+        h2 = st.meanwt * ratio * ratio
+    n_ev = st.n_ev
+    if not st.tied:
+        return g.T @ (g * np.bincount(st.rep, h2, minlength=n_ev)[:, None])
+    qa, qb, qc = (np.bincount(st.rep, q, minlength=n_ev) for q in st.efron_q * h2)
+    cross = g[:n_ev].T @ (g[n_ev:] * qb[:, None])
+    out = g.T @ (g * np.concatenate((qa, qc))[:, None])
+    out += cross
+    out += cross.T
+    return out
+
+
+def _xbar_events(st: _Stratum, x: np.ndarray, part: dict) -> np.ndarray:
     """Weighted covariate means over the (Efron-adjusted) risk set at each death."""
-    r = part["r"]
-    s1 = np.cumsum((r[:, None] * x)[::-1], axis=0)[::-1][st.starts]
-    s1d = np.add.reduceat((r * st.delta)[:, None] * x, st.starts, axis=0)
-    num = s1[st.rep] - st.frac[:, None] * s1d[st.rep]
-    return num / part["den"][:, None], s1d
+    g = _risk_sums(st, x, part["r"])
+    num = g[st.rep]
+    if st.tied:
+        f = st.frac[:, None]
+        num = (1 - f) * num + f * g[st.n_ev + st.rep]
+    return num / part["den"][:, None]
 
 
 def _info_weighted(st: _Stratum, x: np.ndarray, part: dict, xbar: np.ndarray,
                    c_b: np.ndarray) -> np.ndarray:
     """``sum_j c_j H_j``: event-time contributions to the information, weighted by ``c``."""
-    a = part["a"] * c_b
-    b = part["b"] * c_b
-    v = part["r"] * (np.cumsum(a)[st.block] - st.delta * b[st.block])
+    c_pad = np.append(c_b, 0.0)
+    a = part["a"] * c_pad
+    b = part["b"] * c_pad
+    v = part["r"] * (np.cumsum(a[::-1])[::-1][st.at] - st.delta * b[st.at])
     cw = c_b[st.rep] * st.meanwt
     return (x.T * v) @ x - (xbar * cw[:, None]).T @ xbar
 
 
 def _per_block(st: _Stratum, values: np.ndarray) -> np.ndarray:
-    """Sum per-death rows into per-block rows (zeros for blocks without deaths)."""
-    out = np.zeros((st.n_blocks, *values.shape[1:]))
-    if st.ev_blocks.size:
-        out[st.ev_blocks] = np.add.reduceat(values, st.ev_starts, axis=0)
+    """Sum per-death rows into per-event-block rows, plus a trailing row of zeros."""
+    out = np.zeros((st.n_ev + 1, *values.shape[1:]))
+    if st.n_ev:
+        out[:-1] = np.add.reduceat(values, st.ev_starts, axis=0)
     return out
 
 
-def _score_resid_stratum(st: _Stratum, x: np.ndarray, part: dict,
-                         eta: np.ndarray) -> np.ndarray:
+def _score_resid_stratum(st: _Stratum, x: np.ndarray, part: dict) -> np.ndarray:
     """Score residuals of one stratum, as R's coxscore (Efron: deaths share xbar_k)."""
-    xbar, _ = _xbar_events(st, x, part)
+    xbar = _xbar_events(st, x, part)
     haz = part["haz"]
     hx = _per_block(st, haz[:, None] * xbar)
     hfx = _per_block(st, (haz * st.frac)[:, None] * xbar)
-    cnt = np.ones(st.n_blocks)
-    cnt[st.ev_blocks] = st.ev_count
+    cnt = np.ones(st.n_ev + 1)
+    cnt[:-1] = st.ev_count
     xbar_mean = _per_block(st, xbar) / cnt[:, None]
-    cum_h = part["cum_a"][st.block] - st.delta * part["b"][st.block]
-    cum_hx = np.cumsum(hx, axis=0)[st.block] - st.delta[:, None] * hfx[st.block]
+    at, delta = st.at, st.delta
+    cum_h = part["hs"][at] - delta * part["b"][at]
+    cum_hx = np.cumsum(hx[::-1], axis=0)[::-1][at] - delta[:, None] * hfx[at]
     e = part["e"]
-    return (st.delta[:, None] * (x - xbar_mean[st.block])
+    return (delta[:, None] * (x - xbar_mean[at])
             - e[:, None] * (x * cum_h[:, None] - cum_hx))
 
 
@@ -425,14 +579,56 @@ def _safe_inverse(info: np.ndarray) -> np.ndarray:
 
 
 def _solve(info: np.ndarray, score: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(info, score)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(info, score, rcond=None)[0]
+    """Newton step ``info^-1 score`` as R's ``coxph.fit`` (``cholesky2`` + ``chsolve2``).
+
+    LAPACK's Cholesky when every pivot is at least ``toler.chol`` times the largest
+    diagonal element; otherwise R's own LDL' sweep, which treats the directions with a
+    smaller pivot as singular (their step is 0), e.g. a diverged coefficient whose
+    information has vanished.
+    """
+    if not score.size:
+        return np.zeros(0)
+    chol, step, status = _dposv(info, score)
+    if status == 0 and (float(chol.diagonal().min()) ** 2            # pivots = diag(chol)^2
+                        >= _TOLER_CHOL * float(info.diagonal().max())):
+        return step
+    return _chsolve2(info, score)
 
 
-def _penalised(rs: CoxRiskSets, xc: np.ndarray, beta: np.ndarray, l2: float):
-    ll, u, info = rs.derivatives(xc, beta)
+def _chsolve2(info: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """R's ``cholesky2`` (pivots below ``toler.chol`` times the largest positive diagonal
+    element set to 0) and ``chsolve2``, line by line."""
+    a = np.triu(info) + np.triu(info, 1).T        # R uses the upper triangle
+    p = a.shape[0]
+    diag = a.diagonal()
+    positive = diag[diag > 0]
+    eps = _TOLER_CHOL * (float(positive.max()) if positive.size else 1.0)
+    for i in range(p):
+        pivot = a[i, i]
+        if not math.isfinite(pivot) or pivot < eps:
+            a[i, i] = 0.0
+            continue
+        col = a[i + 1:, i].copy()
+        temp = col / pivot
+        a[i + 1:, i] = temp
+        update = np.outer(col, temp)              # only its lower triangle is used
+        np.fill_diagonal(update, temp * temp * pivot)
+        a[i + 1:, i + 1:] -= update
+    y = np.array(score, dtype=float)
+    for i in range(p):
+        y[i] -= y[:i] @ a[i, :i]
+    for i in range(p - 1, -1, -1):
+        y[i] = 0.0 if a[i, i] == 0 else y[i] / a[i, i] - y[i + 1:] @ a[i + 1:, i]
+    return y
+
+
+def _weighted_mean(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Column means of ``x`` weighted by ``w`` (``np.average``'s, as one matrix product)."""
+    return (w @ x) / w.sum()
+
+
+def _penalised(rs: CoxRiskSets, design: list, beta: np.ndarray, l2: float):
+    ll, u, info = rs._derivatives(design, beta)
     if l2:
         u = u - l2 * beta
         info = info + l2 * np.eye(beta.size)
@@ -479,23 +675,23 @@ def cox_fit(X: Any, time: Any, event: Any, *, weights: Any = None, strata: Any =
     x = np.asarray(X, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got shape {x.shape}.")
-    if not np.all(np.isfinite(x)):
+    if not np.isfinite(x).all():
         raise ValueError("X contains NaN or infinite values.")
     rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties)
     if x.shape[0] != rs.n:
         raise ValueError(f"X has {x.shape[0]} rows but time has {rs.n}.")
     p = x.shape[1]
-    xc = x - np.average(x, axis=0, weights=rs.weights) if p else x
+    design = rs._design(x, _weighted_mean(x, rs.weights) if p else None)
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float).ravel().copy()
     if beta.shape[0] != p:
         raise ValueError(f"init has length {beta.shape[0]}, expected {p}.")
-    ll, obj, u, info = _penalised(rs, xc, beta, l2)
+    ll, obj, u, info = _penalised(rs, design, beta, l2)
     ll_null = ll if not beta.any() else rs.loglik(np.zeros(rs.n))
     info0 = np.diag(info).copy()
     n_iter, converged = 0, p == 0
     if p:
-        beta, ll, obj, u, info, n_iter, converged = _newton(rs, xc, beta, ll, obj, u, info,
-                                                            l2, max_iter, tol)
+        beta, ll, obj, u, info, n_iter, converged = _newton(rs, design, beta, ll, obj, u,
+                                                            info, l2, max_iter, tol)
     step = np.abs(_solve(info, u)) if p else np.zeros(0)
     # R's check (next Newton step still large) or, for a coefficient that jumped far in
     # one step, its information has vanished (covariate constant within the risk-weighted
@@ -508,14 +704,14 @@ def cox_fit(X: Any, time: Any, event: Any, *, weights: Any = None, strata: Any =
                   risk_sets=rs)
 
 
-def _newton(rs, xc, beta, ll, obj, u, info, l2, max_iter, tol):
+def _newton(rs, design, beta, ll, obj, u, info, l2, max_iter, tol):
     """R's coxfit6 iteration: Newton steps; while the objective gets worse, move back
     towards the last good point, more aggressively each time (halving, then 2/3, ...)."""
     new = beta + _solve(info, u)
     halving = 0
     for it in range(1, max_iter + 1):
-        n_ll, n_obj, n_u, n_info = _penalised(rs, xc, new, l2)
-        finite = np.isfinite(n_obj) and np.all(np.isfinite(n_info))
+        n_ll, n_obj, n_u, n_info = _penalised(rs, design, new, l2)
+        finite = math.isfinite(n_obj) and bool(np.isfinite(n_info).all())
         if finite and (abs(n_obj - obj) <= tol * abs(n_obj) if n_obj != 0 else obj == 0):
             return new, n_ll, n_obj, n_u, n_info, it, True
         if not finite or n_obj < obj:
@@ -539,7 +735,7 @@ def cox_information(X: Any, time: Any, event: Any, coef: Any, *, weights: Any = 
     (1, 1)
     """
     x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties)
-    return rs.derivatives(x - np.average(x, axis=0, weights=rs.weights), beta)[2]
+    return rs._derivatives(rs._design(x, _weighted_mean(x, rs.weights)), beta)[2]
 
 
 def _prepare(X, time, event, coef, weights, strata, ties):
@@ -619,7 +815,7 @@ def cox_robust_variance(X: Any, time: Any, event: Any, coef: Any, *, groups: Any
     groups = np.asarray(groups).ravel()
     if groups.shape[0] != rs.n:
         raise ValueError(f"groups has length {groups.shape[0]}, expected {rs.n}.")
-    xc = x - np.average(x, axis=0, weights=rs.weights)
+    xc = x - _weighted_mean(x, rs.weights)
     keep = np.ones(beta.size, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     info = rs.derivatives(xc, beta)[2][np.ix_(keep, keep)]
     resid = rs.score_residuals(xc, beta)[:, keep] * rs.weights[:, None]
@@ -786,10 +982,10 @@ def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
         raise ValueError(f"X has shape {x.shape}; expected ({rs.n}, p).")
     if penalty < 0 or not 0.0 <= l1_ratio <= 1.0:
         raise ValueError("penalty must be >= 0 and l1_ratio in [0, 1].")
-    xc = x - np.average(x, axis=0, weights=rs.weights)
+    design = rs._design(x, _weighted_mean(x, rs.weights))
     scale = rs.weights.sum()
     beta = np.zeros(x.shape[1]) if init is None else np.asarray(init, dtype=float).copy()
-    ll, u, info = rs.derivatives(xc, beta)
+    ll, u, info = rs._derivatives(design, beta)
     obj = -ll / scale + _enet_penalty(beta, penalty, l1_ratio)
     for it in range(1, max_iter + 1):
         h = info / scale
@@ -798,7 +994,7 @@ def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
         step = 1.0
         for _ in range(60):                       # backtrack until the objective decreases
             new = beta + step * d
-            n_ll, n_u, n_info = rs.derivatives(xc, new)
+            n_ll, n_u, n_info = rs._derivatives(design, new)
             new_obj = -n_ll / scale + _enet_penalty(new, penalty, l1_ratio)
             if new_obj <= obj + 1e-12 * abs(obj):
                 break

@@ -199,23 +199,57 @@ class Cohort:
         """Outcome of ``endpoint`` in patient row order.
 
         Returns a structured array (fields ``event``, ``time``) for a survival endpoint,
-        an int array of 0/1 for a binary endpoint.
+        an int array of 0/1 for a binary endpoint. Each call returns a new array (the
+        cohort keeps its own copy: the tables are read-only, see the class docstring).
         """
         ep = self.endpoint(endpoint)
-        if ep.kind == "survival":
-            y = np.empty(self.n_patients, dtype=SURV_DTYPE)
-            y["time"] = self.patients[ep.time].to_numpy(dtype=float)
-            y["event"] = self.patients[ep.event].to_numpy(dtype=float) == 1.0
-            return y
-        return self.patients[ep.target].to_numpy(dtype=float).astype(int)
+        key = ("y", endpoint)
+        cached = self._arrays.get(key)
+        if cached is None:
+            if ep.kind == "survival":
+                cached = np.empty(self.n_patients, dtype=SURV_DTYPE)
+                cached["time"] = self.patients[ep.time].to_numpy(dtype=float)
+                cached["event"] = self.patients[ep.event].to_numpy(dtype=float) == 1.0
+            else:
+                cached = self.patients[ep.target].to_numpy(dtype=float).astype(int)
+            self._arrays[key] = cached
+        return cached.copy()
 
     def X(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Patient predictors (``patient_features`` by default) as a float DataFrame."""
-        cols = list(self.patient_features if columns is None else columns)
-        missing = [c for c in cols if c not in self.patients.columns]
-        if missing:
-            raise SchemaError(f"patient columns not found: {missing}.", file="patients")
-        return self.patients[cols].astype(float)
+        """Patient predictors (``patient_features`` by default) as a float DataFrame.
+
+        Each call returns a new DataFrame indexed by ``patient_id``.
+        """
+        cols = tuple(self.patient_features if columns is None else columns)
+        key = ("X", cols)
+        cached = self._arrays.get(key)
+        if cached is None:
+            missing = [c for c in cols if c not in self.patients.columns]
+            if missing:
+                raise SchemaError(f"patient columns not found: {missing}.", file="patients")
+            cached = self.patients[list(cols)].astype(float)
+            self._arrays[key] = cached
+        return cached.copy()
+
+    @cached_property
+    def _origin(self) -> np.ndarray:
+        """The original id of every row as an object array of str (see ``original_ids``)."""
+        base = self.patients.index if self.original_ids is None else self.original_ids
+        return np.asarray([str(i) for i in base], dtype=object)
+
+    @cached_property
+    def _ids_have_separator(self) -> bool:
+        """Whether an id contains the separator of generated copy ids (``P001#2``)."""
+        return any(RESAMPLE_SEP in str(i) for i in self.patients.index)
+
+    @cached_property
+    def _arrays(self) -> dict[tuple, Any]:
+        """Outcome arrays and predictor tables already extracted from ``patients``.
+
+        Resampling reads them once per cohort; :meth:`take_positions` hands their rows
+        to the new cohort.
+        """
+        return {}
 
     # ----------------------------------------------------------------- lesions
     def baseline_lesions(self) -> pd.DataFrame:
@@ -280,15 +314,41 @@ class Cohort:
         >>> list(c.take(["P001", "P001"]).patient_ids)
         ['P001', 'P001#2']
         """
-        ids = pd.Index([str(i) for i in patient_ids])
-        unknown = ids.difference(self.patients.index)
-        if len(unknown):
+        ids = [str(i) for i in patient_ids]
+        pos = self.patients.index.get_indexer(ids)
+        if np.any(pos < 0):
+            unknown = sorted({i for i, p in zip(ids, pos, strict=True) if p < 0})
             raise SchemaError("patient ids not in this cohort.", column=self.columns.patient_id,
-                              ids=list(unknown))
-        new_ids = _copy_ids(ids)
+                              ids=unknown)
+        return self.take_positions(pos)
+
+    def take_positions(self, positions: Any) -> Cohort:
+        """:meth:`take` by row positions (``0 .. n_patients - 1``, repeats allowed).
+
+        What resampling engines call: a bootstrap draw is a vector of positions, and
+        the ids need not be looked up. Predictor and outcome arrays this cohort has
+        already extracted (:meth:`X`, :meth:`y`) are passed on row by row.
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> c = sr.simulate_cohort(n_patients=20, random_state=0)
+        >>> list(c.take_positions([1, 1, 0]).patient_ids)
+        ['P002', 'P002#2', 'P001']
+        """
+        raw = np.asarray(positions).ravel()
+        if raw.size and raw.dtype.kind not in "iu":
+            raise TypeError(f"positions must be integers, got dtype {raw.dtype}; use take() "
+                            "for patient ids.")
+        pos = raw.astype(np.intp, copy=False)
+        if pos.size and (pos.min() < 0 or pos.max() >= self.n_patients):
+            raise SchemaError(f"positions must be in [0, {self.n_patients}); got values "
+                              f"from {pos.min()} to {pos.max()}.")
+        ids = self.patients.index[pos]
+        new_ids = _copy_ids(ids.to_numpy(dtype=object), pos, self._ids_have_separator)
         pid = self.columns.patient_id
-        patients = self.patients.loc[ids]
-        patients.index = pd.Index(new_ids, name=pid)
+        patients = self.patients.take(pos)
+        patients.index = pd.Index(new_ids, dtype=object, name=pid)
         lesions = self._take_rows(self.lesions, ids, new_ids) if self.has_lesions else None
         truth = {}
         for key, table in self.truth.items():
@@ -300,14 +360,15 @@ class Cohort:
                 truth[key] = self._take_rows(table, ids, new_ids)
             else:  # cohort-level truth (coefficients, baseline): same values, own copy
                 truth[key] = table.copy()
-        base = self.original_ids
-        orig = ids if base is None else self._original_lookup()[ids]
-        return dataclasses.replace(self, patients=patients, lesions=lesions, truth=truth,
-                                   endpoints=dict(self.endpoints), source=dict(self.source),
-                                   excluded=self.excluded.copy(),
-                                   original_ids=tuple(str(o) for o in orig))
+        out = dataclasses.replace(self, patients=patients, lesions=lesions, truth=truth,
+                                  endpoints=dict(self.endpoints), source=dict(self.source),
+                                  excluded=self.excluded.copy(),
+                                  original_ids=tuple(self._origin[pos].tolist()))
+        out._arrays.update({key: _take_array(value, pos, patients.index)
+                            for key, value in self._arrays.items()})
+        return out
 
-    def _take_rows(self, table: pd.DataFrame, ids: pd.Index, new_ids: list[str]) -> pd.DataFrame:
+    def _take_rows(self, table: pd.DataFrame, ids: pd.Index, new_ids: np.ndarray) -> pd.DataFrame:
         pos = self._lesion_positions
         empty = np.empty(0, dtype=int)
         chunks = [pos.get(i, empty) for i in ids]
@@ -316,9 +377,6 @@ class Cohort:
         out[self.columns.patient_id] = np.repeat(np.asarray(new_ids, dtype=object),
                                                  [c.size for c in chunks])
         return out
-
-    def _original_lookup(self) -> pd.Series:
-        return pd.Series(self.original_ids, index=self.patients.index)
 
     def subset(self, patient_ids: Sequence[Any]) -> Cohort:
         """A cohort of distinct ``patient_ids`` (no repeats; ids keep their names)."""
@@ -337,27 +395,44 @@ class Cohort:
         return self.lesions.iloc[self._lesion_positions.get(patient_id, np.empty(0, int))]
 
 
-def _copy_ids(ids: pd.Index) -> list[str]:
+def _take_array(value: Any, pos: np.ndarray, index: pd.Index) -> Any:
+    """Rows ``pos`` of a cached outcome array or predictor table (re-indexed)."""
+    if isinstance(value, pd.DataFrame):
+        out = value.take(pos)
+        out.index = index
+        return out
+    return value[pos]
+
+
+def _copy_ids(base: np.ndarray, codes: np.ndarray, may_collide: bool = True) -> np.ndarray:
     """Distinct ids for repeated draws: ``P001``, ``P001#2``, ``P001#3``, ...
 
-    A generated name never collides with another drawn id (taking ``["P1", "P1", "P1#2"]``
-    from a resampled cohort gives ``P1``, ``P1#3``, ``P1#2``).
+    ``base`` holds the drawn ids and ``codes`` an integer per distinct id (the row
+    position it was drawn from). A generated name never collides with another drawn id
+    (taking ``["P1", "P1", "P1#2"]`` from a resampled cohort gives ``P1``, ``P1#3``,
+    ``P1#2``); that can only happen when some id contains the separator
+    (``may_collide``).
     """
-    base = ids.to_numpy(dtype=object)
-    codes, _ = pd.factorize(base)
     order = np.argsort(codes, kind="stable")          # draws of one id, in draw order
     sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    lengths = np.diff(np.r_[starts, codes.size])
-    occurrence = np.empty(codes.size, dtype=int)      # 0 for the first draw of an id, 1, ...
+    new = np.empty(codes.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, codes.size))
+    occurrence = np.empty(codes.size, dtype=np.intp)  # 0 for the first draw of an id, 1, ...
     occurrence[order] = np.arange(codes.size) - np.repeat(starts, lengths)
-    names = np.where(occurrence == 0, base,
-                     base + RESAMPLE_SEP + (occurrence + 1).astype(str).astype(object))
-    if len(set(names)) == names.size:  # the usual case: no generated name is taken
-        return names.tolist()
-    used = set(ids)
+    repeats = np.flatnonzero(occurrence)
+    generated = [f"{i}{RESAMPLE_SEP}{k + 1}"
+                 for i, k in zip(base[repeats].tolist(), occurrence[repeats].tolist(),
+                                 strict=True)]
+    if not may_collide or not generated or set(generated).isdisjoint(base.tolist()):
+        names = base.copy()
+        names[repeats] = generated
+        return names
+    used = set(base.tolist())
     new_ids = []
-    for i, k in zip(ids, occurrence, strict=True):
+    for i, k in zip(base.tolist(), occurrence.tolist(), strict=True):
         if k == 0:
             new_ids.append(i)
             continue
@@ -367,4 +442,4 @@ def _copy_ids(ids: pd.Index) -> list[str]:
         name = f"{i}{RESAMPLE_SEP}{n}"
         used.add(name)
         new_ids.append(name)
-    return new_ids
+    return np.asarray(new_ids, dtype=object)

@@ -201,6 +201,14 @@ def _event_message(raw: pd.Series, ok: np.ndarray) -> str:
             f"{{{table}}}.{hint}")
 
 
+def _distinct_up_to_3(values: np.ndarray) -> int:
+    """The number of distinct ``values`` when it is below 3, else 3 or more (cheaply)."""
+    lo, hi = values.min(), values.max()
+    if lo < hi and np.any((values > lo) & (values < hi)):
+        return 3
+    return int(np.unique(values).size)
+
+
 def event_sufficiency(
     time: np.ndarray,
     event: np.ndarray,
@@ -224,10 +232,10 @@ def event_sufficiency(
     if n_events == 1:
         raise SchemaError("only one event: too little information for a survival model.",
                           file=file, column=column)
-    if np.unique(time).size == 1:
+    if time.min() == time.max():
         raise SchemaError(f"all survival times are tied (every time = {float(time[0])!r}).",
                           file=file, column=column)
-    n_distinct = np.unique(time[event]).size
+    n_distinct = _distinct_up_to_3(time[event])
     if n_distinct < 3:
         raise SchemaError(
             f"only {n_distinct} distinct event time(s); at least 3 are needed to rank "

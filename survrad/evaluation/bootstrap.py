@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -59,6 +60,7 @@ from survrad._validation import (
     check_choice,
     check_fraction,
     check_int,
+    one_blas_thread,
     seed_unseeded,
     spawn_seeds,
 )
@@ -270,14 +272,14 @@ def _run_replicate(pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec, b:
     """One bootstrap replicate; never raises for a statistical failure."""
     rng = np.random.default_rng(seed)
     ids = cohort.patient_ids.to_numpy()
-    draw = ids[rng.integers(0, ids.size, ids.size)]
-    train = cohort.take(draw)
+    pos = rng.integers(0, ids.size, ids.size)
+    train = cohort.take_positions(pos)
     tests: dict[str, Cohort] = {}
     methods = set(spec.methods.values())
     if "optimism" in methods:
         tests["optimism"] = cohort
     if ".632+" in methods:
-        oob = np.setdiff1d(ids, draw)
+        oob = np.setdiff1d(ids, ids[pos])
         if oob.size:
             tests[".632+"] = cohort.subset(oob)
     records, _ = _fit_and_score(pipelines, train, tests, spec, seed)
@@ -326,27 +328,53 @@ Task = tuple[int | None, np.random.SeedSequence]   # (replicate, seed); None = a
 
 def _run_task(fn: Callable, pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec,
               b: int | None, seed: np.random.SeedSequence) -> dict[str, Any]:
-    """Replicate ``b`` by ``fn``, or (``b`` None) the apparent fit on the whole cohort."""
-    if b is None:
-        return _apparent(pipelines, cohort, spec, seed)
-    return fn(pipelines, cohort, spec, b, seed)
+    """Replicate ``b`` by ``fn``, or (``b`` None) the apparent fit on the whole cohort.
+
+    BLAS runs on one thread, in this process as in a worker: see
+    :func:`survrad._validation.one_blas_thread`.
+    """
+    with one_blas_thread():
+        if b is None:
+            return _apparent(pipelines, cohort, spec, seed)
+        return fn(pipelines, cohort, spec, b, seed)
+
+
+#: A local run whose serial time is estimated below this many seconds stays in the calling
+#: process whatever ``n_jobs``: starting joblib's worker processes (each imports numpy,
+#: pandas, scipy, scikit-learn and survrad) takes 1-2 s on a small machine, more than such
+#: a run can gain from them. The numbers do not depend on it.
+SERIAL_BELOW_SECONDS = 2.0
 
 
 def _execute(fn: Callable, pipelines: Mapping[str, Any], cohort: Cohort, spec: _Spec,
              tasks: Sequence[Task], n_jobs: int | None,
              backend: str | None, scheduler: str | None, progress: bool) -> list[dict]:
-    """Run every task (the apparent fit and the replicates) and return them in order."""
+    """Run every task (the apparent fit, then the replicates) and return them in order.
+
+    The apparent fit runs first, in this process: a pipeline that cannot be fitted on the
+    whole cohort fails before any replicate starts, and its duration estimates the cost of
+    a replicate (see :data:`SERIAL_BELOW_SECONDS`).
+    """
     show = progress and sys.stderr.isatty()
+    (_, seed), *replicates = tasks
+    start = time.perf_counter()
+    apparent = _run_task(fn, pipelines, cohort, spec, None, seed)
+    for rec in apparent["records"].values():
+        if rec["status"] != "ok":
+            return [apparent]
+    per_fit = time.perf_counter() - start
     if backend == "dask":
-        return _execute_dask(fn, pipelines, cohort, spec, tasks, scheduler, show)
-    if n_jobs in (None, 1):
-        it = (_run_task(fn, pipelines, cohort, spec, b, s) for b, s in tasks)
+        return [apparent, *_execute_dask(fn, pipelines, cohort, spec, replicates, scheduler,
+                                         show)]
+    fits = len(replicates) * (spec.n_folds if spec.family == "cv" else 1)
+    if n_jobs in (None, 1) or per_fit * fits < SERIAL_BELOW_SECONDS:
+        it = (_run_task(fn, pipelines, cohort, spec, b, s) for b, s in replicates)
     else:
         from joblib import Parallel, delayed
 
         par = Parallel(n_jobs=n_jobs, return_as="generator")
-        it = par(delayed(_run_task)(fn, pipelines, cohort, spec, b, s) for b, s in tasks)
-    return list(_progress(it, len(tasks), show))
+        it = par(delayed(_run_task)(fn, pipelines, cohort, spec, b, s) for b, s in replicates)
+    return [apparent, *_progress(it, len(replicates), show)]
 
 
 def _progress(it: Any, total: int, show: bool) -> Any:
@@ -581,7 +609,9 @@ def bootstrap_validate(pipeline: Any, cohort: Cohort, endpoint: str, n_boot: int
     random_state : int or None
         Replicate b uses ``SeedSequence(random_state).spawn(n_boot)[b]``.
     n_jobs : int or None
-        Local processes (joblib); results do not depend on it.
+        Local processes (joblib); results do not depend on it. A run estimated (from the
+        duration of the apparent fit) to take under ``SERIAL_BELOW_SECONDS`` (2 s) in one
+        process stays in this process: starting the workers would cost more.
     backend : {None, "loky", "dask"}
         ``"dask"`` sends replicates to a dask.distributed cluster: ``scheduler`` address,
         or a 2-worker LocalCluster when None.

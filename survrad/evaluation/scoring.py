@@ -91,7 +91,8 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     risk = fitted.risk_from_design(X)
 
     needed = np.unique(np.concatenate([np.asarray(horizons, float),
-                                       _ibs_grid(horizons) if len(horizons) > 1 else []]))
+                                       _ibs_grid(horizons) if len(horizons) > 1 else []])) \
+        if len(horizons) else np.zeros(0)
 
     @functools.cache
     def curves() -> np.ndarray:  # one prediction at every time any metric asks for

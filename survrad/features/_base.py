@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from survrad._validation import CachedParamNames
 from survrad.data.outcome import check_binary, check_y_survival
 from survrad.exceptions import ConvergenceWarning, NotFittedError, SchemaError, format_values
 
@@ -169,7 +170,7 @@ def rethrow_convergence(fn: Callable[[], T], *, context: str) -> T:
     return out
 
 
-class FeatureStep(TransformerMixin, BaseEstimator):
+class FeatureStep(CachedParamNames, TransformerMixin, BaseEstimator):
     """Base class: column bookkeeping shared by every feature step.
 
     Subclasses set ``feature_names_in_`` (the training columns, in order) and

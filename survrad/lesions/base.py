@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from survrad._validation import CachedParamNames
 from survrad.data.cohort import Cohort
 from survrad.exceptions import ConfigError, DataWarning, NotFittedError, SchemaError, format_values
 
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 
-class LesionStrategy(BaseEstimator):
+class LesionStrategy(CachedParamNames, BaseEstimator):
     """Base class of the multi-lesion strategies (A-F, heterogeneity, delta)."""
 
     requires_outcome: ClassVar[bool] = False

@@ -106,8 +106,23 @@ def _check_numeric(frame: pd.DataFrame, model_name: str) -> None:
         )
 
 
+def _plain_float(frame: pd.DataFrame) -> np.ndarray | None:
+    """``frame`` as float64 when every column is float64 and every cell finite.
+
+    The usual case, settled in one pass; otherwise None, and the column-by-column checks
+    (which name the columns and ids at fault) run.
+    """
+    if not all(dtype == np.float64 for dtype in frame.dtypes):
+        return None
+    A = np.array(frame.to_numpy(dtype=np.float64), order="C")
+    return A if np.isfinite(A).all() else None
+
+
 def _to_float(frame: pd.DataFrame) -> np.ndarray:
-    return frame.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    """A new C-ordered float64 array of ``frame``: one memory layout whatever the frame's
+    blocks, so that the same values give the same sums to the last bit downstream."""
+    return np.array(frame.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan),
+                    order="C")
 
 
 def _check_cells(A: np.ndarray, frame: pd.DataFrame, model_name: str, *,
@@ -150,9 +165,9 @@ def constant_columns(A: np.ndarray, columns: Sequence[Any], *, rtol: float = 1e-
     """
     if A.shape[0] == 0:
         return []
-    ptp = np.ptp(A, axis=0)
-    mag = np.max(np.abs(A), axis=0)
-    const = ptp <= rtol * np.maximum(mag, np.finfo(float).tiny)
+    lo, hi = A.min(axis=0), A.max(axis=0)
+    mag = np.maximum(np.abs(lo), np.abs(hi))        # = max |A| of each column
+    const = hi - lo <= rtol * np.maximum(mag, np.finfo(float).tiny)
     return [str(columns[j]) for j in np.flatnonzero(const)]
 
 
@@ -278,6 +293,9 @@ def check_values(X: Any, *, model_name: str) -> np.ndarray:
     """
     frame = as_frame(X)
     _check_shape(frame, model_name)
+    A = _plain_float(frame)
+    if A is not None:
+        return A
     _check_numeric(frame, model_name)
     A = _to_float(frame)
     _check_finite(A, frame, model_name)
@@ -388,6 +406,9 @@ def check_predict_design(X: Any, feature_names: Sequence[str], *, model_name: st
         )
     if names != list(feature_names):   # reorder (and rename to str) only when needed
         frame = frame.set_axis(names, axis=1)[list(feature_names)]
+    A = _plain_float(frame)
+    if A is not None:
+        return A
     _check_numeric(frame, model_name)
     A = _to_float(frame)
     _check_finite(A, frame, model_name)
@@ -402,9 +423,23 @@ def _centre_within(A: np.ndarray, strata: np.ndarray) -> np.ndarray:
     return out
 
 
+def _clearly_full_rank(Z: np.ndarray, rtol: float) -> bool:
+    """A cheap sufficient test that ``Z`` passes the singular-value test of :func:`check_rank`.
+
+    The eigenvalues of ``Z'Z`` are the squared singular values of ``Z``, computed with an
+    absolute error of about ``eps * s_max**2``: when the smallest exceeds ``1e-10 s_max**2``
+    (a singular-value ratio above 1e-5, far above ``rtol``) the design is full rank.
+    Otherwise nothing is concluded and the SVD decides.
+    """
+    if rtol > 1e-6:
+        return False
+    lam = np.linalg.eigvalsh(Z.T @ Z)
+    return bool(lam[-1] > 0 and lam[0] > 1e-10 * lam[-1])
+
+
 def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
                intercept: bool = False, strata: np.ndarray | None = None,
-               rtol: float = 1e-10) -> None:
+               rtol: float = 1e-10, standardised: bool = False) -> None:
     """Raise :class:`FitError` naming a linearly dependent set of columns (#21).
 
     The columns are standardised first (so scale does not matter); with
@@ -412,6 +447,8 @@ def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
     summing to a constant (dummy trap) is found too. With ``strata`` (one code per row;
     a stratified Cox model, whose baseline hazard absorbs every stratum mean) the columns
     are centred within each stratum, so a feature constant within strata is found too.
+    ``standardised=True`` says the columns already have mean 0 and standard deviation 1
+    (the caller standardised them), which saves doing it again.
 
     Examples
     --------
@@ -423,12 +460,15 @@ def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
     ['a', 'b']
     """
     n, p = A.shape
-    sd = A.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
+    if standardised:      # the caller's columns have mean 0 and standard deviation 1
+        sd = 1.0
+    else:
+        sd = A.std(axis=0)
+        sd = np.where(sd > 0, sd, 1.0)
     if strata is not None:
         Z = _centre_within(A, np.asarray(strata)) / sd
     elif intercept:
-        Z = np.column_stack([np.ones(n), (A - A.mean(axis=0)) / sd])
+        Z = np.column_stack([np.ones(n), A if standardised else (A - A.mean(axis=0)) / sd])
     else:
         norm = np.linalg.norm(A, axis=0)
         Z = A / np.where(norm > 0, norm, 1.0)
@@ -438,6 +478,8 @@ def check_rank(A: np.ndarray, columns: Sequence[Any], *, model_name: str,
             "identifiable. Use a penalty or a feature selection step.",
             columns=[str(c) for c in columns],
         )
+    if _clearly_full_rank(Z, rtol):
+        return
     s = np.linalg.svd(Z, compute_uv=False)      # the singular values suffice to pass
     if s[-1] > rtol * s[0]:
         return

@@ -35,7 +35,13 @@ from survrad._math.coxph import (
     cox_fit_elastic_net,
     cox_robust_variance,
 )
-from survrad._validation import check_choice, check_fraction, check_int, check_random_state
+from survrad._validation import (
+    CachedParamNames,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_random_state,
+)
 from survrad.data.outcome import check_y_survival, event_sufficiency
 from survrad.exceptions import (
     ConvergenceWarning,
@@ -154,13 +160,16 @@ def _strata_codes(strata: np.ndarray | None,
 
 def _scale(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """glmnet's standardisation: weighted mean and 1/n (weighted) standard deviation."""
+    if w is None:      # np.average's own unweighted branch, without its overhead
+        mean = x.mean(axis=0)
+        return mean, np.sqrt(((x - mean) ** 2).mean(axis=0))
     mean = np.average(x, axis=0, weights=w)
     sd = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
     return mean, sd
 
 
 # ------------------------------------------------------------------------ the model
-class CoxModel(BaseEstimator):
+class CoxModel(CachedParamNames, BaseEstimator):
     """Cox proportional-hazards model (R's ``coxph``; glmnet's elastic net when penalised).
 
     Parameters
@@ -349,7 +358,7 @@ class CoxModel(BaseEstimator):
         xs = (d.x - mean) / sd
         if not penalised:
             check_rank(xs, d.names, model_name="CoxModel", intercept=True, strata=codes,
-                       rtol=_RANK_TOL)
+                       rtol=_RANK_TOL, standardised=w is None)
         self.dropped_features_ = dropped
         self.x_mean_, self.x_scale_ = mean, sd
         self.feature_names_in_ = np.asarray(d.names, dtype=object)
@@ -377,7 +386,10 @@ class CoxModel(BaseEstimator):
         scale = np.outer(self.x_scale_, self.x_scale_)
         # variance of the estimable coefficients only: the information about a diverged
         # coefficient has vanished and would poison the inverse
-        naive = _embed(_inverse(fit.information[np.ix_(ok, ok)]), ok) / scale
+        if ok.all():
+            naive = _inverse(fit.information) / scale
+        else:
+            naive = _embed(_inverse(fit.information[np.ix_(ok, ok)]), ok) / scale
         self.naive_se_ = None
         var = naive
         if groups is not None and ok.any():

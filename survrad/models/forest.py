@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from survrad._math.concordance import event_pair_counts
-from survrad._validation import RandomState, check_int, check_random_state
+from survrad._validation import CachedParamNames, RandomState, check_int, check_random_state
 from survrad.data.outcome import check_y_survival, event_sufficiency
 from survrad.exceptions import NotFittedError, SchemaError
 from survrad.models._checks import (
@@ -158,7 +158,7 @@ def _check_times(times: Any) -> np.ndarray:
     return t
 
 
-class SurvivalForest(BaseEstimator):
+class SurvivalForest(CachedParamNames, BaseEstimator):
     """Random survival forest (Ishwaran et al. 2008) on a checked design.
 
     Wraps :class:`sksurv.ensemble.RandomSurvivalForest` (log-rank splits, bootstrap

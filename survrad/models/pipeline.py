@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from survrad._validation import CachedParamNames
 from survrad.data.cohort import Cohort
 from survrad.exceptions import NotFittedError, SchemaError
 
 __all__ = ["CohortPipeline"]
 
 
-class CohortPipeline(BaseEstimator):
+class CohortPipeline(CachedParamNames, BaseEstimator):
     """A whole prediction pipeline on a :class:`~survrad.data.cohort.Cohort`.
 
     Parameters
@@ -112,6 +113,8 @@ class CohortPipeline(BaseEstimator):
 
     def adopt_front(self, other: CohortPipeline) -> CohortPipeline:
         """Take the fitted front of ``other`` (same :meth:`front_key`); return ``self``."""
+        if other is self:
+            return self
         if other.front_key() != self.front_key():
             raise ValueError("adopt_front needs a pipeline with the same strategy, feature "
                              "steps and patient features (equal front_key()).")
@@ -155,9 +158,12 @@ class CohortPipeline(BaseEstimator):
             return list(cohort.patient_features)
         return list(self.patient_features)
 
-    def _batches(self, cohort: Cohort) -> pd.DataFrame:
-        """Patient columns that batch-aware steps (ComBat's ``batch_col``) need."""
+    def _batches(self, cohort: Cohort) -> pd.DataFrame | None:
+        """Patient columns that batch-aware steps (ComBat's ``batch_col``) need; None when
+        no step needs one."""
         cols = sorted({getattr(s, "batch_col", None) for s in self.features} - {None})
+        if not cols:
+            return None
         for col in cols:
             if col not in cohort.patients.columns:
                 raise SchemaError(f"feature step needs patient column {col!r} (batch); "
@@ -245,7 +251,7 @@ class CohortPipeline(BaseEstimator):
             raise NotFittedError("CohortPipeline is not fitted; call fit(cohort, endpoint).")
 
 
-def _with_batch(step: Any, X: pd.DataFrame, batches: pd.DataFrame) -> pd.DataFrame:
+def _with_batch(step: Any, X: pd.DataFrame, batches: pd.DataFrame | None) -> pd.DataFrame:
     """``X`` plus the batch column for a step that has one; only that step sees it."""
     col = getattr(step, "batch_col", None)
     if col is None:

@@ -19,7 +19,7 @@ from scipy.optimize import linprog
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 
-from survrad._validation import RandomState, check_fraction, check_int
+from survrad._validation import CachedParamNames, RandomState, check_fraction, check_int
 from survrad.data.outcome import check_binary
 from survrad.exceptions import (
     ConvergenceWarning,
@@ -188,7 +188,7 @@ def _back_transform(center: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- logistic
-class LogisticModel(BaseEstimator):
+class LogisticModel(CachedParamNames, BaseEstimator):
     """Logistic regression for a binary response: odds ratios with inference.
 
     Parameters
@@ -400,7 +400,7 @@ def _warn_epv(y: np.ndarray, p: int) -> None:
 
 
 # --------------------------------------------------------------------------- forest
-class ForestClassifier(BaseEstimator):
+class ForestClassifier(CachedParamNames, BaseEstimator):
     """Random forest classifier for a binary response (scikit-learn) on a checked design.
 
     Parameters

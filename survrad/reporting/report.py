@@ -29,7 +29,12 @@ from survrad.reporting.tables import (
     table_one,
     write_csv,
 )
-from survrad.reporting.writer import atomic_write_text, json_dumps, package_versions
+from survrad.reporting.writer import (
+    atomic_write_text,
+    json_dumps,
+    numerical_platform,
+    package_versions,
+)
 
 __all__ = ["write_report"]
 
@@ -297,7 +302,8 @@ def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results:
     atomic_write_text(rep.root / "warnings.json", json_dumps(warn))
     versions = package_versions()
     finished = time.time()
-    manifest = {**manifest, "versions": versions, "status": "succeeded",
+    manifest = {**manifest, "versions": versions, "platform": numerical_platform(),
+                "status": "succeeded",
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(finished)),
                 "duration_seconds": round(finished - started, 3),
                 "durations": {**manifest.get("durations", {}),

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -32,6 +33,7 @@ __all__ = [
     "file_sha256",
     "input_record",
     "json_dumps",
+    "numerical_platform",
     "package_versions",
 ]
 
@@ -157,3 +159,25 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def numerical_platform() -> dict[str, Any]:
+    """What besides the package versions decides the last bits of the numbers.
+
+    numpy picks its SIMD kernels (``exp``, ``log``, sums) and OpenBLAS its matrix kernels
+    by the CPU, so the same code and versions can differ in the 15th digit between
+    machines; byte-identical reruns are expected only on the same platform.
+    """
+    import numpy as np
+
+    simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
+    blas = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = sorted({f"{i.get('internal_api')} {i.get('architecture')}"
+                       for i in threadpool_info() if i.get("user_api") == "blas"})
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+    return {"machine": platform.machine(), "numpy_simd": list(simd.get("found", [])),
+            "blas": blas}
