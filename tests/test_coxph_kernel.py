@@ -8,6 +8,8 @@ CoxnetSurvivalAnalysis (same objective as glmnet) and the KKT conditions.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -403,3 +405,34 @@ def test_newton_solve_is_cholesky_with_r_singular_directions():
     step = _solve(info, u)
     assert step[3] == 0.0
     rel_close(step[keep], np.linalg.solve(info[np.ix_(keep, keep)], u[keep]))
+
+
+# ------------------------------------------------ linear predictors tie where rows do
+def test_identical_rows_get_identical_risk() -> None:
+    """OpenBLAS's X @ coef splits ties between identical rows (about one data set in two
+    here, in either memory layout); a concordance index would then count those pairs as
+    concordant or discordant instead of 1/2. Every survrad risk score ties exactly."""
+    import pandas as pd
+
+    from survrad._math.linear import linear_predictor
+    from survrad.data.outcome import Surv
+    from survrad.models import CoxModel, LogisticModel
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n, p = int(rng.integers(100, 600)), int(rng.integers(2, 20))
+        base = rng.normal(size=(int(rng.integers(p + 5, p + 40)), p)) * rng.uniform(0.1, 100)
+        rows = rng.integers(0, len(base), n)
+        X = pd.DataFrame(base[rows], columns=[f"x{j}" for j in range(p)])
+        coef = rng.normal(size=p)
+        for A in (np.ascontiguousarray(X), np.asfortranarray(X)):
+            lp = linear_predictor(A - A.mean(axis=0), coef, 0.3)
+            assert all(np.unique(lp[rows == g]).size == 1 for g in np.unique(rows))
+        y = Surv.from_arrays(rng.exponential(size=n), rng.random(n) < 0.7)
+        with warnings.catch_warnings():   # low events per variable: not the point here
+            warnings.simplefilter("ignore")
+            risk = CoxModel(min_epv=0).fit(X, y).predict(X)
+            target = (rng.random(n) < 0.5).astype(int)
+            prob = LogisticModel().fit(X, target).predict_proba(X)[:, 1]
+        assert all(np.unique(risk[rows == g]).size == 1 for g in np.unique(rows))
+        assert all(np.unique(prob[rows == g]).size == 1 for g in np.unique(rows))

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from survrad._math.linear import linear_predictor
 from survrad._validation import check_fraction, check_random_state
 from survrad.data.cohort import Cohort
 from survrad.exceptions import ConfigError, FitError, SchemaError
@@ -205,7 +206,8 @@ class LesionResponseAggregation(AggregationStrategy):
                            "lesion response classifier needs both classes.")
 
     def _p_response(self, lm: LesionMatrix) -> np.ndarray:
-        lin = ((lm.X - self.mean_) / self.scale_) @ self.coef_.to_numpy() + self.intercept_
+        lin = linear_predictor((lm.X - self.mean_) / self.scale_, self.coef_.to_numpy(),
+                               self.intercept_)
         return 1.0 / (1.0 + np.exp(-lin))
 
     def _pooled(self, p: np.ndarray, lm: LesionMatrix) -> pd.DataFrame:

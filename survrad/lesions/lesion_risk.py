@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sksurv.ensemble import RandomSurvivalForest
 
 from survrad._math.coxph import cox_fit, cox_robust_variance
+from survrad._math.linear import linear_predictor
 from survrad._validation import check_choice, check_int, check_random_state
 from survrad.data.cohort import Cohort
 from survrad.data.outcome import SURV_DTYPE
@@ -242,7 +243,7 @@ class LesionRiskAggregation(AggregationStrategy):
     # ------------------------------------------------------------ transform
     def _scores_std(self, X: np.ndarray) -> np.ndarray:
         if self.model == "cox":
-            return X @ self.coef_.to_numpy() + self.intercept_
+            return linear_predictor(X, self.coef_.to_numpy(), self.intercept_)
         if self.endpoint_kind_ == "binary":
             return self.forest_.predict_proba(X)[:, 1]
         return self.forest_.predict(X)

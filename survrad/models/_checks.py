@@ -114,15 +114,19 @@ def _plain_float(frame: pd.DataFrame) -> np.ndarray | None:
     """
     if not all(dtype == np.float64 for dtype in frame.dtypes):
         return None
-    A = np.array(frame.to_numpy(dtype=np.float64), order="C")
+    A = np.array(frame.to_numpy(dtype=np.float64), order="F")
     return A if np.isfinite(A).all() else None
 
 
 def _to_float(frame: pd.DataFrame) -> np.ndarray:
-    """A new C-ordered float64 array of ``frame``: one memory layout whatever the frame's
-    blocks, so that the same values give the same sums to the last bit downstream."""
+    """A new column-major float64 array of ``frame``.
+
+    One memory layout whatever the frame's blocks, so that the same values give the same
+    sums to the last bit downstream; column-major because the checks and standardisation
+    reduce over rows (about three times faster than on a row-major array).
+    """
     return np.array(frame.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan),
-                    order="C")
+                    order="F")
 
 
 def _check_cells(A: np.ndarray, frame: pd.DataFrame, model_name: str, *,

@@ -35,6 +35,7 @@ from survrad._math.coxph import (
     cox_fit_elastic_net,
     cox_robust_variance,
 )
+from survrad._math.linear import linear_predictor
 from survrad._validation import (
     CachedParamNames,
     check_choice,
@@ -475,7 +476,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
 
     def _eta(self, X: Any) -> tuple[np.ndarray, _Design]:
         d = self._predict_design(X)
-        return (d.x - self.x_mean_) @ self.coef_, d
+        return linear_predictor(d.x - self.x_mean_, self.coef_), d
 
     def predict(self, X: Any) -> np.ndarray:
         """Linear predictor centred at the training means (higher = riskier).

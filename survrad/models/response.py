@@ -19,6 +19,7 @@ from scipy.optimize import linprog
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 
+from survrad._math.linear import linear_predictor
 from survrad._validation import CachedParamNames, RandomState, check_fraction, check_int
 from survrad.data.outcome import check_binary
 from survrad.exceptions import (
@@ -341,7 +342,7 @@ class LogisticModel(CachedParamNames, BaseEstimator):
         """Class probabilities, shape (n_samples, 2): columns P(y=0), P(y=1)."""
         self._check_fitted()
         A = check_predict_design(X, list(self.feature_names_in_), model_name="LogisticModel")
-        p1 = expit(self.intercept_ + A @ self.coef_)
+        p1 = expit(linear_predictor(A, self.coef_, self.intercept_))
         return np.column_stack([1.0 - p1, p1])
 
     def summary(self, intercept: bool = False) -> pd.DataFrame:
