@@ -1,4 +1,5 @@
-"""Argument and random-state checks, and the estimators' parameter-name cache (layer 0).
+"""Argument and random-state checks, the estimators' parameter-name cache and the
+one-BLAS-thread context of reproducible fits (layer 0).
 
 Private: import from here inside survrad only."""
 
@@ -112,6 +113,9 @@ def one_blas_thread() -> contextlib.AbstractContextManager:
 _MODEL_STREAM = 0x5EED  # spawn-key word of the stream that seeds unseeded estimators
 
 
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}   # class -> its constructor's parameters
+
+
 class CachedParamNames:
     """Mixin for scikit-learn estimators: the constructor's parameter names, read once.
 
@@ -136,9 +140,6 @@ class CachedParamNames:
         if names is None:
             names = _PARAM_NAMES[cls] = tuple(super()._get_param_names())  # type: ignore[misc]
         return list(names)
-
-
-_PARAM_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def seed_unseeded(estimator: Any, seed: np.random.SeedSequence) -> Any:

@@ -90,9 +90,10 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     X = fitted.transform(cohort) if design is None else design  # every metric uses it
     risk = fitted.risk_from_design(X)
 
-    needed = np.unique(np.concatenate([np.asarray(horizons, float),
-                                       _ibs_grid(horizons) if len(horizons) > 1 else []])) \
-        if len(horizons) else np.zeros(0)
+    needed = np.asarray(horizons, float)
+    if len(horizons) > 1:
+        needed = np.concatenate([needed, _ibs_grid(horizons)])
+    needed = np.unique(needed)
 
     @functools.cache
     def curves() -> np.ndarray:  # one prediction at every time any metric asks for

@@ -106,16 +106,21 @@ def _check_numeric(frame: pd.DataFrame, model_name: str) -> None:
         )
 
 
-def _plain_float(frame: pd.DataFrame) -> np.ndarray | None:
-    """``frame`` as float64 when every column is float64 and every cell finite.
+def _float_values(frame: pd.DataFrame, model_name: str) -> np.ndarray:
+    """The cells of ``frame`` as a new float64 array: non-numeric columns (#17), NaN (#18)
+    and ±inf (#19) are :class:`SchemaError` naming the columns and ids.
 
-    The usual case, settled in one pass; otherwise None, and the column-by-column checks
-    (which name the columns and ids at fault) run.
+    The usual case (every column float64, every cell finite) is settled in one pass;
+    otherwise the column-by-column checks find what is wrong.
     """
-    if not all(dtype == np.float64 for dtype in frame.dtypes):
-        return None
-    A = np.array(frame.to_numpy(dtype=np.float64), order="F")
-    return A if np.isfinite(A).all() else None
+    if all(dtype == np.float64 for dtype in frame.dtypes):
+        A = np.array(frame.to_numpy(dtype=np.float64), order="F")
+        if np.isfinite(A).all():
+            return A
+    _check_numeric(frame, model_name)
+    A = _to_float(frame)
+    _check_finite(A, frame, model_name)
+    return A
 
 
 def _to_float(frame: pd.DataFrame) -> np.ndarray:
@@ -297,13 +302,7 @@ def check_values(X: Any, *, model_name: str) -> np.ndarray:
     """
     frame = as_frame(X)
     _check_shape(frame, model_name)
-    A = _plain_float(frame)
-    if A is not None:
-        return A
-    _check_numeric(frame, model_name)
-    A = _to_float(frame)
-    _check_finite(A, frame, model_name)
-    return A
+    return _float_values(frame, model_name)
 
 
 def check_design(
@@ -410,13 +409,7 @@ def check_predict_design(X: Any, feature_names: Sequence[str], *, model_name: st
         )
     if names != list(feature_names):   # reorder (and rename to str) only when needed
         frame = frame.set_axis(names, axis=1)[list(feature_names)]
-    A = _plain_float(frame)
-    if A is not None:
-        return A
-    _check_numeric(frame, model_name)
-    A = _to_float(frame)
-    _check_finite(A, frame, model_name)
-    return A
+    return _float_values(frame, model_name)
 
 
 def _centre_within(A: np.ndarray, strata: np.ndarray) -> np.ndarray:
