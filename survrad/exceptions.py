@@ -19,6 +19,7 @@ __all__ = [
     "SchemaError",
     "StatisticalWarning",
     "SurvradWarning",
+    "Terminated",
     "format_values",
 ]
 
@@ -144,6 +145,16 @@ class ResamplingError(ValueError):
 
 class NotFittedError(ValueError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The run was stopped by SIGTERM (the command line exits with 143).
+
+    A ``KeyboardInterrupt`` so that code catching ``Exception`` never swallows it and
+    interrupted runs are handled like Ctrl-C (exit 130).
+    """
+
+    exit_code = 143
 
 
 class SurvradWarning(UserWarning):

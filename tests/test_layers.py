@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1] / "survrad"
 LAYERS = {
     "survrad.exceptions": 0,
     "survrad._validation": 0,
+    "survrad._spelling": 0,
+    "survrad._outputs": 0,
     "survrad._math": 0,
     "survrad.data": 1,
     "survrad.datasets": 1,

@@ -55,7 +55,7 @@ penalty = 0.1
 [models.cox]
 penalty = 0.05
 [validation]
-n_boot = 4
+n_boot = 20
 metrics = ["c_index", "td_auc"]
 """
 
@@ -137,7 +137,7 @@ def test_report_has_every_contracted_output(report: Path) -> None:
 def test_manifest_records_inputs_versions_seed_and_command(report: Path, data_dir: Path) -> None:
     man = json.loads((report / "manifest.json").read_text())
     assert man["status"] == "succeeded" and man["command"] == ["test"]
-    assert man["random_state"] == 3 and man["config"]["validation"]["n_boot"] == 4
+    assert man["random_state"] == 3 and man["config"]["validation"]["n_boot"] == 20
     names = sorted(Path(i["path"]).name for i in man["inputs"])
     assert names == ["lesions.csv", "patients.csv"]
     assert all(len(i["sha256"]) == 64 for i in man["inputs"])
@@ -146,23 +146,44 @@ def test_manifest_records_inputs_versions_seed_and_command(report: Path, data_di
 
 def test_existing_report_is_never_overwritten_without_force(report: Path, data_dir: Path) -> None:
     before = (report / "results.json").read_bytes()
-    with pytest.raises(ConfigError, match="--force"):
+    with pytest.raises(ConfigError, match="force=True"):
         run_study(_write(data_dir, SMALL), report, progress=False)
     assert (report / "results.json").read_bytes() == before
 
 
-def test_failed_run_leaves_failed_folder_and_keeps_old_report(report: Path, data_dir: Path,
-                                                              tmp_path: Path) -> None:
+def test_failed_run_leaves_failed_folder_and_keeps_old_report(
+        report: Path, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    import survrad.reporting.report as rr
+
     out = tmp_path / "r"
-    out.mkdir()
-    (out / "keep.txt").write_text("old report")
-    bad = SMALL.replace("[validation]", "[validation]\nmax_failed = 0.0").replace(
-        "penalty = 0.05", "penalty = 0.05\nmax_iter = 0")
-    with pytest.raises(ValueError):
-        run_study(_write(data_dir, bad), out, force=True, progress=False)
-    assert (out / "keep.txt").read_text() == "old report"
-    failed = list(tmp_path.glob("r.failed-*"))
-    assert len(failed) == 1 and (failed[0] / "error.txt").is_file()
+    shutil.copytree(report, out)                        # an earlier report of survrad's
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("report writer bug")
+
+    monkeypatch.setattr(rr, "write_report", broken)
+    with pytest.raises(RuntimeError, match="report writer bug"):
+        run_study(_write(data_dir, SMALL), out, force=True, progress=False)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    [failed] = list(tmp_path.glob("r.failed-*"))
+    error = json.loads((failed / "error.json").read_text())
+    assert error["error_class"] == "RuntimeError" and error["exit_code"] == 1
+    assert (failed / "error.txt").is_file()               # a bug: the traceback too
+    assert (failed / "study.toml").is_file()              # the study as given
+    records = json.loads((failed / "results.json").read_text())   # the computed results
+    assert {r["strategy"] for r in records} == {"clinical", "burden", "C_mean", "E_risk"}
+
+
+def test_bad_setting_fails_before_computing_and_writes_nothing(data_dir: Path,
+                                                               tmp_path: Path) -> None:
+    bad = SMALL.replace("penalty = 0.05", "penalty = 0.05\nmax_iter = 0")
+    with pytest.raises(ConfigError, match="max_iter") as info:
+        run_study(_write(data_dir, bad), tmp_path / "r", progress=False)
+    assert info.value.key == "models.cox.max_iter"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_same_results_bytes_whatever_n_jobs(report: Path, data_dir: Path, tmp_path: Path) -> None:

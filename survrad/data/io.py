@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from survrad._spelling import spell
 from survrad._validation import close_matches
 from survrad.data import schema
 from survrad.data.cohort import Cohort, ColumnNames, Endpoint
@@ -443,7 +444,7 @@ def read_cohort(
             return _read_cohort(patients, lesions, **args)
         except SurvradWarning as w:
             raise SchemaError(f"strict mode: {w} ({type(w).__name__} turned into an "
-                              "error by strict=True).") from w
+                              f"error by {spell('strict')}).") from w
 
 
 @dataclasses.dataclass
@@ -470,7 +471,7 @@ def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, 
     pfeat = _select_patient_features(ptab, patient_features, eps, st)
     lfeat = _select_lesion_features(ltab, lesion_features, st) if ltab is not None else []
     if lesion_features and ltab is None:
-        raise SchemaError("lesion_features given but no lesion table; pass lesions=...",
+        raise SchemaError(f"lesion_features given but no lesion table; give {spell('lesions')}",
                           file=st.plabel)
     schema.check_unique_patients(ptab[pid], file=st.plabel, column=pid)
     if drop_missing_time:
@@ -539,19 +540,33 @@ def _check_mapped_roles(mapped: Mapping[str, str], ptab: pd.DataFrame,
 def _resolve_endpoints(endpoints: Mapping[str, Any] | None, ptab: pd.DataFrame,
                        label: str) -> dict[str, Endpoint]:
     if endpoints is None:
+        _check_default_near_misses(ptab, label)
         spec = {k: v for k, v in DEFAULT_ENDPOINTS.items() if _present(v, ptab)}
         _check_half_pairs(ptab, label)
         if not spec:
             raise SchemaError(
                 "no endpoint found: expected os_time/os_event, pfs_time/pfs_event or "
                 f"objective_response. Available columns: {list(ptab.columns)[:20]}. Name "
-                "them with endpoints={'os': ('time_col', 'event_col')}.", file=label)
+                f"them with {spell('endpoints')}.", file=label)
     else:
         spec = dict(endpoints)
     eps = {name: _endpoint(name, value) for name, value in spec.items()}
     for ep in eps.values():
         schema.check_columns(ptab, ep.columns, file=label, what=f"endpoint {ep.name!r} column")
     return eps
+
+
+def _check_default_near_misses(ptab: pd.DataFrame, label: str) -> None:
+    """``OS_TIME`` is not ``os_time``: say so instead of finding no endpoint or ignoring it."""
+    for value in DEFAULT_ENDPOINTS.values():
+        for name in (value,) if isinstance(value, str) else value:
+            near = schema.near_misses(name, ptab.columns) if name not in ptab.columns else []
+            if near:
+                raise SchemaError(
+                    f"column {near[0]!r} differs from the default endpoint column {name!r} "
+                    "only in case or spaces; column names are matched exactly. Rename it "
+                    f"to {name!r}, or name the endpoint's columns: {spell('endpoints')}.",
+                    file=label, column=near[0])
 
 
 def _present(value: tuple[str, str] | str, ptab: pd.DataFrame) -> bool:
@@ -565,7 +580,7 @@ def _check_half_pairs(ptab: pd.DataFrame, label: str) -> None:
             have, lack = (time, event) if time in ptab.columns else (event, time)
             raise SchemaError(
                 f"{have!r} is present but {lack!r} is not; a survival endpoint needs both. "
-                "Name the columns with endpoints={...}.", file=label, column=lack)
+                f"Name the columns with {spell('endpoints')}.", file=label, column=lack)
 
 
 def _endpoint(name: str, value: Any) -> Endpoint:
@@ -729,7 +744,7 @@ def _handle_orphans(ltab: pd.DataFrame, patient_ids: pd.Index, keys: list[str],
         raise SchemaError(
             f"{len(unexplained)} lesion row(s) belong to patients absent from the patient "
             f"table: {format_values(patients)}. Fix the ids (the patient table is "
-            f"{st.plabel!r}), or pass exclude_orphan_lesions=True to exclude them (listed "
+            f"{st.plabel!r}), or pass {spell('exclude_orphan_lesions')} to exclude them (listed "
             "in cohort.excluded).", file=st.llabel, column=pid, ids=unexplained)
     for p in pairs:
         why = (f"patient excluded: {dropped[p[0]]}" if p[0] in dropped

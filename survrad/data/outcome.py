@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from survrad._spelling import spell
 from survrad.data import schema
 from survrad.exceptions import DataWarning, SchemaError, StatisticalWarning, format_values
 
@@ -81,7 +82,7 @@ def check_time(
     if missing.any():
         raise SchemaError(
             "survival time is missing. Fill it in, or exclude these patients explicitly "
-            "(read_cohort(..., drop_missing_time=True) lists them in excluded.csv).",
+            f"({spell('drop_missing_time')} lists them in excluded.csv).",
             file=file, column=column, ids=_ids_or_rows(ids, missing),
         )
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)

@@ -57,7 +57,31 @@ def _available(columns: Iterable[Any]) -> str:
     return format_values([str(c) for c in columns], max_shown=_SHOWN_COLUMNS)
 
 
+def _normal(name: Any) -> str:
+    return "".join(str(name).split()).casefold()
+
+
+def near_misses(name: str, columns: Iterable[Any]) -> list[str]:
+    """Columns that differ from ``name`` only in case or whitespace (never matched).
+
+    survrad matches column names exactly; a near miss is reported as an error with the
+    suggestion, never used silently.
+
+    Examples
+    --------
+    >>> near_misses("os_time", ["OS_TIME", "os_event", " os_time "])
+    ['OS_TIME', ' os_time ']
+    """
+    key = _normal(name)
+    return [str(c) for c in columns if str(c) != name and _normal(c) == key]
+
+
 def _missing_message(name: str, columns: Sequence[str], what: str) -> str:
+    near = near_misses(name, columns)
+    if near:
+        return (f"{what} {name!r} not found; {near[0]!r} differs from it only in case or "
+                f"spaces (column names are matched exactly). Rename the column to {name!r}, "
+                f"or use the name {near[0]!r}.")
     hint = close_matches(name, columns)
     did = f" Close matches: {hint}." if hint else " No close match."
     return f"{what} {name!r} not found. Available columns: {_available(columns)}.{did}"

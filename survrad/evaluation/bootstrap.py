@@ -68,13 +68,27 @@ from survrad.data.cohort import Cohort
 from survrad.evaluation.scoring import DEFAULT_METRICS, metric_names, score_pipeline
 from survrad.exceptions import ResamplingError, StatisticalWarning
 
-__all__ = ["ValidationResult", "bootstrap_validate", "compare_pipelines"]
+__all__ = ["ReplicateWarning", "ValidationResult", "bootstrap_validate", "compare_pipelines"]
 
 Method = Literal["optimism", ".632+", "cv"]
+
+#: Fewest replicates whose percentile interval means something: below it a 95 % interval
+#: rests on one or two replicates per tail. Fewer still run (tests, a quick look), with a
+#: StatisticalWarning; a study file refuses them.
+MIN_N_BOOT = 20
 _DISCRIMINATION = ("c_index", "uno_c", "td_auc", "auc")
 
 
 # --------------------------------------------------------------------------- result
+@dataclasses.dataclass(frozen=True)
+class ReplicateWarning:
+    """A warning raised while fitting or scoring one pipeline in one replicate."""
+
+    replicate: int
+    category: str
+    message: str
+
+
 @dataclasses.dataclass(frozen=True)
 class ValidationResult:
     """Outcome of :func:`bootstrap_validate` (unrounded numbers).
@@ -94,6 +108,8 @@ class ValidationResult:
     fitted : CohortPipeline or None
         The pipeline fitted on the whole cohort: the fit whose apparent performance is
         corrected (seeded as the replicates are), e.g. for its coefficient table.
+    replicate_warnings : tuple of ReplicateWarning
+        Every warning of every replicate (each distinct one once per replicate).
     """
 
     method: str
@@ -105,6 +121,7 @@ class ValidationResult:
     random_state: Any
     ci_level: float
     fitted: Any = None
+    replicate_warnings: tuple[ReplicateWarning, ...] = ()
 
     def summary(self) -> pd.DataFrame:
         """metric, apparent, optimism, corrected, ci_low, ci_high, n_boot, n_failed."""
@@ -258,8 +275,7 @@ def _model_and_scores(model: Any, front: dict[str, Any], train: Cohort, test: Co
 def _record(rec: dict[str, Any]) -> dict[str, Any]:
     """The picklable, printable record of one pipeline in one replicate."""
     out = {"status": rec["status"], "reason": rec["reason"], "scores": rec["value"] or {},
-           "warnings": " | ".join(sorted({f"{type(w).__name__}: {w}"
-                                          for w in rec["warnings"]}))}
+           "warnings": tuple(sorted({(type(w).__name__, str(w)) for w in rec["warnings"]}))}
     if rec.get("keep"):    # the apparent fit only: its model and any failure go back
         out["fitted"] = rec["fitted"]
     if rec.get("keep"):
@@ -425,7 +441,8 @@ def _frame(records: list[dict], name: str, metrics: Sequence[str]) -> pd.DataFra
     for rec in records:
         part = rec["pipelines"][name]
         row = {k: v for k, v in rec.items() if k != "pipelines"}
-        row.update(status=part["status"], reason=part["reason"], warnings=part["warnings"])
+        row.update(status=part["status"], reason=part["reason"],
+                   warnings="; ".join(f"{c}: {m}" for c, m in part["warnings"]))
         fails = []
         for role in ("fit", "test"):
             vals, f = part["scores"].get(role, ({}, {}))
@@ -438,6 +455,11 @@ def _frame(records: list[dict], name: str, metrics: Sequence[str]) -> pd.DataFra
             row["reason"] = "; ".join(fails)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _warnings_of(records: list[dict], name: Any) -> tuple[ReplicateWarning, ...]:
+    return tuple(ReplicateWarning(int(rec["replicate"]), cat, msg) for rec in records
+                 for cat, msg in rec["pipelines"][name]["warnings"])
 
 
 def _check_failures(frame: pd.DataFrame, max_failed: float, label: str,
@@ -530,6 +552,11 @@ def _validate_many(pipelines: Mapping[str, Any], cohort: Cohort, endpoint: str, 
                    backend: str | None, scheduler: str | None, progress: bool,
                    ci_level: float, max_failed: float) -> dict[str, ValidationResult]:
     check_int("n_boot", n_boot, min_value=1)
+    if n_boot < MIN_N_BOOT:
+        warnings.warn(f"n_boot={n_boot}: intervals from fewer than {MIN_N_BOOT} bootstrap "
+                      "replicates are not meaningful (ci_low and ci_high rest on one or two "
+                      "replicates); use 200 or more for a report.", StatisticalWarning,
+                      stacklevel=3)
     check_fraction("ci_level", ci_level)
     check_fraction("max_failed", max_failed, inclusive=True)
     if backend not in (None, "loky", "dask"):
@@ -559,7 +586,8 @@ def _validate_many(pipelines: Mapping[str, Any], cohort: Cohort, endpoint: str, 
         app = apparent["records"][name]
         out[name] = ValidationResult(spec.methods[name], endpoint, tuple(names),
                                      app["scores"]["fit"][0], frame, len(frame),
-                                     random_state, ci_level, fitted=app["fitted"])
+                                     random_state, ci_level, fitted=app["fitted"],
+                                     replicate_warnings=_warnings_of(records, name))
     return out
 
 

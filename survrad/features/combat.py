@@ -127,9 +127,17 @@ class ComBat(FeatureStep):
         self.max_iter = max_iter
 
     # ------------------------------------------------------------------ fit
+    def _check_params(self) -> None:
+        if not isinstance(self.batch_col, str) or not self.batch_col:
+            raise ValueError(f"batch_col must be a column name, got {self.batch_col!r}.")
+        for name in ("parametric", "eb"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        check_int("max_iter", self.max_iter, min_value=1)
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> ComBat:
         """Estimate grand mean, pooled variance, covariate and batch effects on training rows."""
-        check_int("max_iter", self.max_iter, min_value=1)
+        self._check_params()
         feats, covs = self._split_columns(X)
         check_frame(X, step="ComBat", columns=feats, min_rows=3)
         batch = self._batch_values(X)

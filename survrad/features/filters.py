@@ -74,12 +74,15 @@ class VarianceFilter(FeatureStep):
         self.freq_ratio = freq_ratio
         self.unique_cut = unique_cut
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> VarianceFilter:
-        """Find the near-constant columns of the training rows."""
+    def _check_params(self) -> None:
         _check_nonneg("threshold", self.threshold)
         if self.freq_ratio is not None:
             _check_nonneg("freq_ratio", self.freq_ratio)
         _check_nonneg("unique_cut", self.unique_cut)
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> VarianceFilter:
+        """Find the near-constant columns of the training rows."""
+        self._check_params()
         check_frame(X, step="VarianceFilter")
         values = X.to_numpy(dtype=float)
         var = values.var(axis=0)
@@ -157,10 +160,13 @@ class CorrelationFilter(FeatureStep):
         self.threshold = threshold
         self.method = method
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> CorrelationFilter:
-        """Rank columns by association on the training rows and drop redundant ones."""
+    def _check_params(self) -> None:
         check_fraction("threshold", self.threshold, inclusive=True)
         check_choice("method", self.method, ["spearman", "pearson"])
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> CorrelationFilter:
+        """Rank columns by association on the training rows and drop redundant ones."""
+        self._check_params()
         check_frame(X, step="CorrelationFilter", min_rows=3)
         values = X.to_numpy(dtype=float)
         names = list(X.columns)

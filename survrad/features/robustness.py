@@ -201,10 +201,13 @@ class ICCFilter(FeatureStep):
         self.subject_col = subject_col
         self.rater_col = rater_col
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> ICCFilter:
-        """Compute the ICC of the lesion features behind the columns of ``X``; keep the good."""
+    def _check_params(self) -> None:
         check_fraction("threshold", self.threshold, inclusive=True)
         check_choice("kind", self.kind, _KINDS)
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> ICCFilter:
+        """Compute the ICC of the lesion features behind the columns of ``X``; keep the good."""
+        self._check_params()
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"ICCFilter works on a pandas DataFrame; got {type(X).__name__}.")
         if not isinstance(self.repeats, pd.DataFrame):

@@ -49,9 +49,12 @@ class Standardize(FeatureStep):
     def __init__(self, constant: str = "error") -> None:
         self.constant = constant
 
+    def _check_params(self) -> None:
+        check_choice("constant", self.constant, ["error", "passthrough"])
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> Standardize:
         """Learn the mean and standard deviation of each column from the training rows."""
-        check_choice("constant", self.constant, ["error", "passthrough"])
+        self._check_params()
         check_frame(X, step="Standardize", min_rows=2)
         values = X.to_numpy(dtype=float)
         const = is_constant(values)

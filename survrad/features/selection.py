@@ -539,13 +539,16 @@ class LassoCoxSelector(FeatureStep):
         self.random_state = random_state
         self.max_features = max_features
 
-    def fit(self, X: pd.DataFrame, y: Any) -> LassoCoxSelector:
-        """Fit the penalised model on the training rows and keep the non-zero columns."""
+    def _check_params(self) -> None:
         _check_penalised(self.l1_ratio, self.n_folds)
         if self.max_features is not None:
             check_int("max_features", self.max_features, min_value=1)
         if self.penalty is not None:
             _check_positive("penalty", self.penalty)
+
+    def fit(self, X: pd.DataFrame, y: Any) -> LassoCoxSelector:
+        """Fit the penalised model on the training rows and keep the non-zero columns."""
+        self._check_params()
         check_frame(X, step="LassoCoxSelector", min_rows=3)
         target = check_target(y, len(X), step="LassoCoxSelector")
         rng = check_random_state(self.random_state)
@@ -669,13 +672,19 @@ class StabilitySelector(FeatureStep):
         self.n_folds = n_folds
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: Any) -> StabilitySelector:
-        """Count how often each column is selected over subsamples of the training rows."""
+    def _check_params(self) -> None:
         check_int("n_subsamples", self.n_subsamples, min_value=1)
         check_fraction("fraction", self.fraction)
         if check_fraction("threshold", self.threshold, inclusive=True) == 0:
             raise ValueError("threshold must be in (0, 1], got 0.")
         _check_penalised(self.l1_ratio, self.n_folds)
+        if self.penalty is not None:
+            for p in np.atleast_1d(np.asarray(self.penalty, dtype=object)):
+                _check_positive("penalty", p)
+
+    def fit(self, X: pd.DataFrame, y: Any) -> StabilitySelector:
+        """Count how often each column is selected over subsamples of the training rows."""
+        self._check_params()
         check_frame(X, step="StabilitySelector", min_rows=4)
         target = check_target(y, len(X), step="StabilitySelector")
         rng = check_random_state(self.random_state)

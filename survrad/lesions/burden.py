@@ -75,18 +75,22 @@ class TumorBurden(AggregationStrategy):
     def __init__(self, organs: Sequence[str] | None = None) -> None:
         self.organs = organs
 
+    def _check_params(self) -> list[str] | None:
+        if self.organs is None:
+            return None
+        organs = [self.organs] if isinstance(self.organs, str) else list(self.organs)
+        if not organs or not all(isinstance(o, str) for o in organs):
+            raise ConfigError(f"organs must be a list of organ names, got {self.organs!r}.")
+        if len(set(organs)) != len(organs):
+            raise ConfigError(f"organs lists an organ twice: {organs}.")
+        return organs
+
     def _learn(self, cohort: Cohort) -> None:
         frame = lesion_frame(cohort)
-        if self.organs is None:
+        organs = self._check_params()
+        self.has_other_ = organs is not None
+        if organs is None:
             organs = sorted(set(organ_values(frame.table, cohort)))
-            self.has_other_ = False
-        else:
-            organs = [self.organs] if isinstance(self.organs, str) else list(self.organs)
-            if not organs or not all(isinstance(o, str) for o in organs):
-                raise ConfigError(f"organs must be a list of organ names, got {self.organs!r}.")
-            if len(set(organs)) != len(organs):
-                raise ConfigError(f"organs lists an organ twice: {organs}.")
-            self.has_other_ = True
         slugs = [column_slug(o) for o in organs]
         clash = sorted({s for s in slugs if slugs.count(s) > 1} | (
             {"other"} & set(slugs) if self.has_other_ else set()))

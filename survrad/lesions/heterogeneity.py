@@ -146,9 +146,12 @@ class Heterogeneity(AggregationStrategy):
         self.score = score
         self.features = features
 
-    def _learn(self, cohort: Cohort) -> None:
+    def _check_params(self) -> None:
         if self.score is not None and not isinstance(self.score, str):
             raise ConfigError(f"score must be a lesion column name or None, got {self.score!r}.")
+
+    def _learn(self, cohort: Cohort) -> None:
+        self._check_params()
         self.features_ = resolve_features(cohort, self.features)
         frame = lesion_frame(cohort)
         X = lesion_values(frame.table, self.features_, cohort)

@@ -161,6 +161,10 @@ class LargestLesions(AggregationStrategy):
 
     # ------------------------------------------------------------------ parameters
     def _learn(self, cohort: Cohort) -> None:
+        self._check_params()
+        self.features_ = resolve_features(cohort, self.features)
+
+    def _check_params(self) -> None:
         check_choice("combine", self.combine, ("vw_mean", "rank"))
         if self.k is None:
             if self.combine == "rank":
@@ -175,7 +179,6 @@ class LargestLesions(AggregationStrategy):
             if not organs or not all(isinstance(o, str) for o in organs):
                 raise ConfigError(f"organ must be an organ name or a list of names, got "
                                   f"{self.organ!r}.")
-        self.features_ = resolve_features(cohort, self.features)
 
     def _organs(self) -> list[str]:
         return [self.organ] if isinstance(self.organ, str) else list(self.organ or [])

@@ -220,6 +220,11 @@ class FeatureStatistics(AggregationStrategy):
         self.extensive = extensive
 
     def _learn(self, cohort: Cohort) -> None:
+        self.stats_ = self._check_params()
+        self.features_ = resolve_features(cohort, self.features)
+        self.extensive_ = match_patterns(self.features_, self.extensive)
+
+    def _check_params(self) -> list[str]:
         stats = [self.stats] if isinstance(self.stats, str) else list(self.stats)
         if not stats:
             raise ValueError(f"stats must name at least one of {list(STATISTICS)}.")
@@ -228,9 +233,7 @@ class FeatureStatistics(AggregationStrategy):
         if len(set(stats)) != len(stats):
             raise ValueError(f"stats lists a statistic twice: {stats}.")
         check_int("top_k", self.top_k, min_value=1)
-        self.stats_ = stats
-        self.features_ = resolve_features(cohort, self.features)
-        self.extensive_ = match_patterns(self.features_, self.extensive)
+        return stats
 
     def _compute(self, cohort: Cohort) -> pd.DataFrame:
         frame = lesion_frame(cohort)

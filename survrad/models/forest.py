@@ -266,6 +266,9 @@ class SurvivalForest(CachedParamNames, BaseEstimator):
             random_state=sklearn_seed(self.random_state),
         )
 
+    def _check_params(self) -> None:
+        self._make_forest()
+
     def fit(self, X: pd.DataFrame, y: np.ndarray, groups: Any = None) -> SurvivalForest:
         """Grow the forest.
 

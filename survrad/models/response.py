@@ -471,6 +471,9 @@ class ForestClassifier(CachedParamNames, BaseEstimator):
             random_state=sklearn_seed(self.random_state),
         )
 
+    def _check_params(self) -> None:
+        self._make_forest()
+
     def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> ForestClassifier:
         """Grow the forest.
 

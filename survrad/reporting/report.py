@@ -81,23 +81,35 @@ class _Report:
         jobs = [delayed(_draw)(make, self.root / "figures" / name)
                 for _, make, name, _ in self.pending]
         outcomes = Parallel(n_jobs=n_jobs or 1)(jobs)
-        for (section, _, name, item), failure in zip(self.pending, outcomes, strict=True):
+        for (section, _, name, item), (failure, caught) in zip(self.pending, outcomes,
+                                                                 strict=True):
+            errors += [{"stage": "figure", "figure": name, "category": c, "message": m}
+                       for c, m in caught]
             if failure is not None:
                 errors.append({"stage": "figure", "figure": name, **failure})
                 self.sections[section].remove(item)
         self.pending = []
 
 
-def _draw(make: Callable[[], Any], stem: Path) -> dict[str, str] | None:
-    """Draw one figure and save it; the failure, if any, as category and message."""
+def _draw(make: Callable[[], Any], stem: Path
+          ) -> tuple[dict[str, str] | None, list[tuple[str, str]]]:
+    """Draw one figure and save it: the failure, if any, as category and message, and the
+    warnings raised while drawing (e.g. a glyph missing from the font), recorded in the
+    report's warnings instead of interrupting it."""
+    import warnings
+
     from survrad.reporting.style import save_figure
 
-    try:
-        display = make()
-    except (ValueError, KeyError) as exc:
-        return {"category": type(exc).__name__, "message": str(exc)}
-    save_figure(display.figure_, stem)
-    return None
+    failure = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            display = make()
+        except (ValueError, KeyError) as exc:
+            failure = {"category": type(exc).__name__, "message": str(exc)}
+        else:
+            save_figure(display.figure_, stem)
+    return failure, sorted({(w.category.__name__, str(w.message)) for w in caught})
 
 
 def _results(rep: _Report, records: list[dict[str, Any]]) -> None:
@@ -152,6 +164,29 @@ ESTIMATES = {"optimism": "optimism-corrected", ".632+": ".632+ bootstrap",
 OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus original)",
             ".632+": "bootstrap distribution of resample minus out-of-bag performance",
             "cv": "distribution of training-fold minus held-out-fold performance"}
+
+
+def _failures(rep: _Report, comparisons: Mapping) -> None:
+    """Replicates that failed (within ``max_failed``), counted by pipeline and reason."""
+    rows = []
+    for (ep, model), cmp in comparisons.items():
+        for strategy, res in cmp.results.items():
+            reps = res.replicates
+            bad = reps["status"] != "ok"
+            partial = ~bad & reps["reason"].astype(str).ne("")
+            for kind, mask in (("replicate failed", bad), ("metric not computed", partial)):
+                if not mask.any():
+                    continue
+                for reason, n in reps.loc[mask, "reason"].astype(str).value_counts().items():
+                    rows.append({"endpoint": ep, "model": model, "strategy": strategy,
+                                 "what": kind, "n_replicates": int(n),
+                                 "of": len(reps), "reason": reason})
+    if rows:
+        table = pd.DataFrame(rows)
+        rep.table("Validation", table, "failures",
+                  "Bootstrap replicates that failed or could not compute a metric, by "
+                  "pipeline and reason (within the study's max_failed budget; such "
+                  "replicates are left out of the estimates and counted in n_failed).")
 
 
 def _best_name(summary: pd.DataFrame, metric: str) -> str:
@@ -292,6 +327,7 @@ def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results:
               + (f" by {by}." if by else "."), shown=format_table_one(t1))
     _results(rep, results.records)
     _comparison_figures(rep, results.comparisons, config, errors)
+    _failures(rep, results.comparisons)
     _survival_figures(rep, cohort, config, results.cv_predictions, results.records, errors)
     _coefficients(rep, results.coefficients, config, errors)
     _lesion_outputs(rep, cohort, results.lesion_risk, errors)

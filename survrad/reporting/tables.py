@@ -47,6 +47,8 @@ __all__ = [
     "format_coefficients",
     "format_p",
     "format_table_one",
+    "neutralise_cell",
+    "read_report_csv",
     "table_one",
     "write_csv",
 ]
@@ -718,13 +720,67 @@ def format_coefficients(table: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
 
 
 # =========================================================================== CSV
+#: First characters that make a spreadsheet program read a text cell as a formula (OWASP
+#: "CSV injection"); a text cell starting with one of them, or with the escape character
+#: itself, is written with a leading ``'``.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPE = "'"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` safe to open in a spreadsheet program (text cells only; numbers untouched).
+
+    A text cell that begins with ``= + - @``, a tab or a carriage return (and is not a
+    number such as ``-1.5``), or with ``'``, gets a leading ``'``: spreadsheet programs
+    then show it as text instead of evaluating it. :func:`read_report_csv` removes it.
+
+    Examples
+    --------
+    >>> [neutralise_cell(v) for v in ["=HYPERLINK(1)", "-1.5", "P001", "'quoted", 3]]
+    ["'=HYPERLINK(1)", '-1.5', 'P001', "''quoted", 3]
+    """
+    if isinstance(value, str) and value and (
+            value[0] == _ESCAPE or (value[0] in FORMULA_TRIGGERS and not _is_number(value))):
+        return _ESCAPE + value
+    return value
+
+
+def _restore_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_ESCAPE):
+        return value[1:]
+    return value
+
+
+def _neutralised(df: pd.DataFrame, index: bool) -> pd.DataFrame:
+    out = df.copy()
+    out.columns = [neutralise_cell(c) if isinstance(c, str) else c for c in df.columns]
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j]
+        if col.dtype == object or isinstance(col.dtype, pd.StringDtype | pd.CategoricalDtype):
+            out.isetitem(j, col.astype(object).map(neutralise_cell))
+    if index:
+        out.index = out.index.map(neutralise_cell)
+        out.index.names = [neutralise_cell(n) for n in df.index.names]
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
-    """Write ``df`` as CSV at full precision, atomically and deterministically.
+    """Write ``df`` as CSV at full precision, atomically, deterministically and safely.
 
     Floats are written as their shortest round-trip representation (Python's ``repr``),
-    so reading back with ``pandas.read_csv(path, float_precision="round_trip")`` (or
-    ``float()`` on each cell) gives exactly the same numbers; NaN is an empty cell. Line
-    ends are ``\\n`` and the same DataFrame always gives the same bytes.
+    so reading back with :func:`read_report_csv` gives exactly the same numbers; NaN is an
+    empty cell. Line ends are ``\\n`` and the same DataFrame always gives the same bytes.
+    Text cells (and column names) that a spreadsheet program would evaluate as a formula
+    are neutralised by a leading ``'`` (:func:`neutralise_cell`); the JSON and Parquet
+    outputs keep the raw values.
 
     Parameters
     ----------
@@ -740,14 +796,39 @@ def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> Pat
     Examples
     --------
     >>> import pandas as pd, tempfile, pathlib
-    >>> p = write_csv(pd.DataFrame({"x": [0.1, 1 / 3]}),
+    >>> p = write_csv(pd.DataFrame({"x": [0.1, 1 / 3], "id": ["=1+1", "P2"]}),
     ...               pathlib.Path(tempfile.mkdtemp()) / "t.csv")
     >>> p.read_text()
-    'x\\n0.1\\n0.3333333333333333\\n'
+    "x,id\\n0.1,'=1+1\\n0.3333333333333333,P2\\n"
+    >>> read_report_csv(p)["id"].tolist()
+    ['=1+1', 'P2']
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"write_csv expects a DataFrame, got {type(df).__name__}.")
     if df.columns.duplicated().any():
         raise ValueError(f"duplicate column names: {list(df.columns[df.columns.duplicated()])}.")
-    text = df.to_csv(index=index, lineterminator="\n", float_format=None)
+    text = _neutralised(df, index).to_csv(index=index, lineterminator="\n", float_format=None)
     return atomic_write_text(path, text)
+
+
+def read_report_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_csv` back into the values that were written.
+
+    Numbers at full precision (``float_precision="round_trip"``), text cells and column
+    names with their spreadsheet guard removed. Extra keyword arguments go to
+    :func:`pandas.read_csv` (e.g. ``dtype={"patient_id": str}`` to keep ids as text).
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> p = write_csv(pd.DataFrame({"@x": ["-y"]}), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> read_report_csv(p).to_dict("list")
+    {'@x': ['-y']}
+    """
+    df = pd.read_csv(path, float_precision="round_trip", keep_default_na=False,
+                     na_values=[""], **kwargs)
+    df.columns = [_restore_cell(c) for c in df.columns]
+    for j in range(df.shape[1]):
+        if df.iloc[:, j].dtype == object:
+            df.isetitem(j, df.iloc[:, j].map(_restore_cell))
+    return df

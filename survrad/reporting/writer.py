@@ -1,30 +1,24 @@
-"""Atomic output folders and files, and the run manifest ("nothing lost", RELIABILITY.md).
+"""Stable JSON, manifests (input hashes, versions, platform) and atomic output (layer 6).
 
-- A report folder is written into a temporary sibling and renamed into place on success.
-- An existing folder is never replaced without ``force``; with it, the old folder is kept
-  until the new run has succeeded.
-- A failed run leaves ``<dir>.failed-<time>`` holding what was written and ``error.txt``.
-- Single files are written to a temporary file and ``os.replace``-d.
+The rules that keep a user's data safe (refusals before any work, one run per target,
+atomic replacement, ``.failed-<time>`` folders, stale temporaries) live in
+:mod:`survrad._outputs`; this module re-exports its file writers for the reporting layer
+and adds what a report's manifest records.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
-import time
-import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from survrad.exceptions import ConfigError
+from survrad._outputs import atomic_write_bytes, atomic_write_text, file_sha256, output_folder
 
 __all__ = [
     "atomic_output_dir",
@@ -39,31 +33,6 @@ __all__ = [
 
 _PACKAGES = ("survrad", "numpy", "pandas", "scipy", "scikit-learn", "scikit-survival",
              "lifelines", "statsmodels", "matplotlib", "joblib", "dask", "distributed")
-
-
-def _stamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%S")
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8, ``\\n`` line ends) atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def json_dumps(obj: Any) -> str:
@@ -86,21 +55,15 @@ def _nan_to_none(obj: Any) -> Any:
 
 
 @contextlib.contextmanager
-def atomic_output_dir(target: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
+def atomic_output_dir(target: str | os.PathLike, *, force: bool = False,
+                      protected: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
     """Yield a temporary sibling folder that becomes ``target`` when the block succeeds.
 
-    Parameters
-    ----------
-    target : path
-        The final folder.
-    force : bool, default False
-        Replace an existing ``target``. The old folder is kept until the new one is in
-        place, then removed.
-
-    Raises
-    ------
-    ConfigError
-        ``target`` exists and ``force`` is False (checked before any work is done).
+    The rules of :func:`survrad._outputs.output_folder` apply: ``target`` is checked
+    before any work (never a folder holding an input, the current folder, a link or a
+    file; an existing folder only with ``force``, and only when survrad wrote it and
+    nobody changed it), locked for the run, and a failed run leaves
+    ``<target>.failed-<time>`` with ``error.json``.
 
     Examples
     --------
@@ -111,37 +74,8 @@ def atomic_output_dir(target: str | os.PathLike, *, force: bool = False) -> Iter
     >>> (root / "out" / "a.txt").read_text()
     'x'
     """
-    target = Path(target).resolve()
-    if target.exists() and not force:
-        raise ConfigError(f"output folder {str(target)!r} exists; pass --force (force=True) "
-                          "to replace it, or choose another folder.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-    except BaseException as exc:
-        failed = target.with_name(f"{target.name}.failed-{_stamp()}")
-        (tmp / "error.txt").write_text(
-            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-            encoding="utf-8")
-        os.replace(tmp, failed)
-        raise
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{_stamp()}-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    with output_folder(target, force=force, protected=protected) as out:
+        yield out.path
 
 
 def input_record(path: str | os.PathLike) -> dict[str, Any]:

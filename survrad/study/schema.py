@@ -1,0 +1,420 @@
+"""The study file's declared schema (pydantic), checked before anything is computed.
+
+:func:`parse_study` turns the TOML mapping into a frozen :class:`StudyConfig` or raises
+ONE :class:`~survrad.exceptions.ConfigError` listing EVERY problem with its TOML path
+(``validation.n_boot: must be an integer >= 20, got "200"``). Types are strict (a quoted
+number is not a number, ``true`` is not a count); ranges, lengths of names that become
+file names and the cross-field rules (metrics against horizons, methods against models)
+are declared here. Estimator parameters (``[[strategies]]``, ``[[features]]``,
+``[models.*]``) are checked by :mod:`survrad.study.registry` against each estimator's own
+signature and parameter checks; data-dependent rules (columns, horizons within follow-up)
+by :mod:`survrad.study.plan` once the tables are read.
+
+``docs/study-file.md`` is the reference of every key; a test keeps it in step with this
+module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from survrad.evaluation.bootstrap import MIN_N_BOOT
+from survrad.exceptions import ConfigError
+
+__all__ = [
+    "MAX_N_BOOT",
+    "MIN_N_BOOT",
+    "DataConfig",
+    "EndpointConfig",
+    "ReportConfig",
+    "StudyConfig",
+    "ValidationConfig",
+    "parse_study",
+    "problems_error",
+]
+
+#: Most bootstrap replicates a study accepts (memory and time grow linearly with it; the
+#: estimate is also checked against the machine's memory once the pipelines are known).
+MAX_N_BOOT = 100_000
+#: Names that become file names (strategies, endpoints): letters, digits, ``_ - .``.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,59}$"
+SURVIVAL_METRICS = ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope")
+BINARY_METRICS = ("auc", "brier", "calibration_slope")
+PER_HORIZON = ("td_auc", "brier")
+VALIDATION_METHODS = ("optimism", ".632+", "cv")
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Column = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class _Table(BaseModel):
+    """A TOML table: unknown keys and loose types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataConfig(_Table):
+    """``[data]``: the tables and how to read them."""
+
+    patients: Column | None = None
+    lesions: Column | None = None
+    patient_features: list[Column] | None = None
+    lesion_features: list[Column] | None = None
+    columns: dict[str, Column] | None = None
+    event_map: dict[str, Any] | None = None
+    drop_missing_time: bool = False
+    exclude_orphan_lesions: bool = False
+    strict: bool = False
+
+    @field_validator("columns")
+    @classmethod
+    def _known_roles(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is None:
+            return v
+        from survrad.data.cohort import ColumnNames
+
+        roles = [f for f in ColumnNames.__dataclass_fields__]
+        unknown = sorted(set(v) - set(roles))
+        if unknown:
+            raise ValueError(f"unknown column role(s) {unknown}; roles: {roles}")
+        return v
+
+
+class EndpointConfig(_Table):
+    """``[endpoints.<name>]``: a survival (time, event) or binary (target) endpoint."""
+
+    kind: Literal["survival", "binary"] = "survival"
+    time: Column | None = None
+    event: Column | None = None
+    target: Column | None = None
+    horizons: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = []
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=40)] = "months"
+
+    @model_validator(mode="after")
+    def _columns_of_kind(self) -> EndpointConfig:
+        if self.kind == "survival":
+            missing = [k for k in ("time", "event") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a survival endpoint needs {' and '.join(missing)} "
+                                 "(the column names)")
+            if self.target is not None:
+                raise ValueError("target is for binary endpoints; a survival endpoint has "
+                                 "time and event")
+        else:
+            if self.target is None:
+                raise ValueError("a binary endpoint needs target (the 0/1 column)")
+            if self.horizons:
+                raise ValueError("horizons are for survival endpoints")
+        if len(set(self.horizons)) != len(self.horizons):
+            raise ValueError(f"horizons repeat a value: {self.horizons}")
+        return self
+
+
+class ValidationConfig(_Table):
+    """``[validation]``: how every pipeline is validated."""
+
+    n_boot: Annotated[int, Field(ge=MIN_N_BOOT, le=MAX_N_BOOT)] = 200
+    method: str | dict[str, str] | None = None
+    metrics: list[str] | None = None
+    n_folds: Annotated[int, Field(ge=2, le=50)] = 5
+    n_jobs: int | None = None
+    ci_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    max_failed: Annotated[float, Field(ge=0, le=0.5)] = 0.10
+    baselines: bool = True
+    backend: Literal["loky", "dask"] | None = None
+    scheduler: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, v: int | None) -> int | None:
+        return check_n_jobs(v)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        values = [v] if isinstance(v, str) else list((v or {}).values())
+        bad = [m for m in values if m not in VALIDATION_METHODS]
+        if bad:
+            raise ValueError(f"method must be one of {list(VALIDATION_METHODS)}, got "
+                             f"{bad[0]!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> ValidationConfig:
+        if self.scheduler is not None and self.backend != "dask":
+            raise ValueError('scheduler is the address of a Dask cluster: set backend = '
+                             '"dask" too')
+        return self
+
+
+def check_n_jobs(v: int | None) -> int | None:
+    """``None``, a positive count, or joblib's negatives (-1 = every core); never 0."""
+    if v is None:
+        return v
+    if v == 0 or v < -(os.cpu_count() or 1):
+        raise ValueError(f"n_jobs must be a positive number of processes, or -1 for every "
+                         f"core (-2 all but one, ...); got {v}")
+    return v
+
+
+class ReportConfig(_Table):
+    """``[report]``: what the report shows."""
+
+    table1_by: Column | None = None
+    risk_groups: Annotated[int, Field(ge=2, le=5)] = 3
+    lesion_risk_folds: Annotated[int, Field(ge=2, le=20)] = 5
+    high_risk: Literal["top1"] | Annotated[float, Field(gt=0, lt=1)] = "top1"
+    labels: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=120)]] = {}
+
+
+class EstimatorSpec(BaseModel):
+    """A ``[[strategies]]``/``[[features]]`` entry: its kind and its parameters."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class StrategySpec(EstimatorSpec):
+    name: Name
+    method: str
+
+
+class FeatureStepSpec(EstimatorSpec):
+    step: str
+
+
+class StudyConfig(_Table):
+    """A whole study file, checked."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)] = "survrad study"
+    description: Text = ""
+    random_state: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    simulate: dict[str, Any] | None = None
+    data: DataConfig = DataConfig()
+    endpoints: dict[Name, EndpointConfig]
+    strategies: list[StrategySpec] = []
+    features: list[FeatureStepSpec] = []
+    models: dict[str, dict[str, Any]] = {"cox": {}}
+    validation: ValidationConfig = ValidationConfig()
+    report: ReportConfig = ReportConfig()
+
+    @field_validator("endpoints")
+    @classmethod
+    def _some_endpoint(cls, v: dict[str, EndpointConfig]) -> dict[str, EndpointConfig]:
+        if not v:
+            raise ValueError("at least one endpoint is required, e.g. [endpoints.os] with "
+                             "kind, time and event")
+        return v
+
+
+def _metric_problems(metrics: Sequence[str] | None, ep: EndpointConfig, name: str
+                     ) -> list[tuple[str, str]]:
+    known = SURVIVAL_METRICS if ep.kind == "survival" else BINARY_METRICS
+    out = []
+    for m in metrics or ():
+        if m not in known:
+            out.append(("validation.metrics", f"{m!r} is not a metric of the {ep.kind} "
+                        f"endpoint {name!r}; metrics: {list(known)}"))
+        elif ep.kind == "survival" and m in PER_HORIZON and not ep.horizons:
+            out.append((f"endpoints.{name}.horizons",
+                        f"metric {m!r} needs horizons (times at which to evaluate it)"))
+        elif ep.kind == "survival" and m == "ibs" and len(ep.horizons) < 2:
+            out.append((f"endpoints.{name}.horizons", "metric 'ibs' (integrated Brier "
+                        "score) needs at least two horizons to integrate over"))
+    if metrics is None and ep.kind == "survival" and len(ep.horizons) == 1:
+        out.append((f"endpoints.{name}.horizons",
+                    "the default metrics include 'ibs', which integrates between the first "
+                    "and the last horizon: give at least two horizons, or list the metrics "
+                    "(validation.metrics) without 'ibs'"))
+    return out
+
+
+# ------------------------------------------------------------------- messages
+_MESSAGES = {
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be text (in quotes)",
+    "list_type": "must be a list, e.g. [\"a\", \"b\"]",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "extra_forbidden": "unknown key",
+    "missing": "is required",
+    "literal_error": "must be {expected}",
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "string_pattern_mismatch": "must be a name of letters, digits, '_', '-' or '.' (at "
+                               "most 60 characters; it becomes a file name)",
+    "string_too_long": "must be at most {max_length} characters",
+    "string_too_short": "must not be empty",
+    "finite_number": "must be a finite number",
+}
+
+
+_PYDANTIC_PART = re.compile(r"^(int|float|str|bool|none|list|dict)$|^(function-|constrained-"
+                            r"|literal\[|union\[|nullable|tagged)|\[")
+
+
+def _path(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PYDANTIC_PART.match(str(part)):
+            continue   # pydantic's name of a union member or validator, not a TOML key
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _allowed_keys(loc: Sequence[Any]) -> list[str]:
+    """The keys the table at ``loc`` accepts (for suggestions after an unknown key)."""
+    model: Any = StudyConfig
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            if isinstance(part, int) or model is not StudyConfig:
+                continue   # list index or dict key: same item model
+            return []
+        ann = field.annotation
+        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
+        model = next((a for a in [ann, *args] if isinstance(a, type)
+                      and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        from survrad._validation import close_matches
+
+        allowed = _allowed_keys(err["loc"][:-1])
+        hint = close_matches(str(err["loc"][-1]), allowed)
+        did = f" Did you mean {hint[0]!r}?" if hint else ""
+        return _path(err["loc"]), f"unknown key.{did} Allowed here: {sorted(allowed)}"
+    if kind in ("value_error", "assertion_error"):
+        text = str(ctx.get("error", err["msg"]))
+    else:
+        text = _MESSAGES.get(kind, err["msg"]).format(**{k: v for k, v in ctx.items()})
+    if kind not in ("missing", "extra_forbidden", "value_error") and "input" in err:
+        text += f", got {_shown(err['input'])}"
+    return _path(err["loc"]), text
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _merged(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One line per key: the members of a union (``"top1"`` or a number) as alternatives."""
+    by_key: dict[str, list[str]] = {}
+    for key, text in problems:
+        by_key.setdefault(key, []).append(text)
+    out = []
+    for key, texts in by_key.items():
+        if len(texts) > 1:
+            got = texts[-1].rpartition(", got ")[2]
+            texts = [t.rpartition(", got ")[0] or t for t in texts]
+            out.append((key, " or ".join(texts) + f", got {got}"))
+        else:
+            out.append((key, texts[0]))
+    return out
+
+
+def problems_error(problems: Sequence[tuple[str, str]], file: str) -> ConfigError:
+    """One ConfigError listing every (TOML path, message), the first path as its key.
+
+    Examples
+    --------
+    >>> str(problems_error([("validation.n_boot", "must be >= 20, got 5")], "s.toml"))
+    "[s.toml] key 'validation.n_boot': must be >= 20, got 5"
+    """
+    if len(problems) == 1:
+        key, msg = problems[0]
+        return ConfigError(msg, file=file, key=key or None)
+    lines = "\n".join(f"  {k}: {m}" if k else f"  {m}" for k, m in problems)
+    err = ConfigError(f"{len(problems)} problems in the study file:\n{lines}", file=file,
+                      key=problems[0][0] or None)
+    err.problems = list(problems)
+    return err
+
+
+def parse_study(cfg: Mapping[str, Any], file: str) -> StudyConfig:
+    """Check the study mapping against the schema; every problem in one ConfigError.
+
+    Examples
+    --------
+    >>> cfg = {"data": {"patients": "p.csv"}, "validation": {"n_boot": "200"},
+    ...        "endpoints": {"os": {"time": "t", "event": "e", "horizons": [12]}}}
+    >>> parse_study(cfg, "study.toml")
+    Traceback (most recent call last):
+    ...
+    survrad.exceptions.ConfigError: [study.toml] key 'validation.n_boot': 2 problems ...
+      validation.n_boot: must be an integer, got "200"
+      endpoints.os.horizons: the default metrics include 'ibs', ...
+    """
+    problems: list[tuple[str, str]] = []
+    config = None
+    try:
+        config = StudyConfig.model_validate(dict(cfg))
+    except ValidationError as exc:
+        problems = _merged([_describe(err) for err in exc.errors()])
+    # the rules that tie keys together hold whether or not other keys failed
+    problems += [p for p in _cross_problems(cfg) if p not in problems]
+    if problems:
+        raise problems_error(problems, file) from None
+    return config
+
+
+def _cross_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rules that tie several keys together, as (TOML path, message), on the raw mapping
+    (each part that parses on its own is checked)."""
+    out: list[tuple[str, str]] = []
+    data = cfg.get("data")
+    if "simulate" not in cfg and not (isinstance(data, Mapping) and data.get("patients")):
+        out.append(("data.patients", 'a [data] table with patients = "file.csv" is '
+                    "required (or a [simulate] table)"))
+    strategies = cfg.get("strategies")
+    if isinstance(strategies, list):
+        names = [s.get("name") if isinstance(s, Mapping) else None for s in strategies]
+        for i, name in enumerate(names):
+            if name is not None and name in names[:i]:
+                out.append((f"strategies[{i}].name", f"duplicate strategy name {name!r}"))
+    eps = cfg.get("endpoints")
+    val = cfg.get("validation") if isinstance(cfg.get("validation"), Mapping) else {}
+    metrics = val.get("metrics") if isinstance(val.get("metrics"), list) else None
+    if isinstance(eps, Mapping):
+        for name, spec in eps.items():
+            try:
+                ep = EndpointConfig.model_validate(spec)
+            except ValidationError:
+                continue
+            out += _metric_problems(metrics, ep, str(name))
+    return out
