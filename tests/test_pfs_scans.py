@@ -16,7 +16,7 @@ import pytest
 from scan_tables import NAN, stack, study
 
 import survrad as sr
-from survrad.exceptions import ConfigError, SchemaError
+from survrad.exceptions import ConfigError, DataWarning, SchemaError
 from survrad.longitudinal import pfs_from_scans, recist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,6 +172,13 @@ def test_death_before_a_scan_raises():
     with pytest.raises(SchemaError, match="deaths before a recorded scan") as err:
         _pfs(tab, death=[12], event=[1])
     assert err.value.ids == ["P1"]
+
+
+def test_last_contact_before_the_last_scan_warns():
+    tab = study({"T1": [30, 28, 27]}, weeks=[0, 8, 16])
+    with pytest.warns(DataWarning, match="before their last scan"):
+        out = _pfs(tab, death=[12], event=[0])
+    assert _row(out) == (16.0, 0, "censored")
 
 
 def test_bad_death_columns_raise():

@@ -40,7 +40,7 @@ import numpy as np
 from survrad.longitudinal._assess import PD_MIN_MM, TOL, Assessment, meets_pd
 from survrad.longitudinal._scans import ScanData
 
-__all__ = ["irecist_responses"]
+__all__: list[str] = []   # the engine is called by survrad.longitudinal.recist
 
 
 def _label(k: int, a: Assessment, nt_flag: list, category: list) -> str:
@@ -70,7 +70,10 @@ class _Episode:
 def irecist_responses(data: ScanData, a: Assessment) -> tuple[np.ndarray, np.ndarray,
                                                                 np.ndarray]:
     """Timepoint responses, the iUPD scan each iCPD confirms (-1 elsewhere) and, per
-    patient, the scan of an iUPD still pending at the last scan (-1 if none)."""
+    patient, the scan of an iUPD still pending at the last scan (-1 if none).
+
+    Internal: :func:`survrad.longitudinal.recist` calls it with its coded scans.
+    """
     n = data.n_scans
     labels = np.full(n, None, dtype=object)
     confirms = np.full(n, -1, dtype=np.intp)

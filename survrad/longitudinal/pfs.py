@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from survrad._validation import check_choice, check_int
 from survrad.data.cohort import Cohort
 from survrad.data.schema import check_binary_column, check_columns
-from survrad.exceptions import ConfigError, SchemaError
+from survrad.exceptions import ConfigError, DataWarning, SchemaError, format_values
 from survrad.longitudinal._scans import DAYS_PER
 from survrad.longitudinal.recist import RecistResult
 
@@ -228,13 +230,13 @@ def _pfs(scans: pd.DataFrame, result: RecistResult, codes: np.ndarray, ids: np.n
         pending = np.full(n, np.nan)
     rows = pd.Series(np.arange(codes.size)).groupby(codes).agg(list)
     out_time, out_event, source = np.empty(n), np.zeros(n, dtype=np.int64), []
-    late_death = []
+    late_death, late_contact = [], []
     zero = np.array([time[r[0]] for r in rows.reindex(range(n))]) if origin is None else origin
     for p in range(n):
         r = np.asarray(rows[p])
         t, ok, tps = time[r], adequate[r], tp[r]
-        if event[p] == 1 and death[p] < t[-1]:
-            late_death.append(ids[p])
+        if death[p] < t[-1]:
+            (late_death if event[p] == 1 else late_contact).append(ids[p])
         when, ev, src = _patient_pfs(t, ok, tps, prog_tp[p], pending[p], unconfirmed,
                                      death[p] if event[p] == 1 else np.inf, limit)
         out_time[p], out_event[p] = when - zero[p], ev
@@ -242,6 +244,10 @@ def _pfs(scans: pd.DataFrame, result: RecistResult, codes: np.ndarray, ids: np.n
     if late_death:
         raise SchemaError("deaths before a recorded scan; check the death times and the "
                           "scan dates.", file=_FILE, ids=late_death)
+    if late_contact:
+        warnings.warn(f"[{_FILE}] {len(late_contact)} patient(s) alive at a last contact "
+                      f"before their last scan: {format_values(late_contact)}. PFS uses the "
+                      "scans; check the follow-up times.", DataWarning, stacklevel=3)
     negative = out_time < 0
     if negative.any():
         raise SchemaError("PFS times before the origin (origin after the event or the last "

@@ -238,7 +238,7 @@ def recist(lesions: pd.DataFrame | Cohort, criteria: str = "recist1.1",
         labels, confirms, pending = irecist_responses(data, a)
         progression = confirms
     else:
-        labels = recist_responses(data, a)
+        labels = _recist_responses(data, a)
         confirms = pending = None
         progression = np.where(labels == "PD", np.arange(labels.size), -1)
     timed = data.s_time is not None
@@ -258,7 +258,7 @@ def recist(lesions: pd.DataFrame | Cohort, criteria: str = "recist1.1",
         confirm_interval=interval, min_sd_time=min_sd)
 
 
-def recist_responses(data: ScanData, a: Assessment) -> np.ndarray:
+def _recist_responses(data: ScanData, a: Assessment) -> np.ndarray:
     """RECIST 1.1 timepoint responses (Table 1; None at baseline)."""
     nt_pd = data.s_nt_progression == 1
     progression = a.target_pd | nt_pd | (a.new_present > 0)
