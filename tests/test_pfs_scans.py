@@ -148,6 +148,31 @@ def test_pfs_is_a_survival_endpoint():
     np.testing.assert_array_equal(y["event"], pfs["pfs_event"] == 1)
 
 
+def test_pfs_is_the_first_scan_after_true_progression():
+    # Known truth: the target sum grows as S0 exp(g t) from baseline (the nadir), so RECIST
+    # progression happens at T = max(log(1.2), log(1 + 5 / S0)) / g; scans every 8 weeks
+    # see it at the first scan at or after T (right-censoring convention). Growth rates
+    # with T within 0.01 week of a scan are skipped (rounding of the sizes).
+    rng = np.random.default_rng(0)
+    s0 = rng.uniform(12.0, 120.0, 60)
+    g = rng.uniform(0.004, 0.06, 60)
+    true = np.maximum(np.log(1.2), np.log1p(5.0 / s0)) / g
+    weeks = 8.0 * np.arange(12)
+    keep = (np.abs(true / 8.0 - np.round(true / 8.0)) > 0.01 / 8.0) & (true < weeks[-1])
+    tables = [study({"T1": list(a * np.exp(b * weeks))}, weeks=list(weeks),
+                    patient=f"P{i:02d}") for i, (a, b) in enumerate(zip(s0[keep], g[keep],
+                                                                          strict=True))]
+    res = recist(stack(*tables), time_unit="weeks")
+    pts = pd.DataFrame({"patient_id": res.best_response["patient_id"], "os": 200.0,
+                        "dead": 0})
+    out = pfs_from_scans(res, pts, death_time_col="os", death_event_col="dead")
+    expected = 8.0 * np.ceil(true[keep] / 8.0)
+    assert keep.sum() > 40
+    assert out["pfs_event"].eq(1).all()
+    np.testing.assert_array_equal(out["pfs_time"], expected)
+    assert ((out["pfs_time"] - true[keep] >= 0) & (out["pfs_time"] - true[keep] < 8)).all()
+
+
 # --------------------------------------------------------------------- bad input
 def test_untimed_scans_raise():
     res = recist(study({"T1": [30, 20]}))

@@ -473,6 +473,18 @@ def test_flags_must_be_binary():
         recist(study({"T1": [30, 30]}, targets={"T1": 2}))
 
 
+def test_lesion_values_changing_over_time_raise():
+    tab = study({"T1": [30, 20]})
+    tab.loc[1, "organ"] = "lung"
+    with pytest.raises(SchemaError, match="changes between the timepoints") as err:
+        recist(tab)
+    assert err.value.column == "organ" and err.value.ids == [("P1", "T1")]
+    tab = study({"T1": [30, 20]}, targets={"T1": 1})
+    tab.loc[1, "is_target"] = 0
+    with pytest.raises(SchemaError, match="whole study"):
+        recist(tab)
+
+
 def test_selection_without_organ_raises():
     tab = study({"T1": [30, 20]}).drop(columns="organ")
     with pytest.raises(SchemaError, match="organ"):

@@ -188,7 +188,7 @@ def read_scans(lesions: pd.DataFrame | Cohort, names: dict[str, str | None], *,
     l_id = lids[ukey % lids.size]
     l_rank = pd.factorize(pd.Index(l_id.astype(str)), sort=True)[0]
     organ = table[cols.organ] if cols.organ else None
-    l_organ = _lesion_level(organ, r_lesion, ukey.size, cols.organ, table, ids, cols)
+    l_organ = _lesion_level(organ, r_lesion, ukey.size, cols.organ, ids)
     nodal_set = {str(o).strip().lower() for o in nodal_organs}
     l_nodal = (np.zeros(ukey.size, dtype=bool) if l_organ is None else np.array(
         [isinstance(o, str) and o.strip().lower() in nodal_set for o in l_organ], dtype=bool))
@@ -245,21 +245,19 @@ def _check_baseline(first_tp: np.ndarray, s_tp: np.ndarray, s_patient: np.ndarra
 
 
 def _lesion_level(col: pd.Series | None, r_lesion: np.ndarray, n: int, name: str | None,
-                  table: pd.DataFrame, ids: list, cols: Columns) -> np.ndarray | None:
+                  ids: list) -> np.ndarray | None:
     """One value per lesion from a column that must not change between timepoints."""
     if col is None:
         return None
     codes, uniques = pd.factorize(col)
     frame = pd.DataFrame({"l": r_lesion, "c": codes})
-    known = frame[frame["c"] >= 0]
-    spread = known.groupby("l")["c"].agg(["min", "max"])
+    spread = frame[frame["c"] >= 0].groupby("l")["c"].agg(["min", "max"])
     varying = spread.index[spread["min"] != spread["max"]].to_numpy()
     if varying.size:
-        rows = np.isin(r_lesion, varying)
+        rows = np.flatnonzero(np.isin(r_lesion, varying))
         raise SchemaError("the value changes between the timepoints of a lesion; one "
                           "lesion has one value.", file=FILE, column=name,
-                          ids=list(dict.fromkeys((p, q) for p, q, _ in np.asarray(
-                              ids, dtype=object)[rows])))
+                          ids=list(dict.fromkeys(ids[i][:2] for i in rows)))
     out = np.full(n, None, dtype=object)
     out[spread.index.to_numpy()] = np.asarray(uniques, dtype=object)[spread["min"].to_numpy()]
     return out
@@ -283,11 +281,10 @@ def _is_target(table: pd.DataFrame, name: str, r_lesion: np.ndarray, n: int,
     np.maximum.at(hi, r_lesion[ok], vals[ok])
     varying = np.flatnonzero(np.isfinite(lo) & (lo != hi))
     if varying.size:
-        rows = np.isin(r_lesion, varying)
+        rows = np.flatnonzero(np.isin(r_lesion, varying))
         raise SchemaError("is_target changes between the timepoints of a lesion; a lesion "
                           "is a target (1) or not (0) for the whole study.", file=FILE,
-                          column=name, ids=list(dict.fromkeys(
-                              (ids[i][0], ids[i][1]) for i in np.flatnonzero(rows))))
+                          column=name, ids=list(dict.fromkeys(ids[i][:2] for i in rows)))
     return np.where(np.isfinite(lo), lo, np.nan)
 
 
