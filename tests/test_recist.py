@@ -523,7 +523,7 @@ def _tables(draw):
     return stack(*frames)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=_tables(), factor=st.floats(1.0, 4.0), criteria=st.sampled_from(
     ["recist1.1", "irecist"]))
 def test_scaling_diameters_leaves_responses_unchanged(table, factor, criteria):
@@ -537,7 +537,7 @@ def test_scaling_diameters_leaves_responses_unchanged(table, factor, criteria):
     pd.testing.assert_frame_equal(a.best_response, b.best_response)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=_tables(), seed=st.integers(0, 2**32 - 1), criteria=st.sampled_from(
     ["recist1.1", "irecist"]))
 def test_row_order_does_not_change_the_result(table, seed, criteria):
