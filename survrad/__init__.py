@@ -21,6 +21,8 @@ _EXPORTS = {
     "read_cohort": "survrad.data.io",
     "simulate_cohort": "survrad.data.simulate",
     "load_dataset": "survrad.datasets",
+    "recist": "survrad.longitudinal.recist",
+    "pfs_from_scans": "survrad.longitudinal.pfs",
     "concordance_index": "survrad.evaluation.concordance",
     "uno_concordance_index": "survrad.evaluation.concordance",
     "CoxModel": "survrad.models.cox",
@@ -32,7 +34,8 @@ _EXPORTS = {
     "compare_pipelines": "survrad.evaluation.bootstrap",
     "run_study": "survrad.study",
 }
-_SUBPACKAGES = ("data", "datasets", "lesions", "features", "models", "evaluation", "reporting")
+_SUBPACKAGES = ("data", "datasets", "lesions", "longitudinal", "features", "models", "evaluation",
+                "reporting")
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES, "__version__"])
 

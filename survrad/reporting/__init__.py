@@ -14,6 +14,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
+    "BestResponseWaterfallDisplay": "survrad.reporting.figures_recist",
     "CalibrationDisplay": "survrad.reporting.figures_validation",
     "ForestPlotDisplay": "survrad.reporting.figures_survival",
     "KaplanMeierDisplay": "survrad.reporting.figures_survival",
@@ -21,6 +22,7 @@ _EXPORTS = {
     "LesionWaterfallDisplay": "survrad.reporting.figures_lesions",
     "OptimismDisplay": "survrad.reporting.figures_validation",
     "ROCDisplay": "survrad.reporting.figures_validation",
+    "RecistSpiderDisplay": "survrad.reporting.figures_recist",
     "StrategyComparisonDisplay": "survrad.reporting.figures_comparison",
     "TimeDependentAUCDisplay": "survrad.reporting.figures_validation",
     "risk_groups_from_training": "survrad.reporting.figures_survival",
