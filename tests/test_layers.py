@@ -16,6 +16,7 @@ LAYERS = {
     "survrad.data": 1,
     "survrad.datasets": 1,
     "survrad.lesions": 2,
+    "survrad.longitudinal": 2,
     "survrad.features": 3,
     "survrad.models": 4,
     "survrad.evaluation": 5,
