@@ -365,7 +365,8 @@ class CoxModel(CachedParamNames, BaseEstimator):
         g = _check_groups(groups, n)
         codes, levels = _strata_codes(d.strata)
         if not penalised:
-            _check_size(n, p, int(event.sum()), d.names, float(self.min_epv))
+            _check_size(n, p, int(event.sum()), d.names, float(self.min_epv),
+                        "(start, stop] rows" if start is not None else "patients")
         event_sufficiency(time, event, n_features=None if penalised else p)
         mean, sd = _scale(d.x, w)
         xs = (d.x - mean) / sd
@@ -517,6 +518,13 @@ class CoxModel(CachedParamNames, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_times)
+
+        Notes
+        -----
+        After a fit on counting-process rows this is, as R's ``survfit(fit, newdata)``,
+        the survival of a subject whose covariates stay at the given values over the
+        whole time range (the baseline hazard is estimated from the (start, stop] risk
+        sets); it is not a prediction for a patient whose covariates will change.
         """
         eta, d = self._eta(X)
         times = np.asarray(times, dtype=float).ravel()
@@ -582,14 +590,15 @@ def _se(var: np.ndarray) -> np.ndarray:
     return np.sqrt(d)
 
 
-def _check_size(n: int, p: int, n_events: int, names: list[str], min_epv: float) -> None:
+def _check_size(n: int, p: int, n_events: int, names: list[str], min_epv: float,
+                rows: str = "patients") -> None:
     """RELIABILITY.md #22 for an unpenalised fit: p < n and events / p >= min_epv."""
     advice = ("Use a penalty (CoxModel(penalty='cv')) or a feature selection step (e.g. "
               "UnivariateCoxFilter or LassoCoxSelector before the model)")
     if p >= n:
         raise FitError(
             f"CoxModel: too many features for an unpenalised Cox model: p = {p} with n = {n} "
-            f"patients and {n_events} events; the model is not identifiable. {advice}.",
+            f"{rows} and {n_events} events; the model is not identifiable. {advice}.",
             columns=names)
     epv = n_events / p
     if epv < min_epv:
