@@ -205,6 +205,25 @@ def test_counting_kernel_exact_when_late_risk_sets_are_tiny():
         rel_close(got[2], info)
 
 
+def test_cancellation_is_measured_and_reported():
+    """Risk-set sums are differences: the digits lost are log10(prefix / total)."""
+    from survrad.exceptions import StatisticalWarning
+    from survrad.models.cox import _check_cancellation
+
+    rs = CoxRiskSets([2.0, 4.0, 5.0], [1, 1, 0], start=[0.0, 3.0, 0.0])
+    # at t = 2 the risk set is rows 1 and 3; row 2 (start 3) is summed and subtracted;
+    # the total itself lost ~13 digits, so the ratio is right to its order of magnitude
+    assert rs.cancellation(np.array([0.0, 30.0, 0.0])) == pytest.approx(
+        (2 + np.exp(30.0)) / 2, rel=1e-2)
+    assert rs.cancellation(np.zeros(3)) == pytest.approx(1.5, rel=1e-15)
+    assert CoxRiskSets([2.0, 4.0], [1, 1]).cancellation(np.zeros(2)) == 1.0
+    X, y, _ = heart()
+    fit = CoxModel().fit(X, y)             # no warning: heart loses under one digit
+    assert fit.converged_
+    with pytest.warns(StatisticalWarning, match=r"about 12 of 16 significant digits"):
+        _check_cancellation(1e12)
+
+
 # ------------------------------------------------------------------------ identities
 def lung() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     d = load_dataset("lung").dropna(subset=["time", "status", "age", "sex", "ph.ecog"])

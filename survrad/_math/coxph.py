@@ -25,7 +25,10 @@ decreasing start (rows with ``start >= t``, which all have ``stop > t`` too), an
 row's cumulative hazard is that over the event times in ``(start, stop]``. Tied deaths
 share a stop time, so their Efron sums are unchanged. A stratum in which no start
 reaches its first event time has exactly the risk sets of right-censored data and takes
-the right-censored path, whose numbers do not depend on ``start``.
+the right-censored path, whose numbers do not depend on ``start``. Like R's running
+sums, a difference loses the digits by which the rows not yet at risk outweigh the
+risk set (``exp(eta)`` of later rows far above that of the rows at risk, e.g. a
+diverging time-varying coefficient); :meth:`CoxRiskSets.cancellation` measures it.
 
 Public functions
 ----------------
@@ -372,6 +375,29 @@ class CoxRiskSets:
             inc = part["a"][:st.n_ev][::-1] * np.exp(-part["c"])      # increasing time
             out[st.label] = (st.ev_time[::-1].copy(), np.cumsum(inc))
         return out
+
+    def cancellation(self, eta: Any) -> float:
+        """Largest ratio of a prefix sum to the risk-set total taken from it at ``eta``.
+
+        Counting-process risk-set sums are differences (rows with ``stop >= t`` less rows
+        with ``start >= t``); about ``log10`` of this ratio of the 16 significant digits
+        of a double are lost in them (the ratio is itself formed from such a difference:
+        only its order of magnitude counts). 1.0 for right-censored data (no difference
+        taken).
+
+        Examples
+        --------
+        >>> rs = CoxRiskSets([2.0, 4.0], [1, 1], start=[0.0, 3.0])
+        >>> round(rs.cancellation(np.array([0.0, 10.0])), 1)   # 1 + e^10 less e^10
+        22027.5
+        """
+        eta = self._check_eta(eta)
+        worst = 1.0
+        for st in self.strata:
+            if st.counting:
+                part = _core(st, eta[st.index])
+                worst = max(worst, float(np.max(part["s0"][st.end] / part["total"])))
+        return worst
 
     def _check_eta(self, eta: Any) -> np.ndarray:
         eta = np.asarray(eta, dtype=float).ravel()

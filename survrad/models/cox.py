@@ -35,7 +35,6 @@ from sklearn.base import BaseEstimator
 
 from survrad._math.coxph import (
     CoxRiskSets,
-    cox_baseline_hazard,
     cox_fit,
     cox_fit_elastic_net,
     cox_robust_variance,
@@ -54,6 +53,7 @@ from survrad.exceptions import (
     FitError,
     NotFittedError,
     SchemaError,
+    StatisticalWarning,
     format_values,
 )
 from survrad.models._checks import (
@@ -467,9 +467,11 @@ class CoxModel(CachedParamNames, BaseEstimator):
         return fit.coef
 
     def _set_baseline(self, eta, time, event, w, codes, ties, start, risk_sets=None) -> None:
-        base = (risk_sets.baseline_cumhaz(eta) if risk_sets is not None else
-                cox_baseline_hazard(eta, time, event, weights=w, strata=codes, ties=ties,
-                                    start=start))
+        rs = risk_sets if risk_sets is not None else CoxRiskSets(
+            time, event, weights=w, strata=codes, ties=ties, start=start)
+        base = rs.baseline_cumhaz(eta)
+        if rs.counting:
+            _check_cancellation(rs.cancellation(eta))
         if codes is None:
             self.baseline_cumhaz_ = {None: base[None]}
         else:
@@ -568,6 +570,21 @@ class CoxModel(CachedParamNames, BaseEstimator):
                 transform: str = "km") -> pd.DataFrame:
         """Proportional-hazards test of R's ``cox.zph``; see :func:`cox_zph`."""
         return cox_zph(self, X, y, sample_weight=sample_weight, transform=transform)
+
+
+_CANCELLATION_LIMIT = 1e10   # digits lost in counting-process risk-set sums: warn above 10
+
+
+def _check_cancellation(ratio: float) -> None:
+    """Warn when counting-process risk-set sums lost more than 10 of 16 digits."""
+    if ratio > _CANCELLATION_LIMIT:
+        warnings.warn(
+            f"CoxModel: on these (start, stop] rows some risk-set sums are differences of "
+            f"totals up to {ratio:.2g} times larger (rows not yet at risk have far larger "
+            f"exp(linear predictor) than the rows at risk), so about "
+            f"{np.log10(ratio):.0f} of 16 significant digits are lost (R's coxph sums the "
+            "same way). Check for a diverging time-varying covariate; rescale or bound it.",
+            StatisticalWarning, stacklevel=4)
 
 
 def _inverse(info: np.ndarray) -> np.ndarray:
