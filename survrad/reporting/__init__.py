@@ -22,6 +22,7 @@ _EXPORTS = {
     "OptimismDisplay": "survrad.reporting.figures_validation",
     "ROCDisplay": "survrad.reporting.figures_validation",
     "StrategyComparisonDisplay": "survrad.reporting.figures_comparison",
+    "SwimmerDisplay": "survrad.reporting.figures_timevarying",
     "TimeDependentAUCDisplay": "survrad.reporting.figures_validation",
     "risk_groups_from_training": "survrad.reporting.figures_survival",
     "publication_style": "survrad.reporting.style",
