@@ -267,8 +267,9 @@ def test_input_errors():
 
 
 # ------------------------------------------------ fast kernels against per-death loops
-def naive_death_terms(x, eta, time, event, w, ties):
-    """One row per death (R's coxfit6 / coxscore definitions, one risk set at a time).
+def naive_death_terms(x, eta, time, event, w, ties, start=None):
+    """One row per death (R's coxfit6 / coxscore definitions, one risk set at a time;
+    with ``start``, agfit4 / agscore3: at risk when ``start < t <= time``).
 
     Returns the death's event time, ``meanwt`` (W_D / d), the Efron-weighted risk set
     (``frac`` of every subject: 1 at risk, 1 - k/d for a tied death at its k-th step),
@@ -279,7 +280,7 @@ def naive_death_terms(x, eta, time, event, w, ties):
     rows = []
     for t in np.unique(time[event == 1]):
         dead = (time == t) & (event == 1)
-        risk = time >= t
+        risk = (time >= t) if start is None else (time >= t) & (start < t)
         shift = eta[risk].max()
         r = w * np.exp(eta - shift)
         d = int(dead.sum())
@@ -296,7 +297,7 @@ def naive_death_terms(x, eta, time, event, w, ties):
     return rows
 
 
-def naive_by_stratum(x, beta, time, event, w, s, ties, gtime=None):
+def naive_by_stratum(x, beta, time, event, w, s, ties, gtime=None, start=None):
     """loglik, score, information, score residuals and the zph blocks by the loops above."""
     n, p = x.shape
     s = np.zeros(n, dtype=int) if s is None else s
@@ -306,6 +307,7 @@ def naive_by_stratum(x, beta, time, event, w, s, ties, gtime=None):
     for k in np.unique(s):
         m = s == k
         xs, ts, es, ws, gs = x[m], time[m], event[m], w[m], g[m]
+        st = None if start is None else start[m]
         eta = xs @ beta
         died = es == 1
         ll += ws[died] @ eta[died]
@@ -314,7 +316,7 @@ def naive_by_stratum(x, beta, time, event, w, s, ties, gtime=None):
         res = np.where(died[:, None], xs, 0.0)
         xbar_sum = {}
         for t, meanwt, frac, logden, xbar, cov, e_haz in naive_death_terms(xs, eta, ts, es,
-                                                                           ws, ties):
+                                                                           ws, ties, st):
             gt = gs[ts == t][0]
             ll -= meanwt * logden
             u -= meanwt * xbar

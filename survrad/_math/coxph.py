@@ -16,6 +16,20 @@ where ``S0 = sum_{risk set} w_i exp(eta_i)``, ``S0_D`` the same sum over the ``d
 deaths and ``W_D`` their total case weight. Case weights follow R's ``weights=``
 semantics (frequency-like weights, strictly positive).
 
+Counting-process data (R's ``Surv(start, stop, event)``, ``agfit4.c``): with ``start``
+given, a row is at risk at ``t`` when ``start < t <= stop`` (``time`` is the stop). R
+walks the rows backwards in time, adding a row at its stop and removing it at its
+start; here the same risk-set sums are the difference of two prefix sums, one over the
+rows sorted by decreasing stop (rows with ``stop >= t``) and one over the rows sorted by
+decreasing start (rows with ``start >= t``, which all have ``stop > t`` too), and a
+row's cumulative hazard is that over the event times in ``(start, stop]``. Tied deaths
+share a stop time, so their Efron sums are unchanged. A stratum in which no start
+reaches its first event time has exactly the risk sets of right-censored data and takes
+the right-censored path, whose numbers do not depend on ``start``. Like R's running
+sums, a difference loses the digits by which the rows not yet at risk outweigh the
+risk set (``exp(eta)`` of later rows far above that of the rows at risk, e.g. a
+diverging time-varying coefficient); :meth:`CoxRiskSets.cancellation` measures it.
+
 Public functions
 ----------------
 cox_partial_loglik_eta
@@ -98,6 +112,16 @@ class _Stratum:
     ev_starts: np.ndarray    # first position of each event block inside ``rep``
     ev_count: np.ndarray     # deaths per event block
     label: Any               # stratum label
+    # counting-process data only (None for right-censored data or when no start matters)
+    sorder: np.ndarray | None = None   # the stratum's rows by decreasing start (positions)
+    ex: np.ndarray | None = None       # per event block: rows with start >= its time
+    ex_rows: np.ndarray | None = None  # prefix lengths of ``sorder`` matching ``sum_rows``
+    at0: np.ndarray | None = None      # per row: number of event blocks with time > start
+
+    @property
+    def counting(self) -> bool:
+        """Whether some start removes a row from some risk set (counting-process path)."""
+        return self.sorder is not None
 
 
 def _is_binary(event: np.ndarray) -> bool:
@@ -124,6 +148,11 @@ class CoxRiskSets:
     strata : array-like of shape (n,), optional
         Stratum labels; risk sets are formed within strata.
     ties : {"efron", "breslow"}, default "efron"
+    start : array-like of shape (n,), optional
+        Entry times of counting-process rows (R's ``Surv(start, stop, event)``): row
+        ``i`` is at risk at ``t`` when ``start[i] < t <= time[i]``. Each start must be
+        finite and below its stop (any sign, as in R). Default: every row at risk from
+        the origin (right-censored data).
 
     Examples
     --------
@@ -131,10 +160,16 @@ class CoxRiskSets:
     >>> ll, grad = rs.loglik_grad(np.zeros(3))
     >>> bool(abs(ll - (-np.log(3) - np.log(2))) < 1e-12)
     True
+
+    Counting-process rows: the third row enters at 1.5, after the first death.
+
+    >>> rs = CoxRiskSets([1.0, 2.0, 3.0], [1, 1, 0], start=[0.0, 0.0, 1.5])
+    >>> bool(abs(rs.loglik(np.zeros(3)) - (-np.log(2) - np.log(2))) < 1e-12)
+    True
     """
 
     def __init__(self, time: Any, event: Any, *, weights: Any = None, strata: Any = None,
-                 ties: str = "efron") -> None:
+                 ties: str = "efron", start: Any = None) -> None:
         time = np.asarray(time, dtype=float).ravel()
         event = np.asarray(event).ravel()
         n = time.shape[0]
@@ -160,6 +195,7 @@ class CoxRiskSets:
         self.event = event.astype(float)
         self.weights = w
         self._unit_w = unit_w
+        self.start = None if start is None else _check_start(start, time)
         died = self.event != 0.0                  # lexsort is faster on a boolean key
         if strata is None:
             self.strata_labels = np.array([None], dtype=object)
@@ -213,9 +249,17 @@ class CoxRiskSets:
             sum_rows = np.concatenate((end, lo))
         else:
             frac, efron_q, sum_rows = np.zeros(n_dead), np.zeros((3, 0)), end
-        return _Stratum(idx, w, delta, wd, self._unit_w, at, n_ev, ev_time, lo, end,
-                        sum_rows, rep, end[rep], lo[rep], frac, meanwt, float(meanwt.sum()),
-                        tied, efron_q, ev_starts, cnt, label)
+        st = _Stratum(idx, w, delta, wd, self._unit_w, at, n_ev, ev_time, lo, end,
+                      sum_rows, rep, end[rep], lo[rep], frac, meanwt, float(meanwt.sum()),
+                      tied, efron_q, ev_starts, cnt, label)
+        if self.start is not None:
+            _add_entries(st, self.start[idx])
+        return st
+
+    @property
+    def counting(self) -> bool:
+        """Whether a start removes some row from some risk set (counting-process path)."""
+        return any(st.counting for st in self.strata)
 
     @property
     def n_events(self) -> int:
@@ -332,6 +376,29 @@ class CoxRiskSets:
             out[st.label] = (st.ev_time[::-1].copy(), np.cumsum(inc))
         return out
 
+    def cancellation(self, eta: Any) -> float:
+        """Largest ratio of a prefix sum to the risk-set total taken from it at ``eta``.
+
+        Counting-process risk-set sums are differences (rows with ``stop >= t`` less rows
+        with ``start >= t``); about ``log10`` of this ratio of the 16 significant digits
+        of a double are lost in them (the ratio is itself formed from such a difference:
+        only its order of magnitude counts). 1.0 for right-censored data (no difference
+        taken).
+
+        Examples
+        --------
+        >>> rs = CoxRiskSets([2.0, 4.0], [1, 1], start=[0.0, 3.0])
+        >>> round(rs.cancellation(np.array([0.0, 10.0])), 1)   # 1 + e^10 less e^10
+        22027.5
+        """
+        eta = self._check_eta(eta)
+        worst = 1.0
+        for st in self.strata:
+            if st.counting:
+                part = _core(st, eta[st.index])
+                worst = max(worst, float(np.max(part["s0"][st.end] / part["total"])))
+        return worst
+
     def _check_eta(self, eta: Any) -> np.ndarray:
         eta = np.asarray(eta, dtype=float).ravel()
         if eta.shape[0] != self.n:
@@ -339,6 +406,39 @@ class CoxRiskSets:
         if not np.isfinite(eta).all():
             raise ValueError("eta contains NaN or infinite values.")
         return eta
+
+
+def _check_start(start: Any, time: np.ndarray) -> np.ndarray:
+    """Entry times of counting-process rows: finite, one per row, below the stop."""
+    start = np.asarray(start, dtype=float).ravel()
+    if start.shape[0] != time.shape[0]:
+        raise ValueError(f"start has length {start.shape[0]}, expected {time.shape[0]}.")
+    if not np.isfinite(start).all():
+        raise ValueError("start contains NaN or infinite values.")
+    bad = np.flatnonzero(start >= time)
+    if bad.size:
+        raise ValueError(f"start must be below the stop time of each row (R's Surv(start, "
+                         f"stop, event)); it is not in rows {(bad + 1).tolist()[:10]} "
+                         f"({bad.size} in total, 1-based).")
+    return start
+
+
+def _add_entries(st: _Stratum, start: np.ndarray) -> None:
+    """Counting-process bookkeeping of a stratum (``start`` in the stratum's stop order).
+
+    Nothing is added when every start lies below the stratum's first event time: then
+    no start removes anyone from a risk set, and the right-censored sums are exact.
+    """
+    if not st.n_ev:
+        return
+    neg_ev = -st.ev_time                                   # increasing
+    at0 = np.searchsorted(neg_ev, -start, side="left")    # event blocks with time > start
+    if (at0 == st.n_ev).all():
+        return
+    sorder = np.argsort(-start, kind="stable")
+    ex = np.searchsorted(-start[sorder], neg_ev, side="right")   # rows with start >= time
+    st.sorder, st.ex, st.at0 = sorder, ex, at0
+    st.ex_rows = np.concatenate((ex, ex)) if st.tied else ex
 
 
 def _core(st: _Stratum, eta: np.ndarray) -> dict[str, Any]:
@@ -358,6 +458,8 @@ def _core(st: _Stratum, eta: np.ndarray) -> dict[str, Any]:
     s0 = np.empty(r.shape[0] + 1)                 # s0[m] = sum of r over rows[:m]
     s0[0] = 0.0
     r.cumsum(out=s0[1:])
+    if st.counting:
+        return _core_counting(st, eta, c, e, r, s0)
     den = s0[st.rep_end]
     if st.tied:
         den -= st.frac * (den - s0[st.rep_lo])
@@ -372,7 +474,37 @@ def _core(st: _Stratum, eta: np.ndarray) -> dict[str, Any]:
         b = np.zeros(st.n_ev + 1)
         v = r * hs[st.at]
     return {"loglik": loglik, "e": e, "r": r, "s0": s0, "den": den, "haz": haz, "a": a,
-            "b": b, "hs": hs, "v": v, "c": c}
+            "b": b, "hs": hs, "v": v, "c": c, "total": None}
+
+
+def _core_counting(st: _Stratum, eta: np.ndarray, c: float, e: np.ndarray, r: np.ndarray,
+                   s0: np.ndarray) -> dict[str, Any]:
+    """:func:`_core` on counting-process rows.
+
+    The risk-set total of event block ``j`` is ``s0[end[j]] - s0_start[ex[j]]`` (rows with
+    ``stop >= t_j`` less rows with ``start >= t_j``), returned as ``total``; row ``i``
+    collects the hazard of the blocks in ``[at[i], at0[i])``, its event times in
+    ``(start, stop]``.
+    """
+    sb = np.empty(s0.shape[0])                     # sb[m] = sum of r over sorder[:m]
+    sb[0] = 0.0
+    r.take(st.sorder).cumsum(out=sb[1:])
+    total = s0[st.end] - sb[st.ex]
+    den = total[st.rep]
+    if st.tied:
+        den -= st.frac * (s0[st.rep_end] - s0[st.rep_lo])
+    haz = st.meanwt / den
+    loglik = float(st.wd @ eta - st.meanwt @ np.log(den)) - c * st.meanwt_sum
+    a = np.bincount(st.rep, haz, minlength=st.n_ev + 1)
+    hs = a[::-1].cumsum()[::-1]
+    h_row = hs[st.at] - hs[st.at0]
+    if st.tied:
+        b = np.bincount(st.rep, haz * st.frac, minlength=st.n_ev + 1)
+        h_row -= st.delta * b[st.at]
+    else:
+        b = np.zeros(st.n_ev + 1)
+    return {"loglik": loglik, "e": e, "r": r, "s0": s0, "den": den, "haz": haz, "a": a,
+            "b": b, "hs": hs, "v": r * h_row, "c": c, "total": total}
 
 
 def _risk_sums(st: _Stratum, x: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -381,20 +513,32 @@ def _risk_sums(st: _Stratum, x: np.ndarray, r: np.ndarray) -> np.ndarray:
     ``S1[j]`` sums over the risk set ``rows[:end[j]]`` and ``S_lo[j]`` over
     ``rows[:lo[j]]`` (the risk set without block ``j``'s deaths). One cumulative sum; the
     columns are paired into complex numbers, which halves numpy's sequential
-    accumulation without changing any rounding.
+    accumulation without changing any rounding. On counting-process rows, the sums over
+    the rows that entered at or after each event time are subtracted.
     """
-    n, p = x.shape
+    p = x.shape[1]
     if not p:
         return np.zeros((st.sum_rows.shape[0], 0))
+    cum = _prefix_sums(x, r)
+    out = cum.take(st.sum_rows, axis=0)[:, :p]
+    if st.counting:
+        out -= _prefix_sums(x.take(st.sorder, axis=0), r.take(st.sorder)).take(
+            st.ex_rows, axis=0)[:, :p]
+    return out
+
+
+def _prefix_sums(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``cum[m]`` = sum of ``r x`` over the first ``m`` rows (shape (n + 1, p + p % 2))."""
+    n, p = x.shape
     pe = p + p % 2
-    cum = np.empty((n + 1, pe))                   # cum[m] = sum of r x over rows[:m]
+    cum = np.empty((n + 1, pe))
     cum[0] = 0.0
     np.multiply(x, r[:, None], out=cum[1:, :p])
     if pe != p:
         cum[1:, p] = 0.0
     pairs = cum[1:].view(complex)
     pairs.cumsum(axis=0, out=pairs)
-    return cum.take(st.sum_rows, axis=0)[:, :p]
+    return cum
 
 
 def _stratum_derivatives(st: _Stratum, x: np.ndarray, xt: np.ndarray, xwd: np.ndarray,
@@ -424,9 +568,10 @@ def _event_info(st: _Stratum, x: np.ndarray, part: dict) -> np.ndarray:
     if den.min() > _TINY_DEN:
         h2 = part["haz"] / den                    # meanwt / den^2
     else:
-        inv_s0 = 1.0 / part["s0"][st.end]
+        total = part["s0"][st.end] if part["total"] is None else part["total"]
+        inv_s0 = 1.0 / total
         g *= (np.concatenate((inv_s0, inv_s0)) if st.tied else inv_s0)[:, None]
-        ratio = part["s0"][st.rep_end] / den
+        ratio = total[st.rep] / den
         h2 = st.meanwt * ratio * ratio
     n_ev = st.n_ev
     if not st.tied:
@@ -455,7 +600,9 @@ def _info_weighted(st: _Stratum, x: np.ndarray, part: dict, xbar: np.ndarray,
     c_pad = np.append(c_b, 0.0)
     a = part["a"] * c_pad
     b = part["b"] * c_pad
-    v = part["r"] * (np.cumsum(a[::-1])[::-1][st.at] - st.delta * b[st.at])
+    hs = np.cumsum(a[::-1])[::-1]
+    h_row = hs[st.at] - hs[st.at0] if st.counting else hs[st.at]
+    v = part["r"] * (h_row - st.delta * b[st.at])
     cw = c_b[st.rep] * st.meanwt
     return (x.T * v) @ x - (xbar * cw[:, None]).T @ xbar
 
@@ -478,8 +625,13 @@ def _score_resid_stratum(st: _Stratum, x: np.ndarray, part: dict) -> np.ndarray:
     cnt[:-1] = st.ev_count
     xbar_mean = _per_block(st, xbar) / cnt[:, None]
     at, delta = st.at, st.delta
-    cum_h = part["hs"][at] - delta * part["b"][at]
-    cum_hx = np.cumsum(hx[::-1], axis=0)[::-1][at] - delta[:, None] * hfx[at]
+    hs = part["hs"]
+    hxs = np.cumsum(hx[::-1], axis=0)[::-1]
+    cum_h = hs[at] - delta * part["b"][at]
+    cum_hx = hxs[at] - delta[:, None] * hfx[at]
+    if st.counting:        # only the event times in (start, stop] (R's agscore3)
+        cum_h -= hs[st.at0]
+        cum_hx -= hxs[st.at0]
     e = part["e"]
     return (delta[:, None] * (x - xbar_mean[at])
             - e[:, None] * (x * cum_h[:, None] - cum_hx))
@@ -487,7 +639,8 @@ def _score_resid_stratum(st: _Stratum, x: np.ndarray, part: dict) -> np.ndarray:
 
 # ------------------------------------------------------------------ public functions
 def cox_partial_loglik_eta(eta: Any, time: Any, event: Any, *, weights: Any = None,
-                           strata: Any = None, ties: str = "efron") -> tuple[float, np.ndarray]:
+                           strata: Any = None, ties: str = "efron",
+                           start: Any = None) -> tuple[float, np.ndarray]:
     """Log partial likelihood of a linear predictor and its gradient with respect to it.
 
     Parameters
@@ -501,6 +654,9 @@ def cox_partial_loglik_eta(eta: Any, time: Any, event: Any, *, weights: Any = No
     strata : array-like of shape (n,), optional
         Stratum labels.
     ties : {"efron", "breslow"}, default "efron"
+    start : array-like of shape (n,), optional
+        Entry times of counting-process rows (``time`` is then the stop); see
+        :class:`CoxRiskSets`.
 
     Returns
     -------
@@ -519,8 +675,8 @@ def cox_partial_loglik_eta(eta: Any, time: Any, event: Any, *, weights: Any = No
     >>> round(ll, 6), g.round(3).tolist()
     (-0.693147, [0.5, -0.5])
     """
-    return CoxRiskSets(time, event, weights=weights, strata=strata,
-                       ties=ties).loglik_grad(eta)
+    return CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties,
+                       start=start).loglik_grad(eta)
 
 
 @dataclass(frozen=True)
@@ -637,7 +793,7 @@ def _penalised(rs: CoxRiskSets, design: list, beta: np.ndarray, l2: float):
 
 def cox_fit(X: Any, time: Any, event: Any, *, weights: Any = None, strata: Any = None,
             ties: str = "efron", init: Any = None, max_iter: int = 50, tol: float = 1e-9,
-            l2: float = 0.0) -> CoxFit:
+            l2: float = 0.0, start: Any = None) -> CoxFit:
     """Fit a Cox model by Newton-Raphson with step halving, as R's ``coxph.fit``.
 
     Parameters
@@ -658,6 +814,10 @@ def cox_fit(X: Any, time: Any, event: Any, *, weights: Any = None, strata: Any =
         (non-halved) step, R's criterion with its default ``eps``.
     l2 : float, default 0
         Ridge penalty: maximises ``loglik - l2/2 * ||coef||^2``.
+    start : array-like of shape (n,), optional
+        Entry times of counting-process rows, ``time`` being the stops: R's
+        ``coxph(Surv(start, stop, event) ~ ...)`` (``agfit4``). Rows of one subject need
+        no link here; pass them as clusters to :func:`cox_robust_variance`.
 
     Returns
     -------
@@ -677,7 +837,7 @@ def cox_fit(X: Any, time: Any, event: Any, *, weights: Any = None, strata: Any =
         raise ValueError(f"X must be 2-dimensional, got shape {x.shape}.")
     if not np.isfinite(x).all():
         raise ValueError("X contains NaN or infinite values.")
-    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties)
+    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties, start=start)
     if x.shape[0] != rs.n:
         raise ValueError(f"X has {x.shape[0]} rows but time has {rs.n}.")
     p = x.shape[1]
@@ -725,7 +885,7 @@ def _newton(rs, design, beta, ll, obj, u, info, l2, max_iter, tol):
 
 
 def cox_information(X: Any, time: Any, event: Any, coef: Any, *, weights: Any = None,
-                    strata: Any = None, ties: str = "efron") -> np.ndarray:
+                    strata: Any = None, ties: str = "efron", start: Any = None) -> np.ndarray:
     """Observed information matrix (-Hessian of the log partial likelihood) at ``coef``.
 
     Examples
@@ -734,15 +894,15 @@ def cox_information(X: Any, time: Any, event: Any, coef: Any, *, weights: Any = 
     >>> info.shape
     (1, 1)
     """
-    x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties)
+    x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties, start)
     return rs._derivatives(rs._design(x, _weighted_mean(x, rs.weights)), beta)[2]
 
 
-def _prepare(X, time, event, coef, weights, strata, ties):
+def _prepare(X, time, event, coef, weights, strata, ties, start):
     x = np.asarray(X, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got shape {x.shape}.")
-    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties)
+    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties, start=start)
     beta = np.asarray(coef, dtype=float).ravel()
     if x.shape != (rs.n, beta.shape[0]):
         raise ValueError(f"X has shape {x.shape}; expected ({rs.n}, {beta.shape[0]}).")
@@ -750,13 +910,13 @@ def _prepare(X, time, event, coef, weights, strata, ties):
 
 
 def cox_score_residuals(X: Any, time: Any, event: Any, coef: Any, *, weights: Any = None,
-                        strata: Any = None, ties: str = "efron",
-                        weighted: bool = False) -> np.ndarray:
+                        strata: Any = None, ties: str = "efron", weighted: bool = False,
+                        start: Any = None) -> np.ndarray:
     """Score residuals of a Cox model, as R's ``residuals(fit, type = "score")``.
 
     Parameters
     ----------
-    X, time, event, weights, strata, ties
+    X, time, event, weights, strata, ties, start
         As in :func:`cox_fit`.
     coef : array-like of shape (p,)
         Coefficients at which to evaluate (usually the fitted ones).
@@ -774,14 +934,14 @@ def cox_score_residuals(X: Any, time: Any, event: Any, coef: Any, *, weights: An
     >>> r.shape
     (4, 1)
     """
-    x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties)
+    x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties, start)
     res = rs.score_residuals(x, beta)
     return res * rs.weights[:, None] if weighted else res
 
 
 def cox_robust_variance(X: Any, time: Any, event: Any, coef: Any, *, groups: Any,
                         weights: Any = None, strata: Any = None, ties: str = "efron",
-                        keep: Any = None) -> np.ndarray:
+                        keep: Any = None, start: Any = None) -> np.ndarray:
     """Cluster-robust (sandwich) variance of Cox coefficients, as R's ``cluster()``.
 
     ``D`` = weighted score residuals @ inverse information (R's ``dfbeta``), summed
@@ -789,10 +949,11 @@ def cox_robust_variance(X: Any, time: Any, event: Any, coef: Any, *, groups: Any
 
     Parameters
     ----------
-    X, time, event, coef, weights, strata, ties
+    X, time, event, coef, weights, strata, ties, start
         As in :func:`cox_score_residuals`.
     groups : array-like of shape (n,)
-        Cluster labels (e.g. patient ids for several lesions or eyes per patient).
+        Cluster labels (e.g. patient ids for several lesions or eyes per patient, or
+        for the (start, stop] rows of one patient).
     keep : array-like of bool (p,), optional
         Coefficients to include (default all): the sandwich is formed with the
         information sub-matrix of these, e.g. to leave out diverged coefficients
@@ -811,7 +972,7 @@ def cox_robust_variance(X: Any, time: Any, event: Any, coef: Any, *, groups: Any
     >>> v.shape
     (1, 1)
     """
-    x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties)
+    x, rs, beta = _prepare(X, time, event, coef, weights, strata, ties, start)
     groups = np.asarray(groups).ravel()
     if groups.shape[0] != rs.n:
         raise ValueError(f"groups has length {groups.shape[0]}, expected {rs.n}.")
@@ -827,8 +988,8 @@ def cox_robust_variance(X: Any, time: Any, event: Any, coef: Any, *, groups: Any
 
 
 def cox_baseline_hazard(eta: Any, time: Any, event: Any, *, weights: Any = None,
-                        strata: Any = None,
-                        ties: str = "efron") -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+                        strata: Any = None, ties: str = "efron",
+                        start: Any = None) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
     """Breslow cumulative baseline hazard at ``eta = 0``, per stratum.
 
     With ``ties="efron"`` the increments use Efron's adjustment, as R's
@@ -840,9 +1001,10 @@ def cox_baseline_hazard(eta: Any, time: Any, event: Any, *, weights: Any = None,
     Parameters
     ----------
     eta : array-like of shape (n,)
-        Fitted linear predictor of the training subjects.
-    time, event, weights, strata, ties
-        As in :func:`cox_fit`.
+        Fitted linear predictor of the training subjects (rows).
+    time, event, weights, strata, ties, start
+        As in :func:`cox_fit` (with ``start``, the risk sets of counting-process rows,
+        as R's ``survfit.coxph`` on a ``Surv(start, stop, event)`` fit).
 
     Returns
     -------
@@ -855,8 +1017,8 @@ def cox_baseline_hazard(eta: Any, time: Any, event: Any, *, weights: Any = None,
     >>> h[None][1].round(4).tolist()
     [0.3333, 0.8333]
     """
-    return CoxRiskSets(time, event, weights=weights, strata=strata,
-                       ties=ties).baseline_cumhaz(eta)
+    return CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties,
+                       start=start).baseline_cumhaz(eta)
 
 
 # ------------------------------------------------------------------ elastic net
@@ -935,7 +1097,7 @@ def _cd_quadratic(g: np.ndarray, h: np.ndarray, beta: np.ndarray, lam: float, al
 def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
                         l1_ratio: float = 0.0, weights: Any = None, strata: Any = None,
                         ties: str = "breslow", init: Any = None, max_iter: int = 100,
-                        tol: float = 1e-14) -> CoxNetFit:
+                        tol: float = 1e-14, start: Any = None) -> CoxNetFit:
     """Elastic-net Cox regression with glmnet's objective, by proximal Newton steps.
 
     Minimises ``-loglik(beta) / sum(w) + penalty * (l1_ratio * |beta|_1
@@ -962,6 +1124,8 @@ def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
     tol : float, default 1e-14
         Convergence when ``max_j H_jj * step_j^2 < tol`` (glmnet's criterion; ``H`` the
         Hessian of the objective).
+    start : array-like of shape (n,), optional
+        Entry times of counting-process rows (as in :func:`cox_fit`).
 
     Returns
     -------
@@ -977,7 +1141,7 @@ def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
     (True, True)
     """
     x = np.asarray(X, dtype=float)
-    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties)
+    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties, start=start)
     if x.ndim != 2 or x.shape[0] != rs.n:
         raise ValueError(f"X has shape {x.shape}; expected ({rs.n}, p).")
     if penalty < 0 or not 0.0 <= l1_ratio <= 1.0:

@@ -3,6 +3,14 @@
 A survival outcome is a numpy structured array with fields ``event`` (bool) and ``time``
 (float64), the layout scikit-survival accepts directly. :class:`Surv` builds one from
 arrays or a DataFrame after the checks of RELIABILITY.md #8-#16.
+
+A counting-process outcome (R's ``Surv(start, stop, event)``: one row per interval
+``(start, stop]`` of a subject, time-varying covariates constant within a row) has the
+fields ``event``, ``start`` and ``stop`` (:data:`COUNTING_DTYPE`,
+:meth:`Surv.from_counting`). It has no ``time`` field on purpose: code written for one
+time per subject (Kaplan-Meier, concordance, forests, scores) would silently ignore the
+late entries, so it fails instead (:func:`check_y_survival` raises a ``TypeError``
+naming the layout). Models that handle it read it with :func:`check_y_counting`.
 """
 
 from __future__ import annotations
@@ -18,16 +26,20 @@ from survrad.data import schema
 from survrad.exceptions import DataWarning, SchemaError, StatisticalWarning, format_values
 
 __all__ = [
+    "COUNTING_DTYPE",
     "SURV_DTYPE",
     "Surv",
     "check_binary",
     "check_event",
     "check_time",
+    "check_y_counting",
     "check_y_survival",
     "event_sufficiency",
+    "is_counting",
 ]
 
 SURV_DTYPE = np.dtype([("event", "?"), ("time", "<f8")])
+COUNTING_DTYPE = np.dtype([("event", "?"), ("start", "<f8"), ("stop", "<f8")])
 
 
 def _ids_or_rows(ids: Sequence[Any] | None, mask: np.ndarray) -> list:
@@ -76,20 +88,33 @@ def check_time(
         fast = fast.astype(float, copy=False)
         if np.all(np.isfinite(fast)) and not np.any(fast < 0):
             return fast
-    raw = pd.Series(np.asarray(time, dtype=object) if not isinstance(time, pd.Series)
-                    else time.to_numpy(dtype=object))
+    num = _finite_numbers(
+        time, ids=ids, column=column, file=file, what="survival time",
+        if_missing="Fill it in, or exclude these patients explicitly "
+        f"({spell('drop_missing_time')} lists them in excluded.csv).")
+    neg = num < 0
+    if neg.any():
+        raise SchemaError(
+            "survival time is negative; check the date arithmetic (time = end - start).",
+            file=file, column=column, ids=_ids_or_rows(ids, neg), values=list(num[neg]),
+        )
+    return num
+
+
+def _finite_numbers(values: Any, *, ids: Sequence[Any] | None, column: str,
+                    file: str | None, what: str, if_missing: str) -> np.ndarray:
+    """``values`` as float64: missing, non-numeric and infinite cells are SchemaErrors."""
+    raw = pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series)
+                    else values.to_numpy(dtype=object))
     missing = raw.isna().to_numpy()
     if missing.any():
-        raise SchemaError(
-            "survival time is missing. Fill it in, or exclude these patients explicitly "
-            f"({spell('drop_missing_time')} lists them in excluded.csv).",
-            file=file, column=column, ids=_ids_or_rows(ids, missing),
-        )
+        raise SchemaError(f"{what} is missing. {if_missing}",
+                          file=file, column=column, ids=_ids_or_rows(ids, missing))
     num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     bad = np.isnan(num)
     if bad.any():
         raise SchemaError(
-            "survival time is not a number. Clean these cells (units or qualifiers such as "
+            f"{what} is not a number. Clean these cells (units or qualifiers such as "
             "'12m' or '<5' must be removed).",
             file=file, column=column, ids=_ids_or_rows(ids, bad),
             values=list(raw[bad].astype(str)),
@@ -97,14 +122,8 @@ def check_time(
     inf = ~np.isfinite(num)
     if inf.any():
         raise SchemaError(
-            "survival time is infinite; give the last follow-up time instead.",
+            f"{what} is infinite; give the last follow-up time instead.",
             file=file, column=column, ids=_ids_or_rows(ids, inf), values=list(num[inf]),
-        )
-    neg = num < 0
-    if neg.any():
-        raise SchemaError(
-            "survival time is negative; check the date arithmetic (time = end - start).",
-            file=file, column=column, ids=_ids_or_rows(ids, neg), values=list(num[neg]),
         )
     return num
 
@@ -358,6 +377,108 @@ class Surv:
         e = check_event(df[event], ids=ids, column=event, event_map=event_map)
         return _structured(t, e, ids, label=f"column {time!r}: ")
 
+    @staticmethod
+    def from_counting(*, start: Any, stop: Any, event: Any, ids: Sequence[Any] | None = None,
+                      event_map: Mapping[Any, int] | None = None) -> np.ndarray:
+        """Counting-process outcome: one row per interval ``(start, stop]``, as R's
+        ``Surv(start, stop, event)``.
+
+        A row is at risk at time ``t`` when ``start < t <= stop``; ``event`` says whether
+        the row ends with an event at ``stop``. Time-varying covariates are constant
+        within a row (build the rows with
+        :func:`survrad.longitudinal.counting_process_rows`). Only
+        :class:`survrad.models.CoxModel` fits this layout; every function that needs one
+        time per subject refuses it (see the module docstring).
+
+        Parameters
+        ----------
+        start, stop : array-like, one-dimensional
+            Interval ends. Finite numbers with ``start < stop`` in every row; negative
+            values are allowed (as in R: only the order matters), so time may be counted
+            from any origin.
+        event : array-like
+            Event at ``stop``: 0/1, booleans, or codes recoded by ``event_map``.
+        ids : sequence, optional
+            The subject of each row (repeated over its rows). Used in messages, and to
+            check that the intervals of one subject do not overlap (a subject in a risk
+            set twice). Pass them whenever a subject has several rows.
+        event_map : mapping, optional
+            Explicit recoding of the event codes, e.g. ``{1: 0, 2: 1}``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Structured, dtype :data:`COUNTING_DTYPE` (``event`` bool, ``start`` and
+            ``stop`` float64), in row order.
+
+        Raises
+        ------
+        SchemaError
+            Inputs of different lengths; a missing, non-numeric or infinite start or
+            stop; ``start >= stop`` (zero-length or reversed intervals, naming the rows);
+            overlapping intervals of one subject (naming the ids); any case of
+            :func:`check_event`.
+
+        Examples
+        --------
+        >>> y = Surv.from_counting(start=[0, 30, 0], stop=[30, 90, 45], event=[0, 1, 0],
+        ...                        ids=["P1", "P1", "P2"])
+        >>> y["start"].tolist(), y["stop"].tolist(), y["event"].tolist()
+        ([0.0, 30.0, 0.0], [30.0, 90.0, 45.0], [False, True, False])
+        """
+        _check_lengths(start=start, stop=stop, event=event, ids=ids)
+        s = _interval_end(start, ids=ids, column="start")
+        t = _interval_end(stop, ids=ids, column="stop")
+        e = check_event(event, ids=ids, event_map=event_map)
+        _check_intervals(s, t, ids)
+        y = np.empty(t.shape[0], dtype=COUNTING_DTYPE)
+        y["event"] = e
+        y["start"] = s
+        y["stop"] = t
+        return y
+
+
+def _interval_end(values: Any, *, ids: Sequence[Any] | None, column: str) -> np.ndarray:
+    """One end of (start, stop] intervals as float64: finite numbers of any sign."""
+    fast = np.asarray(values) if not isinstance(values, pd.Series) else values.to_numpy()
+    if fast.ndim == 1 and fast.dtype.kind in "fiu":
+        fast = fast.astype(float, copy=False)
+        if np.all(np.isfinite(fast)):
+            return fast
+    return _finite_numbers(values, ids=ids, column=column, file=None,
+                           what=f"{column} time",
+                           if_missing="Every (start, stop] row needs both ends; fill it in "
+                           "or remove the row explicitly.")
+
+
+def _check_intervals(start: np.ndarray, stop: np.ndarray, ids: Sequence[Any] | None) -> None:
+    """start < stop in every row; with ids, no two intervals of one subject overlap."""
+    bad = ~(start < stop)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise SchemaError(
+            f"start must be before stop in every (start, stop] row (R's Surv(start, stop, "
+            f"event) refuses zero-length or reversed intervals); rows (1-based) "
+            f"{format_values((rows + 1).tolist())} have (start, stop) "
+            f"{format_values(list(zip(start[rows].tolist(), stop[rows].tolist(), strict=True)))}"
+            ". Drop zero-length rows or fix the times.",
+            column="start", ids=_ids_or_rows(ids, bad))
+    if ids is None or start.shape[0] < 2:
+        return
+    codes = pd.factorize(pd.Series(np.asarray(ids, dtype=object)))[0]
+    order = np.lexsort((start, codes))
+    same = codes[order][1:] == codes[order][:-1]
+    overlap = same & (start[order][1:] < stop[order][:-1])
+    if overlap.any():
+        rows = np.sort(np.concatenate((order[1:][overlap], order[:-1][overlap])))
+        mask = np.zeros(start.shape[0], dtype=bool)
+        mask[rows] = True
+        raise SchemaError(
+            f"(start, stop] intervals of one subject overlap (rows, 1-based: "
+            f"{format_values((rows + 1).tolist())}); the subject would be counted twice in "
+            "a risk set. Each subject's rows must tile its follow-up without overlap.",
+            column="start", ids=list(dict.fromkeys(_ids_or_rows(ids, mask))))
+
 
 def _check_lengths(**arrays: Any) -> None:
     """One-dimensional inputs of one length (``None`` entries are skipped)."""
@@ -426,6 +547,12 @@ def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
         _check_lengths(time=y[0], event=y[1])
         return check_time(y[0]), check_event(y[1])
     y = np.asarray(y)
+    if is_counting(y):
+        raise TypeError(
+            "y is a counting-process outcome (start, stop] (Surv.from_counting), but this "
+            "step needs one survival time per subject and would ignore the late entries. "
+            "Only CoxModel fits (start, stop] rows; for the other methods use one row per "
+            "patient (e.g. a landmark analysis, survrad.longitudinal.landmark).")
     if y.dtype.names is None or len(y.dtype.names) != 2:
         raise TypeError("y must be a survival outcome: use survrad.Surv.from_arrays(time, event).")
     f_event, f_time = y.dtype.names
@@ -434,6 +561,64 @@ def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
     if y.dtype[f_event] != np.bool_:
         raise TypeError("y must have one boolean event field; use survrad.Surv.from_arrays.")
     return check_time(y[f_time]), np.asarray(y[f_event], dtype=bool)
+
+
+def is_counting(y: Any) -> bool:
+    """Whether ``y`` is a counting-process outcome (fields ``start`` and ``stop``).
+
+    Examples
+    --------
+    >>> is_counting(Surv.from_counting(start=[0.0], stop=[2.0], event=[1]))
+    True
+    >>> is_counting(Surv.from_arrays([2.0], [1]))
+    False
+    """
+    names = getattr(getattr(y, "dtype", None), "names", None)
+    return names is not None and "start" in names and "stop" in names
+
+
+def check_y_counting(y: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Return ``(start, stop, event)`` from a counting-process or survival outcome.
+
+    A counting-process outcome (:meth:`Surv.from_counting`) gives its three fields;
+    any outcome :func:`check_y_survival` accepts gives ``(None, time, event)`` (every
+    subject at risk from the origin).
+
+    Parameters
+    ----------
+    y : structured array or tuple
+        The outcome.
+
+    Returns
+    -------
+    start : numpy.ndarray of float64 or None
+    stop : numpy.ndarray of float64
+    event : numpy.ndarray of bool
+
+    Raises
+    ------
+    SchemaError
+        Non-finite ends or ``start >= stop`` in a counting-process outcome.
+
+    Examples
+    --------
+    >>> y = Surv.from_counting(start=[0.0, 3.0], stop=[3.0, 5.0], event=[0, 1])
+    >>> [a.tolist() for a in check_y_counting(y)]
+    [[0.0, 3.0], [3.0, 5.0], [False, True]]
+    >>> check_y_counting(Surv.from_arrays([2.0], [1]))[0] is None
+    True
+    """
+    if not is_counting(y):
+        time, event = check_y_survival(y)
+        return None, time, event
+    y = np.asarray(y)
+    if "event" not in y.dtype.names or y.dtype["event"] != np.bool_:
+        raise TypeError("a counting-process outcome needs a boolean 'event' field; use "
+                        "survrad.Surv.from_counting(start=..., stop=..., event=...).")
+    start = _interval_end(y["start"], ids=None, column="start")
+    stop = _interval_end(y["stop"], ids=None, column="stop")
+    _check_intervals(start, stop, None)
+    return start, stop, np.asarray(y["event"], dtype=bool)
 
 
 def check_binary(target: Any, *, ids: Sequence[Any] | None = None, column: str = "target",

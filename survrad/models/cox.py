@@ -11,6 +11,11 @@
 * ``penalty="cv"``: the penalty is chosen by patient-grouped K-fold cross-validation of
   the partial likelihood (:func:`select_penalty`).
 
+Every mode also fits counting-process data (R's ``coxph(Surv(start, stop, event) ~ ...)``,
+time-varying covariates): pass ``y`` from :meth:`survrad.Surv.from_counting`, one row
+per interval, and the patient ids as ``groups`` for standard errors robust to the
+dependence between a patient's rows (R's ``cluster(id)``).
+
 Design checks happen before fitting (RELIABILITY.md #17-#24) and the model keeps no
 patient data: only coefficients, scaling constants and the baseline hazard at the
 distinct event times.
@@ -30,7 +35,6 @@ from sklearn.base import BaseEstimator
 
 from survrad._math.coxph import (
     CoxRiskSets,
-    cox_baseline_hazard,
     cox_fit,
     cox_fit_elastic_net,
     cox_robust_variance,
@@ -43,12 +47,13 @@ from survrad._validation import (
     check_int,
     check_random_state,
 )
-from survrad.data.outcome import check_y_survival, event_sufficiency
+from survrad.data.outcome import check_y_counting, event_sufficiency
 from survrad.exceptions import (
     ConvergenceWarning,
     FitError,
     NotFittedError,
     SchemaError,
+    StatisticalWarning,
     format_values,
 )
 from survrad.models._checks import (
@@ -232,6 +237,8 @@ class CoxModel(CachedParamNames, BaseEstimator):
     dropped_features_ : list of str
         Constant features dropped by ``drop_constant=True`` (empty otherwise).
     strata_levels_ : list of tuple or None
+    counting_ : bool
+        Whether ``y`` was a counting-process outcome ((start, stop] rows).
     baseline_cumhaz_ : dict
         ``{stratum_level: (event_times, cumulative_hazard)}`` for a centred linear
         predictor (Breslow; Efron-adjusted as R's ``survfit.coxph`` for Efron fits).
@@ -242,7 +249,9 @@ class CoxModel(CachedParamNames, BaseEstimator):
     identifiable) or when there are fewer than ``min_epv`` events per variable (the
     usual rule of thumb is 10: below it the estimates are over-fitted, biased away from
     0); use a penalty or select features first. With ``min_epv`` lowered, an EPV below
-    10 still gives a ``StatisticalWarning``. Events are counted as event rows. Constant
+    10 still gives a ``StatisticalWarning``. Events are counted as event rows (with
+    counting-process data, ``n_`` is the number of (start, stop] rows, as R's
+    ``fit$n``, and each event is one row ending with an event). Constant
     (or constant up to round-off) and collinear features are a ``FitError`` naming them
     (the checks shared by every survrad model, :mod:`survrad.models._checks`). A
     coefficient that diverges (monotone likelihood, separation) gives
@@ -331,10 +340,13 @@ class CoxModel(CachedParamNames, BaseEstimator):
             Numeric features (and the ``strata`` columns); the index gives row ids in
             error messages.
         y : structured survival array
-            From :meth:`survrad.Surv.from_arrays`.
+            From :meth:`survrad.Surv.from_arrays`, or a counting-process outcome from
+            :meth:`survrad.Surv.from_counting` (one row of ``X`` per (start, stop]
+            interval; a row is at risk at ``t`` when ``start < t <= stop``).
         groups : array-like of shape (n,), optional
             Patient (cluster) ids: cluster-robust standard errors for an unpenalised fit
-            (R's ``cluster()``) and patient-grouped folds for ``penalty="cv"``.
+            (R's ``cluster()``) and patient-grouped folds for ``penalty="cv"`` (required
+            then with counting-process rows, so one patient's rows share a fold).
         sample_weight : array-like of shape (n,), optional
             Strictly positive case weights (R's ``weights=``).
 
@@ -345,7 +357,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
         self._reset()
         penalised = self._check_params()
         d, dropped = _fit_design(X, self._strata_cols(), bool(self.drop_constant))
-        time, event = check_y_survival(y)
+        start, time, event = check_y_counting(y)
         n, p = d.x.shape
         if time.shape[0] != n:
             raise ValueError(f"X has {n} rows but y has {time.shape[0]}.")
@@ -353,7 +365,8 @@ class CoxModel(CachedParamNames, BaseEstimator):
         g = _check_groups(groups, n)
         codes, levels = _strata_codes(d.strata)
         if not penalised:
-            _check_size(n, p, int(event.sum()), d.names, float(self.min_epv))
+            _check_size(n, p, int(event.sum()), d.names, float(self.min_epv),
+                        "(start, stop] rows" if start is not None else "patients")
         event_sufficiency(time, event, n_features=None if penalised else p)
         mean, sd = _scale(d.x, w)
         xs = (d.x - mean) / sd
@@ -365,24 +378,26 @@ class CoxModel(CachedParamNames, BaseEstimator):
         self.feature_names_in_ = np.asarray(d.names, dtype=object)
         self.strata_levels_ = levels
         self.n_, self.n_events_ = n, int(event.sum())
+        self.counting_ = start is not None
         ties = self._ties(penalised)
         self.ties_ = ties
-        fit_args = (xs, time, event, w, codes, g, ties)
+        fit_args = (xs, time, event, w, codes, g, ties, start)
         if penalised:
             beta, risk_sets = self._fit_penalised(*fit_args), None
         else:
             beta, risk_sets = self._fit_unpenalised(*fit_args)
-        self._set_baseline(xs @ beta, time, event, w, codes, ties, risk_sets)
+        self._set_baseline(xs @ beta, time, event, w, codes, ties, start, risk_sets)
         return self
 
     def _reset(self) -> None:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, attr)
 
-    def _fit_unpenalised(self, xs, time, event, w, codes, groups, ties) -> tuple[Any, Any]:
+    def _fit_unpenalised(self, xs, time, event, w, codes, groups, ties,
+                         start) -> tuple[Any, Any]:
         """Newton fit with inference; returns the coefficients and the fit's risk sets."""
         fit = cox_fit(xs, time, event, weights=w, strata=codes, ties=ties,
-                      max_iter=self.max_iter, tol=self.tol)
+                      max_iter=self.max_iter, tol=self.tol, start=start)
         self.estimable_ = ok = self._estimable(fit)
         scale = np.outer(self.x_scale_, self.x_scale_)
         # variance of the estimable coefficients only: the information about a diverged
@@ -395,7 +410,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
         var = naive
         if groups is not None and ok.any():
             robust = cox_robust_variance(xs, time, event, fit.coef, groups=groups, weights=w,
-                                         strata=codes, ties=ties, keep=ok)
+                                         strata=codes, ties=ties, keep=ok, start=start)
             var = _embed(robust, ok) / scale
             self.naive_se_ = _se(naive)
         self.coef_ = fit.coef / self.x_scale_
@@ -418,12 +433,12 @@ class CoxModel(CachedParamNames, BaseEstimator):
             "or merge them, or use a penalty.", ConvergenceWarning, stacklevel=4)
         return ~bad
 
-    def _fit_penalised(self, xs, time, event, w, codes, groups, ties) -> np.ndarray:
+    def _fit_penalised(self, xs, time, event, w, codes, groups, ties, start) -> np.ndarray:
         if self.penalty == "cv":
             lam, self.cv_results_ = select_penalty(
                 xs, time, event, l1_ratio=self.l1_ratio, groups=groups, sample_weight=w,
                 strata=codes, ties=ties, cv_folds=self.cv_folds,
-                n_penalties=self.n_penalties, random_state=self.random_state)
+                n_penalties=self.n_penalties, random_state=self.random_state, start=start)
             path = self.cv_results_["penalty"].to_numpy()
             path = path[path >= lam]
         else:
@@ -433,7 +448,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
         for value in path:   # warm starts down the grid (a single value when fixed)
             fit = cox_fit_elastic_net(xs, time, event, penalty=float(value),
                                       l1_ratio=self.l1_ratio, weights=w, strata=codes,
-                                      ties=ties, init=beta)
+                                      ties=ties, init=beta, start=start)
             beta = fit.coef
         if not fit.converged:
             warnings.warn(f"penalised Cox fit did not converge in {fit.n_iter} Newton steps "
@@ -444,16 +459,19 @@ class CoxModel(CachedParamNames, BaseEstimator):
         self.var_ = np.full((p, p), np.nan)
         self.naive_se_ = None
         self.loglik_ = fit.loglik
-        self.loglik_null_ = CoxRiskSets(time, event, weights=w, strata=codes,
-                                        ties=ties).loglik(np.zeros(time.shape[0]))
+        self.loglik_null_ = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties,
+                                        start=start).loglik(np.zeros(time.shape[0]))
         self.n_iter_, self.converged_ = fit.n_iter, fit.converged
         self.penalty_ = lam
         self.estimable_ = np.ones(p, dtype=bool)
         return fit.coef
 
-    def _set_baseline(self, eta, time, event, w, codes, ties, risk_sets=None) -> None:
-        base = (risk_sets.baseline_cumhaz(eta) if risk_sets is not None else
-                cox_baseline_hazard(eta, time, event, weights=w, strata=codes, ties=ties))
+    def _set_baseline(self, eta, time, event, w, codes, ties, start, risk_sets=None) -> None:
+        rs = risk_sets if risk_sets is not None else CoxRiskSets(
+            time, event, weights=w, strata=codes, ties=ties, start=start)
+        base = rs.baseline_cumhaz(eta)
+        if rs.counting:
+            _check_cancellation(rs.cancellation(eta))
         if codes is None:
             self.baseline_cumhaz_ = {None: base[None]}
         else:
@@ -502,6 +520,13 @@ class CoxModel(CachedParamNames, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_times)
+
+        Notes
+        -----
+        After a fit on counting-process rows this is, as R's ``survfit(fit, newdata)``,
+        the survival of a subject whose covariates stay at the given values over the
+        whole time range (the baseline hazard is estimated from the (start, stop] risk
+        sets); it is not a prediction for a patient whose covariates will change.
         """
         eta, d = self._eta(X)
         times = np.asarray(times, dtype=float).ravel()
@@ -547,6 +572,21 @@ class CoxModel(CachedParamNames, BaseEstimator):
         return cox_zph(self, X, y, sample_weight=sample_weight, transform=transform)
 
 
+_CANCELLATION_LIMIT = 1e10   # digits lost in counting-process risk-set sums: warn above 10
+
+
+def _check_cancellation(ratio: float) -> None:
+    """Warn when counting-process risk-set sums lost more than 10 of 16 digits."""
+    if ratio > _CANCELLATION_LIMIT:
+        warnings.warn(
+            f"CoxModel: on these (start, stop] rows some risk-set sums are differences of "
+            f"totals up to {ratio:.2g} times larger (rows not yet at risk have far larger "
+            f"exp(linear predictor) than the rows at risk), so about "
+            f"{np.log10(ratio):.0f} of 16 significant digits are lost (R's coxph sums the "
+            "same way). Check for a diverging time-varying covariate; rescale or bound it.",
+            StatisticalWarning, stacklevel=4)
+
+
 def _inverse(info: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.inv(info)
@@ -567,14 +607,15 @@ def _se(var: np.ndarray) -> np.ndarray:
     return np.sqrt(d)
 
 
-def _check_size(n: int, p: int, n_events: int, names: list[str], min_epv: float) -> None:
+def _check_size(n: int, p: int, n_events: int, names: list[str], min_epv: float,
+                rows: str = "patients") -> None:
     """RELIABILITY.md #22 for an unpenalised fit: p < n and events / p >= min_epv."""
     advice = ("Use a penalty (CoxModel(penalty='cv')) or a feature selection step (e.g. "
               "UnivariateCoxFilter or LassoCoxSelector before the model)")
     if p >= n:
         raise FitError(
             f"CoxModel: too many features for an unpenalised Cox model: p = {p} with n = {n} "
-            f"patients and {n_events} events; the model is not identifiable. {advice}.",
+            f"{rows} and {n_events} events; the model is not identifiable. {advice}.",
             columns=names)
     epv = n_events / p
     if epv < min_epv:
@@ -598,18 +639,19 @@ def _folds(groups: np.ndarray | None, n: int, k: int, rng: np.random.Generator) 
     return fold_of_group[inverse]
 
 
-def _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties) -> np.ndarray:
+def _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties,
+                  start) -> np.ndarray:
     """glmnet's path: lambda_max (all coefficients 0) down to a small fraction of it."""
     mean, sd = _scale(x, w)
     xs = (x - mean) / sd
-    rs = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties)
+    rs = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties, start=start)
     score = rs.derivatives(xs, np.zeros(x.shape[1]))[1]
     lam_max = np.max(np.abs(score)) / rs.weights.sum() / max(l1_ratio, 1e-3)
     ratio = 1e-4 if x.shape[0] > x.shape[1] else 1e-2
     return np.geomspace(lam_max, lam_max * ratio, n_penalties)
 
 
-def _path_coefs(x, time, event, w, codes, ties, l1_ratio, grid) -> np.ndarray:
+def _path_coefs(x, time, event, w, codes, ties, l1_ratio, grid, start) -> np.ndarray:
     """Coefficients (original scale of ``x``) along the grid, warm-started."""
     mean, sd = _scale(x, w)
     xs = (x - mean) / sd
@@ -617,7 +659,8 @@ def _path_coefs(x, time, event, w, codes, ties, l1_ratio, grid) -> np.ndarray:
     beta = None
     for i, lam in enumerate(grid):
         beta = cox_fit_elastic_net(xs, time, event, penalty=float(lam), l1_ratio=l1_ratio,
-                                   weights=w, strata=codes, ties=ties, init=beta).coef
+                                   weights=w, strata=codes, ties=ties, init=beta,
+                                   start=start).coef
         out[i] = beta / sd
     return out
 
@@ -629,7 +672,7 @@ def _subset(a: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
 def select_penalty(X: Any, time: Any, event: Any, *, l1_ratio: float = 0.0,
                    groups: Any = None, sample_weight: Any = None, strata: Any = None,
                    ties: str = "breslow", cv_folds: int = 5, n_penalties: int = 50,
-                   random_state: Any = None) -> tuple[float, pd.DataFrame]:
+                   random_state: Any = None, start: Any = None) -> tuple[float, pd.DataFrame]:
     """Choose glmnet's ``lambda`` by K-fold cross-validated partial likelihood.
 
     The criterion is Verweij and van Houwelingen's cross-validated partial likelihood
@@ -653,6 +696,9 @@ def select_penalty(X: Any, time: Any, event: Any, *, l1_ratio: float = 0.0,
     cv_folds : int, default 5
     n_penalties : int, default 50
     random_state : None, int or Generator
+    start : array-like of shape (n,), optional
+        Entry times of counting-process rows (``time`` is then the stop). ``groups`` is
+        required with them, so that the rows of one patient share a fold.
 
     Returns
     -------
@@ -675,10 +721,16 @@ def select_penalty(X: Any, time: Any, event: Any, *, l1_ratio: float = 0.0,
     event = np.asarray(event).astype(bool)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     codes = None if strata is None else np.asarray(strata)
-    grid = _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties)
+    if start is not None:
+        if groups is None:
+            raise FitError("cross-validating the penalty on counting-process (start, stop] "
+                           "rows needs the patient ids (groups=...), so that all rows of a "
+                           "patient fall in the same fold.")
+        start = np.asarray(start, dtype=float)
+    grid = _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties, start)
     folds = _folds(None if groups is None else np.asarray(groups), x.shape[0], cv_folds,
                    check_random_state(random_state))
-    full = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties)
+    full = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties, start=start)
     xc = x - x.mean(axis=0)
     cvpl = np.zeros(grid.size)
     for k in range(cv_folds):
@@ -686,9 +738,11 @@ def select_penalty(X: Any, time: Any, event: Any, *, l1_ratio: float = 0.0,
         if event[tr].sum() < 2:
             raise FitError(f"cross-validation fold {k} leaves fewer than 2 events for "
                            "training; use fewer folds.")
-        w_tr, codes_tr = _subset(w, tr), _subset(codes, tr)
-        coefs = _path_coefs(x[tr], time[tr], event[tr], w_tr, codes_tr, ties, l1_ratio, grid)
-        train = CoxRiskSets(time[tr], event[tr], weights=w_tr, strata=codes_tr, ties=ties)
+        w_tr, codes_tr, start_tr = _subset(w, tr), _subset(codes, tr), _subset(start, tr)
+        coefs = _path_coefs(x[tr], time[tr], event[tr], w_tr, codes_tr, ties, l1_ratio, grid,
+                            start_tr)
+        train = CoxRiskSets(time[tr], event[tr], weights=w_tr, strata=codes_tr, ties=ties,
+                            start=start_tr)
         for i, b in enumerate(coefs):
             cvpl[i] += full.loglik(xc @ b) - train.loglik(xc[tr] @ b)
     best = int(np.argmax(cvpl))
@@ -696,17 +750,21 @@ def select_penalty(X: Any, time: Any, event: Any, *, l1_ratio: float = 0.0,
 
 
 # -------------------------------------------------------------------------- PH test
-def _transform_time(time: np.ndarray, event: np.ndarray, transform: str) -> np.ndarray:
-    """R's cox.zph time transforms; "km" is 1 - the left-continuous Kaplan-Meier."""
+def _transform_time(time: np.ndarray, event: np.ndarray, transform: str,
+                    start: np.ndarray | None = None) -> np.ndarray:
+    """R's cox.zph time transforms; "km" is 1 - the left-continuous Kaplan-Meier (with
+    ``start``, of counting-process rows: at risk at ``t`` when ``start < t <= stop``)."""
     if transform == "identity":
         return time.copy()
     if transform == "log":
         return np.log(time)
     if transform == "rank":
         return stats.rankdata(time)
-    inv = np.unique(time, return_inverse=True)[1]
+    uniq, inv = np.unique(time, return_inverse=True)
     n_event = np.bincount(inv, weights=event.astype(float))
     at_risk = time.shape[0] - np.concatenate([[0], np.cumsum(np.bincount(inv))[:-1]])
+    if start is not None:      # less the rows not yet entered (start >= t)
+        at_risk = at_risk - (start.shape[0] - np.searchsorted(np.sort(start), uniq))
     surv = np.cumprod(1.0 - n_event / at_risk)
     left = np.concatenate([[1.0], surv])[inv]       # S(t-): product over times < t
     return 1.0 - left
@@ -725,7 +783,9 @@ def cox_zph(model: CoxModel, X: Any, y: Any, *, sample_weight: Any = None,
     ----------
     model : CoxModel
         A fitted, unpenalised, converged model.
-    X, y : the training data again (the model keeps no patient data).
+    X, y : the training data again (the model keeps no patient data). Counting-process
+        data are tested as R does: ``g`` is a function of each row's stop time, and the
+        "km" transform uses the Kaplan-Meier estimate of the (start, stop] rows.
     sample_weight : array-like, optional
         The weights used in ``fit``.
     transform : {"km", "rank", "identity", "log"}, default "km"
@@ -752,16 +812,16 @@ def cox_zph(model: CoxModel, X: Any, y: Any, *, sample_weight: Any = None,
     if not model.converged_:
         raise FitError("the Cox model did not converge; the PH test is not available.")
     d = model._predict_design(X)
-    time, event = check_y_survival(y)
+    start, time, event = check_y_counting(y)
     if time.shape[0] != d.x.shape[0]:
         raise ValueError(f"X has {d.x.shape[0]} rows but y has {time.shape[0]}.")
     w = _check_weights(sample_weight, time.shape[0])
     codes = _strata_codes(d.strata, model.strata_levels_)[0]
     xs = (d.x - model.x_mean_) / model.x_scale_
     beta = model.coef_ * model.x_scale_
-    ttimes = _transform_time(time, event, transform)
+    ttimes = _transform_time(time, event, transform, start)
     gtime = ttimes - ttimes[event].mean()
-    rs = CoxRiskSets(time, event, weights=w, strata=codes, ties=model.ties_)
+    rs = CoxRiskSets(time, event, weights=w, strata=codes, ties=model.ties_, start=start)
     u, info = rs.zph_score(xs, beta, gtime)
     p = beta.size
     chisq = np.empty(p + 1)

@@ -24,6 +24,7 @@ _EXPORTS = {
     "ROCDisplay": "survrad.reporting.figures_validation",
     "RecistSpiderDisplay": "survrad.reporting.figures_recist",
     "StrategyComparisonDisplay": "survrad.reporting.figures_comparison",
+    "SwimmerDisplay": "survrad.reporting.figures_timevarying",
     "TimeDependentAUCDisplay": "survrad.reporting.figures_validation",
     "risk_groups_from_training": "survrad.reporting.figures_survival",
     "publication_style": "survrad.reporting.style",
