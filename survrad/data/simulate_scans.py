@@ -93,6 +93,12 @@ observed scans). The true hazard of patient ``i`` is
 ``slope`` (per month; the shrinkage slope ``-ψ`` for pseudo-progressors),
 ``peak_log_growth`` (``log(1 + g_i)``, 0 for others), ``true_log_change`` (``Δ``),
 ``vanished`` (this row records a vanished lesion), ``new`` and ``pseudo``.
+
+Realised figures with ``timepoints=6`` and the other defaults (2000 patients, seeds 1-3):
+63-65 % of patients have all 6 scans and 8 % the baseline scan only; best response SD
+34-37 %, PR 26 %, PD 23-25 %, CR 6-8 %, NE 8 % (objective response 32-34 %); 29-31 % of
+patients show new lesions (0.41-0.45 per patient); 19-20 % of baseline lesions vanish
+and 9 % reach the growth cap by their last observed scan.
 """
 
 from __future__ import annotations

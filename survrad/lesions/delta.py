@@ -56,12 +56,12 @@ from survrad.lesions.base import (
 )
 from survrad.lesions.statistics import STATISTICS, group_statistics
 
-__all__ = ["DELTA_KINDS", "MISSING_SCAN", "SLOPE_KINDS", "Delta"]
+__all__ = ["ALL_KINDS", "DELTA_KINDS", "MISSING_SCAN", "Delta"]
 
 #: The changes between two timepoints (the default ``kinds``).
 DELTA_KINDS = ("absolute", "relative", "log_ratio")
 #: Every kind: the two-timepoint changes and the per-lesion slope over all scans.
-SLOPE_KINDS = (*DELTA_KINDS, "slope")
+ALL_KINDS = (*DELTA_KINDS, "slope")
 #: How a patient without any lesion row at a timepoint is read.
 MISSING_SCAN = ("auto", "vanished", "not_scanned")
 _TAGS = {"absolute": "delta", "relative": "rel_delta", "log_ratio": "log_ratio",
@@ -180,7 +180,7 @@ class Delta(AggregationStrategy):
 
     # ------------------------------------------------------------------ parameters
     def _learn(self, cohort: Cohort) -> None:
-        self.kinds_ = _check_list("kinds", self.kinds, SLOPE_KINDS)
+        self.kinds_ = _check_list("kinds", self.kinds, ALL_KINDS)
         self.aggregate_ = _check_list("aggregate", self.aggregate, STATISTICS)
         if (isinstance(self.eps, bool) or not isinstance(self.eps, numbers.Real)
                 or not np.isfinite(self.eps) or self.eps <= 0):
