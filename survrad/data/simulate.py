@@ -292,7 +292,10 @@ def simulate_cohort(
         ``best_response``, ``objective_response``), lesions (``organ``, ``volume_ml``,
         ``longest_diameter_mm``, ``is_target``, ``irradiated``, ``rt_dose_gy``,
         ``diameter_followup_mm``, ``lesion_response``, ``rad_*``), endpoints ``os`` and
-        ``response``, and the known truth in ``cohort.truth``.
+        ``response``, and the known truth in ``cohort.truth``. With ``timepoints >= 3``
+        the lesion table has one row per lesion and observed scan, with ``timepoint``,
+        ``scan_time`` (months), ``scan_date`` and ``short_axis_mm`` columns, and
+        ``best_response`` can be ``NE`` (no follow-up scan).
 
     Raises
     ------

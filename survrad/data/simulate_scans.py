@@ -379,7 +379,9 @@ def _rows(part: dict[str, Any], observed: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _part_table(part: dict[str, Any], static: dict[str, np.ndarray], lesion_ids,
                 pid: np.ndarray, t: np.ndarray, dates: np.ndarray, observed: np.ndarray,
-                features: tuple) -> tuple[dict, np.ndarray, dict]:
+                features: tuple) -> tuple[dict, np.ndarray, dict, np.ndarray]:
+    """Table columns, features, truth columns and the sort key (patient, scan, number) of
+    the rows of one part (baseline or new lesions)."""
     spec, batch, center, eta = features
     li, k = _rows(part, observed)
     pidx = part["pidx"][li]
@@ -405,10 +407,11 @@ def _part_table(part: dict[str, Any], static: dict[str, np.ndarray], lesion_ids,
              "slope": part["slope"][li], "peak_log_growth": part["peak"][li],
              "true_log_change": part["delta"][li, k], "vanished": gone,
              "new": np.full(li.size, part["is_new"]), "pseudo": part["pseudo_row"][li]}
-    return table, feats, truth
+    return table, feats, truth, np.column_stack([pidx, k, part["number"][li]])
 
 
 def _lesion_tables(cfg, pat, les, base, new, t, dates, observed, features):
+    """The lesion table (rows by patient, scan, lesion number) and its row-aligned truth."""
     n_new = new["pidx"].size
     base.update(pidx=les["pidx"], number=les["number"], organ=les["organ"], s=les["s"],
                 e=les["e"], is_worst=_rank_within(les["pidx"], -les["s"]) == 0,
@@ -431,13 +434,10 @@ def _lesion_tables(cfg, pat, les, base, new, t, dates, observed, features):
              _part_table(new, static_new, lesion_ids, pid, t, dates, observed,
                          (spec, batch, pat["center"], eta_new))]
     cat = np.concatenate
-    number = cat([les["number"][_rows(base, observed)[0]], new["number"][_rows(new,
-                                                                                observed)[0]]])
-    pidx = cat([les["pidx"][_rows(base, observed)[0]], new["pidx"][_rows(new, observed)[0]]])
-    tp = cat([parts[0][0]["timepoint"], parts[1][0]["timepoint"]])
-    order = np.lexsort((number, tp, pidx))
-    table = {key: cat([parts[0][0][key], parts[1][0][key]])[order] for key in parts[0][0]}
-    truth = {key: cat([parts[0][2][key], parts[1][2][key]])[order] for key in parts[0][2]}
+    key = np.vstack([parts[0][3], parts[1][3]])
+    order = np.lexsort((key[:, 2], key[:, 1], key[:, 0]))
+    table = {name: cat([parts[0][0][name], parts[1][0][name]])[order] for name in parts[0][0]}
+    truth = {name: cat([parts[0][2][name], parts[1][2][name]])[order] for name in parts[0][2]}
     feats = np.vstack([parts[0][1], parts[1][1]])[order]
     lesions = pd.concat([pd.DataFrame(table), pd.DataFrame(feats, columns=spec.index)],
                         axis=1)
