@@ -223,9 +223,9 @@ def test_check_without_data_says_what_to_give(capsys) -> None:
 @pytest.mark.parametrize(("args", "pattern"), [
     (["--n-patients", "1"], r"n_patients must be >= 2, got 1\. Change this simulate_cohort "
                             r"argument"),
-    (["--timepoints", "3"], r"timepoints must be <= 2, got 3\."),
+    (["--timepoints", "61"], r"timepoints must be <= 60, got 61\."),
     (["--random-state", "-1"], r"random_state must be a non-negative integer"),
-], ids=["one-patient", "three-timepoints", "negative-seed"])
+], ids=["one-patient", "too-many-timepoints", "negative-seed"])
 def test_simulate_bad_arguments_exit_2(tmp_path: Path, capsys, args: list[str],
                                        pattern: str) -> None:
     out = tmp_path / "x"

@@ -19,6 +19,7 @@ import pandas as pd
 
 from survrad._validation import close_matches
 from survrad.data.outcome import SURV_DTYPE
+from survrad.data.scans import scan_table
 from survrad.exceptions import SchemaError, format_values
 
 __all__ = ["Cohort", "ColumnNames", "Endpoint"]
@@ -43,6 +44,9 @@ class ColumnNames:
     rt_dose: str = "rt_dose_gy"
     center: str = "center"
     split: str = "split"
+    scan_date: str = "scan_date"
+    scan_time: str = "scan_time"
+    short_axis: str = "short_axis_mm"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +102,10 @@ class Cohort:
     lesions : pandas.DataFrame or None
         One row per lesion (and timepoint), with ``patient_id`` and ``lesion_id`` columns
         (strings) and a RangeIndex; every ``patient_id`` is a patient of ``patients``.
-        ``None`` for a patient-only study.
+        ``None`` for a patient-only study. A longitudinal table (several timepoints,
+        optional ``scan_date`` / ``scan_time``) follows the contract of
+        :mod:`survrad.data.scans`; its vanished rows (0 mm after baseline) may have
+        missing feature cells.
     patient_features : tuple of str
         Patient columns used as predictors.
     lesion_features : tuple of str
@@ -287,6 +294,88 @@ class Cohort:
         uniq, starts = np.unique(codes[order], return_index=True)
         bounds = np.append(starts, codes.size)
         return {u: order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq)}
+
+    @property
+    def timepoints(self) -> tuple[Any, ...]:
+        """The distinct timepoints of the lesion table, sorted (baseline first).
+
+        Empty when there is no lesion table or no timepoint column (one scan). An
+        ordered categorical timepoint is sorted in its category order.
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> sr.simulate_cohort(n_patients=20, random_state=0, timepoints=2).timepoints
+        (0, 1)
+        """
+        if self.lesions is None or self.columns.timepoint not in self.lesions.columns:
+            return ()
+        levels = pd.Series(pd.unique(self.lesions[self.columns.timepoint])).dropna()
+        return tuple(v.item() if isinstance(v, np.generic) else v
+                     for v in levels.sort_values())
+
+    @property
+    def scans(self) -> pd.DataFrame:
+        """One row per scan: ``patient_id``, ``timepoint``, ``scan_time`` (, ``scan_date``).
+
+        A scan is a (patient, timepoint) with at least one lesion row (vanished rows
+        recorded as 0 mm count). Rows follow the patient order of the cohort, then the
+        timepoint order; ``scan_time`` is NaN when the lesion table has no scan time
+        (:func:`survrad.read_cohort` derives it from ``scan_date``). A copy.
+
+        Raises
+        ------
+        SchemaError
+            No lesion table, or no timepoint column.
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> c = sr.simulate_cohort(n_patients=20, random_state=0, timepoints=2)
+        >>> c.scans.head(2)
+          patient_id  timepoint  scan_time
+        0       P001          0        NaN
+        1       P001          1        NaN
+        """
+        return self._scans.copy()
+
+    @cached_property
+    def _scans(self) -> pd.DataFrame:
+        if self.lesions is None:
+            raise SchemaError("this cohort has no lesion table, so it has no scans.")
+        if self.columns.timepoint not in self.lesions.columns:
+            raise SchemaError(f"the lesion table has no timepoint column "
+                              f"{self.columns.timepoint!r}: one scan per patient, no scans "
+                              "table.", file="lesions", column=self.columns.timepoint)
+        return scan_table(self.lesions, self.columns, self.patients.index)
+
+    def lesions_at(self, timepoint: Any) -> pd.DataFrame:
+        """Lesion rows at ``timepoint`` (a copy, with the row labels of ``lesions``).
+
+        Vanished rows (0 mm) are included; a lesion absent from the scan has no row.
+
+        Raises
+        ------
+        SchemaError
+            No lesion table, no timepoint column, or ``timepoint`` not among
+            :attr:`timepoints`.
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> c = sr.simulate_cohort(n_patients=20, random_state=0, timepoints=2)
+        >>> bool((c.lesions_at(1)["timepoint"] == 1).all())
+        True
+        """
+        levels = self.timepoints
+        if timepoint not in levels:
+            if self.lesions is None:
+                raise SchemaError("this cohort has no lesion table.")
+            raise SchemaError(f"timepoint {timepoint!r} is not in the lesion table; "
+                              f"available: {list(levels)}.", file="lesions",
+                              column=self.columns.timepoint)
+        col = self.lesions[self.columns.timepoint]
+        return self.lesions.take(np.flatnonzero((col == timepoint).to_numpy()))
 
     # -------------------------------------------------------------- resampling
     def take(self, patient_ids: Sequence[Any]) -> Cohort:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from survrad._spelling import spell
 from survrad._validation import close_matches
-from survrad.data import schema
+from survrad.data import scans, schema
 from survrad.data.cohort import Cohort, ColumnNames, Endpoint
 from survrad.data.outcome import check_binary, check_event, check_time, event_sufficiency
 from survrad.exceptions import (
@@ -49,10 +49,12 @@ OUTCOME_COLUMNS = ("best_response",)
 #: other role belongs to the lesion table.
 PATIENT_ROLES = ("patient_id", "center", "split")
 #: Lesion column roles that are not radiomic features (DESIGN.md section 1: ids, timepoint,
-#: organ, volume, diameters, target flag, irradiation, dose, lesion outcomes). A feature
+#: organ, volume, diameters, target flag, irradiation, dose, lesion outcomes; scan date and
+#: time, nodal short axis of a longitudinal table, :mod:`survrad.data.scans`). A feature
 #: glob never matches them; an exact name may still select a size or dose column.
 LESION_ROLES = ("patient_id", "lesion_id", "timepoint", "organ", "volume", "diameter",
-                "diameter_followup", "lesion_response", "is_target", "irradiated", "rt_dose")
+                "diameter_followup", "lesion_response", "is_target", "irradiated", "rt_dose",
+                "scan_date", "scan_time", "short_axis")
 _SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _PARQUET = (".parquet", ".pq")
 _CANDIDATE_SEPS = (",", ";", "\t", "|")
@@ -356,6 +358,7 @@ def read_cohort(
     drop_missing_time: bool = False,
     exclude_orphan_lesions: bool = False,
     strict: bool = False,
+    scan_time_unit: str = "days",
 ) -> Cohort:
     """Read and validate a patient table (and optional lesion table) into a Cohort.
 
@@ -364,7 +367,11 @@ def read_cohort(
     patients : str, pathlib.Path or pandas.DataFrame
         One row per patient (``.csv``, ``.tsv``, ``.parquet``/``.pq`` or a DataFrame).
     lesions : str, pathlib.Path or pandas.DataFrame, optional
-        One row per lesion (and timepoint). ``None`` for a patient-only study.
+        One row per lesion (and timepoint). ``None`` for a patient-only study. A
+        longitudinal table has any number of ordered timepoints and optional
+        ``scan_date`` / ``scan_time`` and ``short_axis_mm`` columns; its contract (new
+        lesions, vanished lesions recorded as 0 mm or left out) is written out in
+        :mod:`survrad.data.scans`.
     patient_features, lesion_features : sequence of str, optional
         Predictor columns: exact names or ``fnmatch`` globs (``"rad_*"``). A patient glob
         never matches the id, ``center``, ``split``, ``best_response``, a column of any
@@ -384,7 +391,8 @@ def read_cohort(
         Names of the special columns, e.g. ``{"patient_id": "id"}``. A role mapped
         explicitly (a key of the mapping, or a field of ColumnNames that differs from its
         default) must name an existing column of its table (``center`` and ``split``: the
-        patient table; the lesion roles: the lesion table, when one is given).
+        patient table; the lesion roles: the lesion table, when one is given), except
+        ``scan_time`` when the lesion table has scan dates (the column is then created).
     event_map : mapping, optional
         Explicit recoding of event codes, e.g. ``{1: 0, 2: 1}`` or ``{"dead": 1,
         "alive": 0}``; or ``{endpoint: mapping}`` per endpoint. Never guessed.
@@ -396,25 +404,37 @@ def read_cohort(
         ``Cohort.excluded``; by default they are an error.
     strict : bool, default False
         Turn survrad warnings raised while reading into :class:`SchemaError`.
+    scan_time_unit : {"days", "weeks", "months", "years"}, default "days"
+        Unit of the ``scan_time`` column derived from ``scan_date`` when the lesion table
+        has dates but no scan times: the time from each patient's baseline scan (its
+        scan at the first timepoint) in days, weeks (7 days), months (30.4375 days, a
+        twelfth of 365.25) or years (365.25 days). Given scan times are kept as they are.
 
     Returns
     -------
     Cohort
         Patients indexed by ``patient_id`` (text); event and binary outcome columns as
-        0/1 integers, times as floats, selected features as floats; ``source`` records
-        where each table came from.
+        0/1 integers, times as floats, selected features as floats; ``scan_date`` as
+        ``datetime64[ns]`` and ``scan_time`` as float; ``source`` records where each
+        table came from.
 
     Raises
     ------
     SchemaError
         Any case of RELIABILITY.md #1-#19 and #25, naming the file, column, ids and
         values; a mapped column role whose column is missing (with the available
-        columns and close matches).
+        columns and close matches). Longitudinal tables (:mod:`survrad.data.scans`):
+        scan dates that do not parse (raw strings shown), a scan without a date or time
+        when others have one, two dates (times) for one (patient, timepoint), dates
+        (times) out of order with the timepoints, a lesion twice at one timepoint,
+        negative diameters or short axes, a short axis longer than the longest
+        diameter, a vanished row (0 mm after baseline) with a volume.
 
     Warns
     -----
     DataWarning
-        Ids changed by stripping whitespace, survival time 0, patients without lesions.
+        Ids changed by stripping whitespace, survival time 0, patients without lesions,
+        lesions missing at a scan between two scans where they are recorded.
     StatisticalWarning
         Fewer than 10 events, or fewer than 10 events per patient predictor. Only the
         patient predictors are counted: lesion features are not columns of the patient
@@ -435,7 +455,7 @@ def read_cohort(
     args = dict(patient_features=patient_features, lesion_features=lesion_features,
                 endpoints=endpoints, columns=columns, event_map=event_map,
                 drop_missing_time=drop_missing_time,
-                exclude_orphan_lesions=exclude_orphan_lesions)
+                exclude_orphan_lesions=exclude_orphan_lesions, scan_time_unit=scan_time_unit)
     if not strict:
         return _read_cohort(patients, lesions, **args)
     with warnings.catch_warnings():
@@ -455,13 +475,15 @@ class _Reading:
     plabel: str
     llabel: str
     excluded: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    scan_time_unit: str = "days"
 
 
 def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, lesion_features,
                  endpoints, columns, event_map, drop_missing_time,
-                 exclude_orphan_lesions) -> Cohort:
+                 exclude_orphan_lesions, scan_time_unit) -> Cohort:
     cols, mapped = _column_names(columns)
-    st = _Reading(cols, _label(patients, "patients"), _label(lesions, "lesions"))
+    st = _Reading(cols, _label(patients, "patients"), _label(lesions, "lesions"),
+                  scan_time_unit=scans.check_time_unit(scan_time_unit))
     pid, lid = cols.patient_id, cols.lesion_id
     ptab = read_table(patients, name="patients", id_columns=[pid])
     ltab = (read_table(lesions, name="lesions", id_columns=[pid, lid])
@@ -528,6 +550,8 @@ def _check_mapped_roles(mapped: Mapping[str, str], ptab: pd.DataFrame,
     for role, name in mapped.items():
         if role in ("patient_id", "lesion_id"):
             continue  # id columns: required, already checked by read_table
+        if role == "scan_time" and ltab is not None and st.cols.scan_date in ltab.columns:
+            continue  # derived from the dates when absent
         table, label = (ptab, st.plabel) if role in PATIENT_ROLES else (ltab, st.llabel)
         if table is None:
             continue  # a lesion role without a lesion table: nothing to look up
@@ -672,6 +696,8 @@ def _select_lesion_features(ltab: pd.DataFrame, patterns: Sequence[str] | None,
     c = st.cols
     forbidden = {c.patient_id: "it is the patient id.", c.lesion_id: "it is the lesion id.",
                  c.timepoint: "it is the timepoint.",
+                 c.scan_date: "it is the scan date.",
+                 c.scan_time: "it is the scan time (it grows with follow-up).",
                  c.lesion_response: "it is a lesion outcome.",
                  c.diameter_followup: "it is a lesion outcome (follow-up size)."}
     return schema.select_columns(ltab, patterns, file=st.llabel, what="lesion feature",
@@ -693,21 +719,61 @@ def _validate_lesions(ltab: pd.DataFrame, ptab: pd.DataFrame, lfeat: list[str],
         _check_timepoint(ltab, keys, st)
     schema.check_unique_lesions(ltab, keys, file=st.llabel)
     ltab = _handle_orphans(ltab, pd.Index(ptab[pid]), keys, exclude_orphans, st)
+    ltab = scans.check_scans(ltab, cols, file=st.llabel, unit=st.scan_time_unit)
     ids = list(ltab[keys].itertuples(index=False, name=None))
     ltab = ltab.copy()
-    if cols.volume in ltab.columns:
-        ltab[cols.volume] = schema.check_positive(ltab, cols.volume, file=st.llabel, ids=ids)
-    for col in (cols.diameter, cols.diameter_followup, cols.rt_dose):
+    for col in (cols.diameter, cols.diameter_followup, cols.rt_dose, cols.short_axis):
         if col in ltab.columns:
             ltab[col] = schema.check_positive(ltab, col, file=st.llabel, ids=ids,
                                               allow_zero=True, allow_missing=True)
+    _check_short_axis(ltab, ids, st)
+    gone = scans.vanished_rows(ltab, cols)
+    if cols.volume in ltab.columns:
+        ltab[cols.volume] = _check_volume(ltab, gone, ids, st)
     for col in (cols.irradiated, cols.lesion_response, cols.is_target):
         if col in ltab.columns:
             ltab[col] = schema.check_binary_column(ltab, col, file=st.llabel, ids=ids)
     if lfeat:
-        ltab[lfeat] = schema.check_feature_values(ltab, lfeat, file=st.llabel, ids=ids)
+        ltab[lfeat] = schema.check_feature_values(ltab, lfeat, file=st.llabel, ids=ids,
+                                                  missing_ok=gone)
+    scans.warn_lesion_gaps(ltab, cols, file=st.llabel)
     schema.warn_patients_without_lesions(pd.Index(ptab[pid]), ltab[pid], file=st.llabel)
     return ltab
+
+
+def _check_short_axis(ltab: pd.DataFrame, ids: list, st: _Reading) -> None:
+    """A nodal short axis is at most the longest diameter of the same row."""
+    short, longest = st.cols.short_axis, st.cols.diameter
+    if short not in ltab.columns or longest not in ltab.columns:
+        return
+    s, d = ltab[short].to_numpy(dtype=float), ltab[longest].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = s > d
+    if bad.any():
+        raise SchemaError(
+            f"short axis longer than the longest diameter ({longest!r}) on the same row; "
+            "check the two columns are not swapped.", file=st.llabel, column=short,
+            ids=[ids[i] for i in np.flatnonzero(bad)],
+            values=[(float(a), float(b)) for a, b in zip(s[bad], d[bad], strict=True)])
+
+
+def _check_volume(ltab: pd.DataFrame, gone: np.ndarray, ids: list, st: _Reading) -> pd.Series:
+    """Volumes > 0, except on vanished rows (0 mm after baseline): 0 or missing there."""
+    vol = st.cols.volume
+    if not gone.any():
+        return schema.check_positive(ltab, vol, file=st.llabel, ids=ids)
+    keep = np.flatnonzero(~gone)
+    schema.check_positive(ltab.iloc[keep], vol, file=st.llabel, ids=[ids[i] for i in keep])
+    values = schema._to_numeric(ltab[vol], file=st.llabel, ids=ids)
+    v = values.to_numpy(dtype=float)
+    bad = gone & ~(np.isnan(v) | (v == 0.0))
+    if bad.any():
+        raise SchemaError(
+            f"a vanished lesion (longest diameter 0 after baseline) has a volume; give it "
+            f"volume 0 or leave the cell empty, or correct the diameter "
+            f"({st.cols.diameter!r}).", file=st.llabel, column=vol,
+            ids=[ids[i] for i in np.flatnonzero(bad)], values=list(v[bad]))
+    return values
 
 
 def _check_timepoint(ltab: pd.DataFrame, keys: list[str], st: _Reading) -> None:

@@ -387,7 +387,8 @@ def _to_numeric(col: pd.Series, *, file: str, ids: Sequence[Any]) -> pd.Series:
 
 
 def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
-                         ids: Sequence[Any]) -> pd.DataFrame:
+                         ids: Sequence[Any],
+                         missing_ok: np.ndarray | None = None) -> pd.DataFrame:
     """Numeric, complete and finite feature columns (RELIABILITY.md #17-#19).
 
     Parameters
@@ -400,6 +401,9 @@ def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
         File path or table name used in messages.
     ids : sequence
         Row ids (patient ids, or (patient_id, lesion_id) pairs) aligned with ``df`` rows.
+    missing_ok : numpy.ndarray of bool, optional
+        Rows whose cells may be missing (kept NaN): vanished lesions, which have nothing
+        left to measure (:func:`survrad.data.scans.vanished_rows`).
 
     Returns
     -------
@@ -422,7 +426,10 @@ def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
     out = pd.DataFrame({c: _to_numeric(df[c], file=file, ids=ids) for c in columns},
                        index=df.index)
     values = out.to_numpy(dtype=float)
-    _raise_cells(out, np.isnan(values), file=file, ids=ids, problem="missing values (NaN)",
+    nan = np.isnan(values)
+    if missing_ok is not None:
+        nan &= ~np.asarray(missing_ok, dtype=bool)[:, None]
+    _raise_cells(out, nan, file=file, ids=ids, problem="missing values (NaN)",
                  advice="Fill them in or drop the column; survrad never imputes silently.")
     _raise_cells(out, np.isinf(values), file=file, ids=ids, problem="infinite values",
                  advice="Replace them by finite numbers (check divisions by zero).")

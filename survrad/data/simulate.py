@@ -135,6 +135,13 @@ irradiated and 25 % for non-irradiated lesions. For a given seed the outcome dra
 before the feature draws, so changing the feature settings (counts, ``batch_effect``)
 leaves patients and outcomes unchanged, and ``timepoints=2`` leaves the baseline rows
 unchanged.
+
+Several scans (``timepoints >= 3``): scans every ``scan_interval`` months with dates,
+log-linear lesion trajectories (slope ``c / 3`` per month), vanished and new lesions,
+nodal short axes, optional pseudo-progression, a scan-based RECIST-like best response and
+an optional effect of tumour shrinkage on survival (``response_effect``); the model is
+written out in :mod:`survrad.data.simulate_scans`. The baseline rows are those of
+``timepoints=1``, and so are the survival times when ``response_effect=0``.
 """
 
 from __future__ import annotations
@@ -165,6 +172,8 @@ MIN_VOLUME_ML = 0.07
 MIN_DIAMETER_MM = 5.0
 DOSES_GY = np.array([24.0, 27.0, 30.0, 40.0, 45.0, 50.0])
 DOSE_P = np.array([0.20, 0.15, 0.20, 0.20, 0.10, 0.15])
+
+MAX_TIMEPOINTS = 60
 
 COEF = {"age_c": 0.10, "ecog": 0.45, "pdl1_frac": -0.50, "log_burden": 0.20}
 WEIBULL_SHAPE = 1.2
@@ -217,6 +226,9 @@ def simulate_cohort(
     timepoints: int = 1,
     censoring: float = 0.4,
     median_os_months: float = 18.0,
+    scan_interval: float = 2.0,
+    pseudo_progression: float = 0.0,
+    response_effect: float = 0.0,
 ) -> Cohort:
     """Simulate a metastatic radio-immunotherapy cohort whose truth is known.
 
@@ -250,12 +262,28 @@ def simulate_cohort(
         How lesions drive survival: max, log total volume, mean or sd of lesion scores.
     driver_effect : float, default 0.85
         Log hazard ratio per sd of the driver.
-    timepoints : {1, 2}, default 1
-        2 adds a follow-up scan (delta-radiomics, vanished and new lesions).
+    timepoints : int, default 1
+        Number of scans (1 to 60). 2 adds one follow-up scan (delta-radiomics, vanished
+        and new lesions); 3 or more give a baseline and follow-up scans every
+        ``scan_interval`` months with lesion trajectories, new lesions, nodal short axes,
+        optional pseudo-progression and scan-based best response, modelled in
+        :mod:`survrad.data.simulate_scans` (the baseline rows and, with
+        ``response_effect=0``, the survival times are those of ``timepoints=1``).
     censoring : float, default 0.4
         Expected censored fraction (0 to 0.9; 0 = no censoring).
     median_os_months : float, default 18.0
         Median overall survival of the simulated population.
+    scan_interval : float, default 2.0
+        Months between planned scans (1 to 24; ``timepoints >= 3``), each jittered by up
+        to ±2 weeks.
+    pseudo_progression : float, default 0.0
+        Fraction of patients (probability per patient, ``timepoints >= 3``) whose lesions
+        grow transiently by >= 35 % at the first follow-up scan, then respond.
+    response_effect : float, default 0.0
+        Log hazard ratio of death after tumour shrinkage (target sum <= 70 % of
+        baseline at a scan; ``timepoints >= 3``). 0: tumour response has no effect on
+        survival given the baseline truth, so a "responders live longer" analysis shows
+        confounding and guarantee-time bias only.
 
     Returns
     -------
@@ -264,7 +292,10 @@ def simulate_cohort(
         ``best_response``, ``objective_response``), lesions (``organ``, ``volume_ml``,
         ``longest_diameter_mm``, ``is_target``, ``irradiated``, ``rt_dose_gy``,
         ``diameter_followup_mm``, ``lesion_response``, ``rad_*``), endpoints ``os`` and
-        ``response``, and the known truth in ``cohort.truth``.
+        ``response``, and the known truth in ``cohort.truth``. With ``timepoints >= 3``
+        the lesion table has one row per lesion and observed scan, with ``timepoint``,
+        ``scan_time`` (months), ``scan_date`` and ``short_axis_mm`` columns, and
+        ``best_response`` can be ``NE`` (no follow-up scan).
 
     Raises
     ------
@@ -282,11 +313,15 @@ def simulate_cohort(
     >>> bool(c.truth["lesions"]["is_worst"].groupby(c.lesions["patient_id"]).sum().eq(1).all())
     True
     """
+    from survrad.data import simulate_scans as scans_model  # it imports this module
+
     try:
         cfg = _check_settings(n_patients, mean_lesions, max_lesions, n_signal_features,
                               n_volume_features, n_noise_features, n_centers, batch_effect,
                               heterogeneity, driver, driver_effect, timepoints, censoring,
                               median_os_months)
+        scan_settings = scans_model.check_scan_settings(cfg.timepoints, scan_interval,
+                                                        pseudo_progression, response_effect)
         rng = check_random_state(random_state)
     except ConfigError:
         raise
@@ -303,6 +338,8 @@ def simulate_cohort(
     spec = _feature_spec(cfg)
     batch = _batch_parameters(rng, cfg, spec)
     les["eta"] = rng.standard_normal((les["n"], spec.shape[0]))
+    if cfg.timepoints >= 3:  # the baseline draws above are those of timepoints=1
+        return scans_model.simulate_scans(rng, cfg, scan_settings, pat, les, spec, batch)
     follow = _followup(rng, cfg, pat, les, spec) if cfg.timepoints == 2 else None
     return _assemble(cfg, pat, les, follow, spec, batch)
 
@@ -329,7 +366,7 @@ def _check_settings(n, mean_lesions, max_lesions, n_sig, n_vol, n_noise, n_cente
                     batch_effect, heterogeneity, driver, driver_effect, timepoints,
                     censoring, median_os) -> _Settings:
     max_lesions = check_int("max_lesions", max_lesions, min_value=1, max_value=999)
-    tp = check_int("timepoints", timepoints, min_value=1, max_value=2)
+    tp = check_int("timepoints", timepoints, min_value=1, max_value=MAX_TIMEPOINTS)
     return _Settings(
         n=check_int("n_patients", n, min_value=2),
         mean_lesions=_check_mean_lesions(mean_lesions, max_lesions),
@@ -548,6 +585,7 @@ def _survival(rng: np.random.Generator, cfg: _Settings, pat: dict[str, Any],
     event = event_time <= censor_time
     return {"design": design, "coef": coef, "lp": lp, "lam": lam, "followup": followup,
             "dropout": dropout, "event_time": event_time, "censor_time": censor_time,
+            "entry": entry,
             "os_time": np.where(event, event_time, censor_time),
             "os_event": event.astype(np.int64)}
 
@@ -737,6 +775,19 @@ def _assemble(cfg: _Settings, pat: dict[str, Any], les: dict[str, Any],
     lesions, feats, lesion_truth = _lesion_tables(pat, les, follow, spec, batch, pid,
                                                   lesion_ids)
     lesions = pd.concat([lesions, pd.DataFrame(feats, columns=spec.index)], axis=1)
+    return _make_cohort(cfg, pat, les, pid, lesions, lesion_truth, spec, batch)
+
+
+def _make_cohort(cfg: _Settings, pat: dict[str, Any], les: dict[str, Any], pid: np.ndarray,
+                 lesions: pd.DataFrame, lesion_truth: pd.DataFrame, spec: pd.DataFrame,
+                 batch: dict[str, np.ndarray], *,
+                 patient_extra: dict[str, np.ndarray] | None = None,
+                 baseline_extra: dict[str, float] | None = None) -> Cohort:
+    """The Cohort: patient table, truth tables and endpoints around ``lesions``.
+
+    ``patient_extra`` adds columns to ``truth["patients"]``, ``baseline_extra`` rows to
+    ``truth["baseline"]`` (the follow-up scans of :mod:`survrad.data.simulate_scans`).
+    """
     index = pd.Index(pid, name="patient_id")
     centers = np.char.add("C", np.arange(1, cfg.n_centers + 1).astype(str)).astype(object)
     patients = pd.DataFrame({
@@ -744,11 +795,18 @@ def _assemble(cfg: _Settings, pat: dict[str, Any], les: dict[str, Any],
         "center": centers[pat["center"]], "os_time": pat["os_time"],
         "os_event": pat["os_event"], "best_response": pat["best_response"],
         "objective_response": pat["objective_response"]}, index=index)
+    patient_truth = _patient_truth(pat, les, index)
+    for key, value in (patient_extra or {}).items():
+        patient_truth[key] = value
+    baseline = _baseline_truth(cfg, pat)
+    if baseline_extra:
+        extra = pd.DataFrame({"value": pd.Series(baseline_extra, dtype=float)})
+        baseline = pd.concat([baseline, extra.rename_axis("parameter")])
     truth = {
-        "patients": _patient_truth(pat, les, index),
+        "patients": patient_truth,
         "lesions": lesion_truth,
         "coef": pat["coef"].rename_axis("term").to_frame(),
-        "baseline": _baseline_truth(cfg, pat),
+        "baseline": baseline,
         "features": spec.drop(columns="w_noise").rename_axis("feature"),
         "batch": _batch_truth(batch, spec, centers),
     }
