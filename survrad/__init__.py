@@ -23,6 +23,8 @@ _EXPORTS = {
     "load_dataset": "survrad.datasets",
     "concordance_index": "survrad.evaluation.concordance",
     "uno_concordance_index": "survrad.evaluation.concordance",
+    "ipa": "survrad.evaluation.metrics",
+    "integrated_auc": "survrad.evaluation.metrics",
     "CoxModel": "survrad.models.cox",
     "SurvivalForest": "survrad.models.forest",
     "LogisticModel": "survrad.models.response",
