@@ -25,6 +25,7 @@ _EXPORTS = {
     "uno_concordance_index": "survrad.evaluation.concordance",
     "ipa": "survrad.evaluation.metrics",
     "integrated_auc": "survrad.evaluation.metrics",
+    "decision_curve": "survrad.evaluation.decision",
     "CoxModel": "survrad.models.cox",
     "SurvivalForest": "survrad.models.forest",
     "LogisticModel": "survrad.models.response",

@@ -1,7 +1,8 @@
 """Layer 5: metrics (pure functions), nonparametric estimators, validation engines.
 
-Concordance (one convention: higher risk = earlier event, ties as R's ``concordance``),
-IPCW time-dependent AUC and Brier score, calibration, binary metrics, and the
+Concordance (one convention: higher risk = earlier event, ties as R's ``concordance``)
+with its standard error, IPCW time-dependent AUC, Brier score and index of prediction
+accuracy, calibration, decision curves, binary metrics, and the
 Kaplan-Meier / log-rank / RMST estimators used by the reports.
 """
 
@@ -10,6 +11,12 @@ from survrad.evaluation.concordance import (
     concordance_index,
     concordance_index_y,
     uno_concordance_index,
+)
+from survrad.evaluation.decision import (
+    DecisionCurve,
+    NetBenefitPoint,
+    decision_curve,
+    net_benefit,
 )
 from survrad.evaluation.metrics import (
     SurvivalCalibration,
@@ -38,9 +45,11 @@ from survrad.evaluation.nonparametric import (
 
 __all__ = [
     "ConcordanceCounts",
+    "DecisionCurve",
     "KaplanMeier",
     "LogRankResult",
     "MedianSurvival",
+    "NetBenefitPoint",
     "RMSTResult",
     "SurvivalCalibration",
     "brier_binary",
@@ -51,11 +60,13 @@ __all__ = [
     "censoring_survival",
     "concordance_index",
     "concordance_index_y",
+    "decision_curve",
     "integrated_auc",
     "integrated_brier_score",
     "ipa",
     "kaplan_meier",
     "logrank_test",
+    "net_benefit",
     "null_brier_score",
     "rmst",
     "roc_auc",
