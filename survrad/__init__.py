@@ -26,6 +26,7 @@ _EXPORTS = {
     "ipa": "survrad.evaluation.metrics",
     "integrated_auc": "survrad.evaluation.metrics",
     "decision_curve": "survrad.evaluation.decision",
+    "smooth_calibration": "survrad.evaluation.smooth_calibration",
     "CoxModel": "survrad.models.cox",
     "SurvivalForest": "survrad.models.forest",
     "LogisticModel": "survrad.models.response",

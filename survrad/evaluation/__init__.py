@@ -42,8 +42,15 @@ from survrad.evaluation.nonparametric import (
     logrank_test,
     rmst,
 )
+from survrad.evaluation.smooth_calibration import (
+    CalibrationOptimism,
+    SmoothCalibration,
+    optimism_corrected_calibration,
+    smooth_calibration,
+)
 
 __all__ = [
+    "CalibrationOptimism",
     "ConcordanceCounts",
     "DecisionCurve",
     "KaplanMeier",
@@ -51,6 +58,7 @@ __all__ = [
     "MedianSurvival",
     "NetBenefitPoint",
     "RMSTResult",
+    "SmoothCalibration",
     "SurvivalCalibration",
     "brier_binary",
     "brier_score",
@@ -68,8 +76,10 @@ __all__ = [
     "logrank_test",
     "net_benefit",
     "null_brier_score",
+    "optimism_corrected_calibration",
     "rmst",
     "roc_auc",
+    "smooth_calibration",
     "time_dependent_auc",
     "uno_concordance_index",
 ]

@@ -14,13 +14,13 @@ threshold probability ``pt`` the patients with predicted risk ``>= pt`` are trea
 * treat none: 0.
 
 This equals the Python ``dcurves`` package (``dca``) to 1e-12 on its bundled binary and
-survival data and on the lung data (``tests/test_decision_curve.py``). Two edge conventions differ from ``dcurves``: a
-predicted risk of exactly 0 counts as positive at threshold 0 here (``dcurves`` moves
-risks of 0 and 1 by machine epsilon so that nobody with a risk of 0 is treated at
-``pt = 0``), and for survival the net benefit is NaN only when the positives' follow-up
-ends before the horizon while their Kaplan-Meier curve is still above 0 (``dcurves``
-gives NaN whenever their last time is before the horizon, even when every positive has
-had the event).
+survival data and on the lung data (``tests/test_decision_curve.py``). Two edge
+conventions differ from ``dcurves``: a predicted risk of exactly 0 counts as positive at
+threshold 0 here (``dcurves`` moves risks of 0 and 1 by machine epsilon so that nobody
+with a risk of 0 is treated at ``pt = 0``), and for survival the net benefit is NaN only
+when the positives' follow-up ends before the horizon while their Kaplan-Meier curve is
+still above 0 (``dcurves`` gives NaN whenever their last time is before the horizon, even
+when every positive has had the event, so that their risk is known to be 1).
 
 :func:`net_benefit` is the model's net benefit alone (one value per threshold), the
 quantity a bootstrap engine recomputes on resamples to optimism-correct the curve.

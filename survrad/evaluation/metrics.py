@@ -671,19 +671,47 @@ def calibration_slope_binary(y: Any, prob: Any) -> float:
     >>> round(calibration_slope_binary(y, 1 / (1 + np.exp(-2 * logit))), 1)
     0.5
     """
-    import statsmodels.api as sm
-
     target, p = _binary_inputs(y, prob, open_interval=True)
     x = np.log(p / (1 - p))
     if np.ptp(x) == 0:
         raise ValueError("the predicted probabilities are all equal: a calibration slope "
                          "is undefined.")
+    return float(_logistic_fit(target, x[:, None]).params[1])
+
+
+def _logistic_fit(target: np.ndarray, exog: np.ndarray) -> Any:
+    """Unpenalised logistic regression of ``target`` on ``exog`` plus an intercept.
+
+    statsmodels' binomial GLM (IRLS); a fit that does not converge or hits separation is
+    a ``ValueError`` (a failed metric), not a warning.
+
+    Parameters
+    ----------
+    target : ndarray of 0/1 (n,)
+    exog : ndarray (n, p)
+        Without the intercept column.
+
+    Returns
+    -------
+    statsmodels GLMResults
+        ``params`` (intercept first) and ``fittedvalues`` (probabilities).
+
+    Examples
+    --------
+    >>> res = _logistic_fit(np.array([0, 0, 1, 0, 1, 1]),
+    ...                                np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]]))
+    >>> res.params.size
+    2
+    """
+    import statsmodels.api as sm
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = sm.GLM(target, sm.add_constant(x), family=sm.families.Binomial()).fit()
+        res = sm.GLM(target, sm.add_constant(exog, has_constant="add"),
+                     family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
     trouble = [str(w.message) for w in caught if "separation" in str(w.message).lower()
                or "converge" in str(w.message).lower()]
     if trouble or not res.converged or not np.all(np.isfinite(res.params)):
         raise ValueError("the logistic calibration model did not converge (perfect "
                          f"separation?): {'; '.join(trouble) or 'no convergence'}.")
-    return float(res.params[1])
+    return res

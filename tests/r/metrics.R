@@ -112,6 +112,19 @@ pub$lung_binary_smooth_calibration <- list(data = "lung.csv", filter = "complete
   call = "glm(dead365 ~ rcs basis of logit(predicted), binomial)", cal_coef = num(coef(gc)), observed = ob,
   ici = mean(db), e50 = num(median(db)), e90 = num(quantile(db, 0.9)), emax = max(db))
 
+## Harrell's restricted cubic spline: knots and basis (Hmisc::rcspline.eval)
+rcs_case <- function(x, nk, what) {
+  k <- Hmisc::rcspline.eval(x, nk = nk, knots.only = TRUE)
+  at <- seq(min(x), max(x), length = 7)
+  list(x = what, values = num(x), n_knots = nk, knots = num(k),
+       at = num(at), basis = unname(Hmisc::rcspline.eval(at, knots = k, inclx = TRUE)))
+}
+pub$rcs_lung_age_3 <- rcs_case(lc$age, 3, "lung complete cases: age")
+pub$rcs_lung_age_5 <- rcs_case(lc$age, 5, "lung complete cases: age")
+pub$rcs_small_n_4 <- rcs_case(lc$age[1:50], 4, "first 50 ages (n < 100: outer knots at the 5th smallest/largest)")
+pub$rcs_tied_minimum_4 <- rcs_case(c(rep(0, 30), 1:100), 4, "30 zeros then 1..100 (a tied minimum of >= 5 %)")
+pub$rcs_tied_both_4 <- rcs_case(c(rep(0, 20), 1:100, rep(101, 10)), 4, "20 zeros, 1..100, 10 times 101 (tied extremes)")
+
 ## rms::nomogram of the lung Cox model (cph with a tight eps so that it equals coxph)
 dd <- datadist(lc); options(datadist = "dd")
 f_cph <- cph(Surv(time, event) ~ age + sex + ph.ecog, data = lc, x = TRUE, y = TRUE, surv = TRUE,
