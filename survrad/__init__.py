@@ -27,6 +27,7 @@ _EXPORTS = {
     "integrated_auc": "survrad.evaluation.metrics",
     "decision_curve": "survrad.evaluation.decision",
     "smooth_calibration": "survrad.evaluation.smooth_calibration",
+    "nomogram": "survrad.evaluation.nomogram",
     "CoxModel": "survrad.models.cox",
     "SurvivalForest": "survrad.models.forest",
     "LogisticModel": "survrad.models.response",

@@ -2,8 +2,8 @@
 
 Concordance (one convention: higher risk = earlier event, ties as R's ``concordance``)
 with its standard error, IPCW time-dependent AUC, Brier score and index of prediction
-accuracy, calibration, decision curves, binary metrics, and the
-Kaplan-Meier / log-rank / RMST estimators used by the reports.
+accuracy, calibration (grouped and smooth), decision curves, nomograms, binary metrics,
+and the Kaplan-Meier / log-rank / RMST estimators used by the reports.
 """
 
 from survrad.evaluation.concordance import (
@@ -32,6 +32,7 @@ from survrad.evaluation.metrics import (
     roc_auc,
     time_dependent_auc,
 )
+from survrad.evaluation.nomogram import Nomogram, NomogramAxis, nomogram
 from survrad.evaluation.nonparametric import (
     KaplanMeier,
     LogRankResult,
@@ -57,6 +58,8 @@ __all__ = [
     "LogRankResult",
     "MedianSurvival",
     "NetBenefitPoint",
+    "Nomogram",
+    "NomogramAxis",
     "RMSTResult",
     "SmoothCalibration",
     "SurvivalCalibration",
@@ -75,6 +78,7 @@ __all__ = [
     "kaplan_meier",
     "logrank_test",
     "net_benefit",
+    "nomogram",
     "null_brier_score",
     "optimism_corrected_calibration",
     "rmst",
