@@ -15,12 +15,15 @@ from typing import Any
 
 _EXPORTS = {
     "CalibrationDisplay": "survrad.reporting.figures_validation",
+    "DecisionCurveDisplay": "survrad.reporting.figures_utility",
     "ForestPlotDisplay": "survrad.reporting.figures_survival",
     "KaplanMeierDisplay": "survrad.reporting.figures_survival",
     "LesionRiskMapDisplay": "survrad.reporting.figures_lesions",
     "LesionWaterfallDisplay": "survrad.reporting.figures_lesions",
+    "NomogramDisplay": "survrad.reporting.figures_utility",
     "OptimismDisplay": "survrad.reporting.figures_validation",
     "ROCDisplay": "survrad.reporting.figures_validation",
+    "SmoothCalibrationDisplay": "survrad.reporting.figures_utility",
     "StrategyComparisonDisplay": "survrad.reporting.figures_comparison",
     "TimeDependentAUCDisplay": "survrad.reporting.figures_validation",
     "risk_groups_from_training": "survrad.reporting.figures_survival",
