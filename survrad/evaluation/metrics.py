@@ -699,7 +699,7 @@ def _logistic_fit(target: np.ndarray, exog: np.ndarray) -> Any:
     Examples
     --------
     >>> res = _logistic_fit(np.array([0, 0, 1, 0, 1, 1]),
-    ...                                np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]]))
+    ...                     np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]]))
     >>> res.params.size
     2
     """
@@ -708,7 +708,7 @@ def _logistic_fit(target: np.ndarray, exog: np.ndarray) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = sm.GLM(target, sm.add_constant(exog, has_constant="add"),
-                     family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
+                     family=sm.families.Binomial()).fit()
     trouble = [str(w.message) for w in caught if "separation" in str(w.message).lower()
                or "converge" in str(w.message).lower()]
     if trouble or not res.converged or not np.all(np.isfinite(res.params)):

@@ -277,6 +277,22 @@ class CalibrationOptimism:
         resample, scored on it) and ``<stat>__orig`` (same fit, scored on the cohort).
     apparent_warnings : tuple of str
         Warnings raised while fitting and scoring the apparent model.
+
+    Examples
+    --------
+    Two replicates by hand (what :func:`optimism_corrected_calibration` records):
+
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.95, 300)
+    >>> apparent = smooth_calibration((rng.random(300) < p).astype(int), p)
+    >>> reps = pd.DataFrame({"replicate": [0, 1], "status": ["ok", "ok"], "reason": "",
+    ...                      **{f"{s}__boot": [0.01, 0.02] for s in STATISTICS},
+    ...                      **{f"{s}__orig": [0.05, 0.04] for s in STATISTICS}})
+    >>> res = CalibrationOptimism(apparent, reps, ())
+    >>> round(res.optimism()["ici"], 3), res.n_failed
+    (-0.03, 0)
+    >>> bool(res.corrected()["ici"] == apparent.ici + 0.03)
+    True
     """
 
     apparent: SmoothCalibration

@@ -114,7 +114,15 @@ class DecisionCurveDisplay(DisplayMixin):
                          horizon: float | None = None, label: str = "Model",
                          time_unit: str = "months", event: str = "the event"
                          ) -> DecisionCurveDisplay:
-        """Compute the decision curve (:func:`decision_curve`) and make its display."""
+        """Compute the decision curve (:func:`decision_curve`) and make its display.
+
+        Examples
+        --------
+        >>> disp = DecisionCurveDisplay.from_predictions([0, 1, 1, 0, 1], [0.1, 0.8, 0.6, 0.3,
+        ...                                               0.4], [0.2, 0.5], label="Cox")
+        >>> disp.net_benefit.round(3).tolist()
+        [0.55, 0.4]
+        """
         return cls.from_curve(decision_curve(y, predicted_risk, thresholds, horizon=horizon),
                               label=label, time_unit=time_unit, event=event)
 
@@ -259,13 +267,31 @@ class SmoothCalibrationDisplay(DisplayMixin):
                          n_knots: int = 3, label: str | None = None,
                          time_unit: str = "months", event: str = "the event"
                          ) -> SmoothCalibrationDisplay:
-        """Compute :func:`smooth_calibration` and make its display."""
+        """Compute :func:`smooth_calibration` and make its display.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(1)
+        >>> p = rng.uniform(0.05, 0.9, 400)
+        >>> disp = SmoothCalibrationDisplay.from_predictions((rng.random(400) < p).astype(int),
+        ...                                                  p)
+        >>> disp.horizon is None
+        True
+        """
         return cls.from_result(smooth_calibration(y, predicted_risk, horizon=horizon,
                                                   n_knots=n_knots),
                                label=label, time_unit=time_unit, event=event)
 
     def stats_lines(self) -> list[str]:
-        """``["ICI 0.012", "E50 0.009", "E90 0.025"]`` as printed on the figure."""
+        """ICI, E50 and E90 as printed on the figure (three decimals).
+
+        Examples
+        --------
+        >>> SmoothCalibrationDisplay(grid=np.zeros(2), grid_observed=np.zeros(2),
+        ...                          predicted=np.zeros(2), ici=0.0123, e50=0.0091,
+        ...                          e90=0.0254, horizon=12.0).stats_lines()
+        ['ICI 0.012', 'E50 0.009', 'E90 0.025']
+        """
         return [f"{name} {format_number(v, 3)}" for name, v in
                 (("ICI", self.ici), ("E50", self.e50), ("E90", self.e90))]
 
