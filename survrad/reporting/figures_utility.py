@@ -41,11 +41,13 @@ _LINESTYLES = ("-", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))    # models; not
 
 
 def _legend_above(ax: Axes, ncol: int) -> None:
-    """A legend in a row above the axes: it can never cover data."""
+    """A legend above the axes (it can never cover data): one row of up to ``ncol``
+    entries, two columns when there are more."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01),
-                  ncol=min(ncol, len(handles)), borderaxespad=0.0, frameon=False)
+                  ncol=len(handles) if len(handles) <= ncol else 2, borderaxespad=0.0,
+                  frameon=False)
 
 
 def _outcome_phrase(horizon: float | None, time_unit: str, event: str) -> str:
