@@ -1,8 +1,9 @@
 """Layer 5: metrics (pure functions), nonparametric estimators, validation engines.
 
-Concordance (one convention: higher risk = earlier event, ties as R's ``concordance``),
-IPCW time-dependent AUC and Brier score, calibration, binary metrics, and the
-Kaplan-Meier / log-rank / RMST estimators used by the reports.
+Concordance (one convention: higher risk = earlier event, ties as R's ``concordance``)
+with its standard error, IPCW time-dependent AUC, Brier score and index of prediction
+accuracy, calibration (grouped and smooth), decision curves, nomograms, binary metrics,
+and the Kaplan-Meier / log-rank / RMST estimators used by the reports.
 """
 
 from survrad.evaluation.concordance import (
@@ -11,6 +12,12 @@ from survrad.evaluation.concordance import (
     concordance_index_y,
     uno_concordance_index,
 )
+from survrad.evaluation.decision import (
+    DecisionCurve,
+    NetBenefitPoint,
+    decision_curve,
+    net_benefit,
+)
 from survrad.evaluation.metrics import (
     SurvivalCalibration,
     brier_binary,
@@ -18,10 +25,14 @@ from survrad.evaluation.metrics import (
     calibration,
     calibration_slope_binary,
     calibration_slope_lp,
+    integrated_auc,
     integrated_brier_score,
+    ipa,
+    null_brier_score,
     roc_auc,
     time_dependent_auc,
 )
+from survrad.evaluation.nomogram import Nomogram, NomogramAxis, nomogram
 from survrad.evaluation.nonparametric import (
     KaplanMeier,
     LogRankResult,
@@ -32,13 +43,25 @@ from survrad.evaluation.nonparametric import (
     logrank_test,
     rmst,
 )
+from survrad.evaluation.smooth_calibration import (
+    CalibrationOptimism,
+    SmoothCalibration,
+    optimism_corrected_calibration,
+    smooth_calibration,
+)
 
 __all__ = [
+    "CalibrationOptimism",
     "ConcordanceCounts",
+    "DecisionCurve",
     "KaplanMeier",
     "LogRankResult",
     "MedianSurvival",
+    "NetBenefitPoint",
+    "Nomogram",
+    "NomogramAxis",
     "RMSTResult",
+    "SmoothCalibration",
     "SurvivalCalibration",
     "brier_binary",
     "brier_score",
@@ -48,11 +71,19 @@ __all__ = [
     "censoring_survival",
     "concordance_index",
     "concordance_index_y",
+    "decision_curve",
+    "integrated_auc",
     "integrated_brier_score",
+    "ipa",
     "kaplan_meier",
     "logrank_test",
+    "net_benefit",
+    "nomogram",
+    "null_brier_score",
+    "optimism_corrected_calibration",
     "rmst",
     "roc_auc",
+    "smooth_calibration",
     "time_dependent_auc",
     "uno_concordance_index",
 ]

@@ -15,6 +15,12 @@ Series (their id sets must match); otherwise they are taken positionally and mus
 same length. A Series with an id index mixed with plain arrays is refused, because that is
 how predictions get silently misaligned with outcomes.
 
+With ``return_se=True`` both also return the standard error of R's ``concordance(...)$var``:
+the infinitesimal-jackknife variance of survival 3.x (``concordancefit``), computed from
+the weighted pairs every subject belongs to (:func:`survrad._math.concordance.pair_influence`)
+in O(n log n). For Uno's C the time weights ``1 / G(t-)^2`` are held fixed, as R does (the
+variability of the estimated censoring curve is not propagated).
+
 Counting uses :mod:`survrad._math.concordance`: O(n log n) in numpy, about 30 ms for
 n = 100,000, 20-35 times faster than ``lifelines.utils.concordance_index`` and several
 hundred times faster than scikit-survival's (``benchmarks/bench_concordance.py``).
@@ -28,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survrad._math.concordance import EventPairCounts, event_pair_counts
+from survrad._math.concordance import EventPairCounts, event_pair_counts, pair_influence
 from survrad.data.outcome import check_y_survival
 from survrad.evaluation.nonparametric import _as_event, _as_time, censoring_survival
 from survrad.exceptions import SchemaError
@@ -150,8 +156,19 @@ def _counts(pairs: EventPairCounts, weights: np.ndarray | None = None) -> tuple[
     return conc, disc, tied, conc + disc + tied
 
 
-def concordance_index(time: Any, event: Any, risk: Any, *,
-                      return_counts: bool = False) -> float | ConcordanceCounts:
+def _standard_error(t: np.ndarray, e: np.ndarray, r: np.ndarray, pairs: EventPairCounts,
+                    weights: np.ndarray, conc: float, disc: float, comparable: float) -> float:
+    """R's ``sqrt(concordance(...)$var)``: infinitesimal jackknife of Somers' d, halved."""
+    infl = pair_influence(t, e, r, pairs, weights)
+    somers = (conc - disc) / comparable
+    dfbeta = ((infl.concordant - infl.discordant)
+              - somers * (infl.concordant + infl.discordant + infl.tied_risk)) / comparable
+    return float(np.sqrt(dfbeta @ dfbeta / 4.0))
+
+
+def concordance_index(time: Any, event: Any, risk: Any, *, return_counts: bool = False,
+                      return_se: bool = False
+                      ) -> float | ConcordanceCounts | tuple[float | ConcordanceCounts, float]:
     """Harrell's concordance index (higher risk = earlier event), as R's ``concordance``.
 
     Parameters
@@ -166,10 +183,15 @@ def concordance_index(time: Any, event: Any, risk: Any, *,
         that predict times.
     return_counts : bool, default False
         Return the pair counts with C instead of C alone.
+    return_se : bool, default False
+        Also return the standard error of C, as ``sqrt(concordance(...)$var)`` in R
+        (infinitesimal jackknife; see the module docstring).
 
     Returns
     -------
     float or ConcordanceCounts
+        C (or the counts); with ``return_se=True`` a tuple ``(c, se)`` (or
+        ``(counts, se)``).
 
     Raises
     ------
@@ -188,6 +210,9 @@ def concordance_index(time: Any, event: Any, risk: Any, *,
     >>> res = concordance_index(time, event, -x, return_counts=True)
     >>> res.concordant, res.discordant, res.tied_risk, res.c
     (24, 14, 2, 0.625)
+    >>> c, se = concordance_index(time, event, -x, return_se=True)
+    >>> round(se, 4)
+    0.1288
     """
     t, e, r = _prepare(time, event, risk)
     pairs = event_pair_counts(t, e, r)
@@ -195,10 +220,15 @@ def concordance_index(time: Any, event: Any, risk: Any, *,
     if comparable == 0:
         raise _no_pair(e)
     c = (conc + 0.5 * tied) / comparable
-    if not return_counts:
-        return c
-    return ConcordanceCounts(concordant=int(conc), discordant=int(disc), tied_risk=int(tied),
-                             tied_time=pairs.tied_time, comparable=int(comparable), c=c)
+    out: float | ConcordanceCounts = c
+    if return_counts:
+        out = ConcordanceCounts(concordant=int(conc), discordant=int(disc),
+                                tied_risk=int(tied), tied_time=pairs.tied_time,
+                                comparable=int(comparable), c=c)
+    if not return_se:
+        return out
+    ones = np.ones(pairs.index.size)
+    return out, _standard_error(t, e, r, pairs, ones, conc, disc, comparable)
 
 
 def concordance_index_y(y: Any, risk: Any, *,
@@ -245,7 +275,8 @@ def _uno_weights(pairs: EventPairCounts, tau: float | None, train_time: Any,
 
 
 def uno_concordance_index(time: Any, event: Any, risk: Any, *, tau: float | None = None,
-                          train_time: Any = None, train_event: Any = None) -> float:
+                          train_time: Any = None, train_event: Any = None,
+                          return_se: bool = False) -> float | tuple[float, float]:
     """Uno's concordance index: Harrell's pairs weighted by ``1 / G(t-)^2``.
 
     Matches R's ``concordance(fit, timewt = "n/G2")`` (and ``ymax = tau``): the pairs of
@@ -270,10 +301,13 @@ def uno_concordance_index(time: Any, event: Any, risk: Any, *, tau: float | None
     train_time, train_event : array-like, optional
         Data on which the censoring distribution is estimated (the training data of the
         model); default the evaluation data itself, as R.
+    return_se : bool, default False
+        Also return the standard error, as ``sqrt(concordance(fit, timewt = "n/G2",
+        ymax = tau)$var)`` in R (the weights are held fixed).
 
     Returns
     -------
-    float
+    float, or ``(c, se)`` with ``return_se=True``
 
     Raises
     ------
@@ -296,7 +330,10 @@ def uno_concordance_index(time: Any, event: Any, risk: Any, *, tau: float | None
         raise ValueError(f"tau must be a positive finite time, got {tau!r}.")
     pairs = event_pair_counts(t, e, r)
     w = _uno_weights(pairs, tau, train_time, train_event, t, e)
-    conc, _, tied, comparable = _counts(pairs, w)
+    conc, disc, tied, comparable = _counts(pairs, w)
     if comparable == 0:
         raise _no_pair(e, "" if tau is None else f", events up to tau = {tau:g}")
-    return (conc + 0.5 * tied) / comparable
+    c = (conc + 0.5 * tied) / comparable
+    if not return_se:
+        return c
+    return c, _standard_error(t, e, r, pairs, w, conc, disc, comparable)

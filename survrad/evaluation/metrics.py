@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from survrad._math.coxph import cox_fit
+from survrad._validation import check_choice
 from survrad.data.outcome import check_binary, check_y_survival
 from survrad.evaluation.nonparametric import censoring_survival, kaplan_meier
 from survrad.exceptions import SchemaError
@@ -36,7 +37,10 @@ __all__ = [
     "calibration",
     "calibration_slope_binary",
     "calibration_slope_lp",
+    "integrated_auc",
     "integrated_brier_score",
+    "ipa",
+    "null_brier_score",
     "roc_auc",
     "time_dependent_auc",
 ]
@@ -234,6 +238,154 @@ def integrated_brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any
                          f"times, got {t.tolist()}.")
     bs = brier_score(train_y, test_y, surv_prob, t)
     return float(np.sum(np.diff(t) * (bs[1:] + bs[:-1]) / 2) / (t[-1] - t[0]))
+
+
+_NULL_MODELS = ("test", "train")
+
+
+def null_brier_score(train_y: Any, test_y: Any, times: Any, *,
+                     null_model: str = "test") -> np.ndarray:
+    """IPCW Brier score of the null model: everyone gets the Kaplan-Meier survival.
+
+    The reference of :func:`ipa`: riskRegression's ``"Null model"`` of ``Score(...,
+    null.model = TRUE)``, a Kaplan-Meier curve ignoring the covariates.
+
+    Parameters
+    ----------
+    train_y, test_y : structured arrays
+        Training outcome (for the censoring model G) and evaluated outcome.
+    times : array-like of float
+        Horizons, before the last follow-up time of ``test_y``.
+    null_model : {"test", "train"}, default "test"
+        Data the Kaplan-Meier curve is estimated on: ``"test"`` (the evaluated outcome,
+        as ``riskRegression::Score``, whose null model is fitted on its ``data``) or
+        ``"train"`` (the training outcome: a covariate-free model developed like the
+        model under evaluation).
+
+    Returns
+    -------
+    ndarray of shape (n_times,)
+
+    Examples
+    --------
+    >>> from survrad.data.outcome import Surv
+    >>> y = Surv.from_arrays([1, 2, 3, 4], [1, 1, 1, 1])
+    >>> null_brier_score(y, y, [2.5]).tolist()     # KM 0.5 for all: (0.5)^2 each
+    [0.25]
+    """
+    check_choice("null_model", null_model, _NULL_MODELS)
+    t = _times(times)
+    test = check_y_survival(test_y)
+    km_data = test if null_model == "test" else check_y_survival(train_y)
+    if np.any(t >= km_data[0].max()):
+        raise ValueError(f"horizons {t[t >= km_data[0].max()].tolist()} are outside the "
+                         f"follow-up of the {null_model} data used by the null model.")
+    km = kaplan_meier(*km_data).survival_at(t)
+    return brier_score(train_y, test_y, np.broadcast_to(km, (test[0].size, t.size)), t)
+
+
+def ipa(train_y: Any, test_y: Any, surv_prob: Any, times: Any, *,
+        null_model: str = "test") -> np.ndarray:
+    """Index of prediction accuracy: ``1 - Brier(model) / Brier(null model)`` per horizon.
+
+    Kattan & Gerds (Diagn Progn Res 2018;2:7): the Brier score scaled by that of the
+    Kaplan-Meier null model (:func:`null_brier_score`); 0 = no better than ignoring
+    the covariates, 1 = perfect, negative = harmful. This is ``riskRegression::Score(...,
+    metrics = "brier", summary = "ipa", cens.model = "km", null.model = TRUE)``.
+
+    Parameters
+    ----------
+    train_y, test_y : structured arrays
+        Training outcome (for G) and evaluated outcome.
+    surv_prob : array-like of shape (n_test, n_times)
+        Predicted survival probability of each subject at each horizon.
+    times : array-like of float
+        Horizons, before the last follow-up time.
+    null_model : {"test", "train"}, default "test"
+        See :func:`null_brier_score`.
+
+    Returns
+    -------
+    ndarray of shape (n_times,)
+
+    Raises
+    ------
+    ValueError
+        As :func:`brier_score`; or a null-model Brier score of 0 (no event and no
+        censoring before the horizon: nothing to predict).
+
+    Examples
+    --------
+    >>> from survrad.data.outcome import Surv
+    >>> y = Surv.from_arrays([1, 2, 3, 4], [1, 1, 1, 1])
+    >>> ipa(y, y, [[0.0], [0.0], [1.0], [1.0]], [2.5]).tolist()   # perfect predictions
+    [1.0]
+    """
+    model = brier_score(train_y, test_y, surv_prob, times)
+    null = null_brier_score(train_y, test_y, times, null_model=null_model)
+    if np.any(null <= 0):
+        raise ValueError(f"the null model's Brier score is 0 at horizons "
+                         f"{_times(times)[null <= 0].tolist()}: the index of prediction "
+                         "accuracy is undefined there (no event before the horizon).")
+    return 1.0 - model / null
+
+
+_AUC_WEIGHTINGS = ("km", "trapezoid")
+
+
+def integrated_auc(train_y: Any, test_y: Any, risk: Any, times: Any, *,
+                   weighting: str = "km") -> float:
+    """Summary of the time-dependent AUC over several horizons.
+
+    * ``weighting="km"`` (default): scikit-survival's ``mean_auc`` of
+      ``cumulative_dynamic_auc`` (Lambert & Chevret, Stat Methods Med Res 2016):
+      ``sum_k AUC(t_k) (S(t_{k-1}) - S(t_k)) / (1 - S(t_K))`` with ``S`` the
+      Kaplan-Meier curve of ``test_y`` and ``S(t_0) = 1``: each AUC is weighted by the
+      share of events falling in its interval, so horizons where many events happen
+      count most.
+    * ``weighting="trapezoid"``: the trapezoid-rule mean of AUC(t) over
+      ``[t_1, t_K]`` (as :func:`integrated_brier_score`).
+
+    The AUCs are those of :func:`time_dependent_auc` (riskRegression's estimator); with
+    the same AUC values the ``"km"`` weighting equals scikit-survival's ``mean_auc``
+    exactly (``tests/test_utility_metrics.py``).
+
+    Parameters
+    ----------
+    train_y, test_y, risk, times
+        As :func:`time_dependent_auc`; at least two strictly increasing times.
+    weighting : {"km", "trapezoid"}, default "km"
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from survrad.data.outcome import Surv
+    >>> y = Surv.from_arrays([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 0, 1])
+    >>> integrated_auc(y, y, [6, 5, 4, 3, 2, 1], [2.5, 4.5])
+    1.0
+    """
+    check_choice("weighting", weighting, _AUC_WEIGHTINGS)
+    t = _times(times)
+    if t.size < 2 or np.any(np.diff(t) <= 0):
+        raise ValueError("integrated_auc needs at least two strictly increasing times, got "
+                         f"{t.tolist()}.")
+    auc = time_dependent_auc(train_y, test_y, risk, t)
+    if weighting == "trapezoid":
+        return float(np.sum(np.diff(t) * (auc[1:] + auc[:-1]) / 2) / (t[-1] - t[0]))
+    return float(auc @ _km_interval_weights(test_y, t))
+
+
+def _km_interval_weights(test_y: Any, times: np.ndarray) -> np.ndarray:
+    """``(S(t_{k-1}) - S(t_k)) / (1 - S(t_K))``, ``S`` the Kaplan-Meier curve of ``test_y``."""
+    surv = kaplan_meier(*check_y_survival(test_y)).survival_at(times)
+    drop = -np.diff(np.concatenate([[1.0], surv]))
+    if surv[-1] >= 1.0:
+        raise ValueError("no event before the last horizon: the Kaplan-Meier weights of "
+                         "integrated_auc are undefined.")
+    return drop / (1.0 - surv[-1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -519,19 +671,47 @@ def calibration_slope_binary(y: Any, prob: Any) -> float:
     >>> round(calibration_slope_binary(y, 1 / (1 + np.exp(-2 * logit))), 1)
     0.5
     """
-    import statsmodels.api as sm
-
     target, p = _binary_inputs(y, prob, open_interval=True)
     x = np.log(p / (1 - p))
     if np.ptp(x) == 0:
         raise ValueError("the predicted probabilities are all equal: a calibration slope "
                          "is undefined.")
+    return float(_logistic_fit(target, x[:, None]).params[1])
+
+
+def _logistic_fit(target: np.ndarray, exog: np.ndarray) -> Any:
+    """Unpenalised logistic regression of ``target`` on ``exog`` plus an intercept.
+
+    statsmodels' binomial GLM (IRLS); a fit that does not converge or hits separation is
+    a ``ValueError`` (a failed metric), not a warning.
+
+    Parameters
+    ----------
+    target : ndarray of 0/1 (n,)
+    exog : ndarray (n, p)
+        Without the intercept column.
+
+    Returns
+    -------
+    statsmodels GLMResults
+        ``params`` (intercept first) and ``fittedvalues`` (probabilities).
+
+    Examples
+    --------
+    >>> res = _logistic_fit(np.array([0, 0, 1, 0, 1, 1]),
+    ...                     np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]]))
+    >>> res.params.size
+    2
+    """
+    import statsmodels.api as sm
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = sm.GLM(target, sm.add_constant(x), family=sm.families.Binomial()).fit()
+        res = sm.GLM(target, sm.add_constant(exog, has_constant="add"),
+                     family=sm.families.Binomial()).fit()
     trouble = [str(w.message) for w in caught if "separation" in str(w.message).lower()
                or "converge" in str(w.message).lower()]
     if trouble or not res.converged or not np.all(np.isfinite(res.params)):
         raise ValueError("the logistic calibration model did not converge (perfect "
                          f"separation?): {'; '.join(trouble) or 'no convergence'}.")
-    return float(res.params[1])
+    return res
