@@ -22,6 +22,7 @@ import pandas as pd
 from survrad._validation import close_matches
 from survrad.data import schema
 from survrad.data.cohort import Cohort, ColumnNames, Endpoint
+from survrad.data.missing import MissingHandler
 from survrad.data.outcome import check_binary, check_event, check_time, event_sufficiency
 from survrad.exceptions import (
     ConfigError,
@@ -355,6 +356,7 @@ def read_cohort(
     drop_missing_time: bool = False,
     exclude_orphan_lesions: bool = False,
     strict: bool = False,
+    missing: str = "error",
 ) -> Cohort:
     """Read and validate a patient table (and optional lesion table) into a Cohort.
 
@@ -395,6 +397,14 @@ def read_cohort(
         ``Cohort.excluded``; by default they are an error.
     strict : bool, default False
         Turn survrad warnings raised while reading into :class:`SchemaError`.
+    missing : {"error", "complete_case", "impute"}, default "error"
+        Missing values in the selected feature columns (:mod:`survrad.data.missing`):
+        an error naming columns and ids; exclude incomplete patients and lesion rows
+        (listed in ``Cohort.excluded`` with the missing columns); or keep them as NaN
+        for an imputation step of the pipeline (``survrad.features.Imputer`` for patient
+        columns, ``survrad.lesions.ImputeLesions`` for lesion columns, both fitted on the
+        training rows of every resample). ``Cohort.missing_data`` records the amount and
+        pattern of missingness as read. A column missing in every row is an error.
 
     Returns
     -------
@@ -434,7 +444,7 @@ def read_cohort(
     args = dict(patient_features=patient_features, lesion_features=lesion_features,
                 endpoints=endpoints, columns=columns, event_map=event_map,
                 drop_missing_time=drop_missing_time,
-                exclude_orphan_lesions=exclude_orphan_lesions)
+                exclude_orphan_lesions=exclude_orphan_lesions, missing=missing)
     if not strict:
         return _read_cohort(patients, lesions, **args)
     with warnings.catch_warnings():
@@ -458,7 +468,8 @@ class _Reading:
 
 def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, lesion_features,
                  endpoints, columns, event_map, drop_missing_time,
-                 exclude_orphan_lesions) -> Cohort:
+                 exclude_orphan_lesions, missing) -> Cohort:
+    handler = MissingHandler(missing)
     cols, mapped = _column_names(columns)
     st = _Reading(cols, _label(patients, "patients"), _label(lesions, "lesions"))
     pid, lid = cols.patient_id, cols.lesion_id
@@ -475,22 +486,28 @@ def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, 
     schema.check_unique_patients(ptab[pid], file=st.plabel, column=pid)
     if drop_missing_time:
         ptab = _drop_missing_time(ptab, eps, st)
+    ptab = handler.patients(ptab, pfeat, file=st.plabel, id_column=pid, excluded=st.excluded)
     schema.check_min_patients(len(ptab), file=st.plabel)
     # events per variable: patient predictors only; lesion features are aggregated and
     # selected inside the pipeline, and each model checks EPV of its own design matrix
     ptab = _validate_endpoints(ptab, eps, event_map, len(pfeat), st)
     if pfeat:
         ptab[pfeat] = schema.check_feature_values(ptab, pfeat, file=st.plabel,
-                                                  ids=list(ptab[pid]))
+                                                  ids=list(ptab[pid]),
+                                                  allow_missing=handler.allow_missing)
     if ltab is not None:
-        ltab = _validate_lesions(ltab, ptab, lfeat, exclude_orphan_lesions, st)
+        ltab = handler.lesions(ltab, lfeat, file=st.llabel, keys=_lesion_keys(ltab, cols),
+                               patient_ids=pd.Index(ptab[pid]), excluded=st.excluded)
+        ltab = _validate_lesions(ltab, ptab, lfeat, exclude_orphan_lesions, st,
+                                 allow_missing=handler.allow_missing)
     source = {"patients": _source(patients)}
     if lesions is not None:
         source["lesions"] = _source(lesions)
     return Cohort(patients=ptab.set_index(pid), lesions=ltab,
                   patient_features=tuple(pfeat), lesion_features=tuple(lfeat),
                   endpoints=eps, columns=cols, source=source,
-                  excluded=pd.DataFrame(st.excluded, columns=_EXCLUDED_COLUMNS))
+                  excluded=pd.DataFrame(st.excluded, columns=_EXCLUDED_COLUMNS),
+                  missing_data=handler.result())
 
 
 def _label(source: Source | None, name: str) -> str:
@@ -670,7 +687,8 @@ def _lesion_keys(ltab: pd.DataFrame, cols: ColumnNames) -> list[str]:
 
 
 def _validate_lesions(ltab: pd.DataFrame, ptab: pd.DataFrame, lfeat: list[str],
-                      exclude_orphans: bool, st: _Reading) -> pd.DataFrame:
+                      exclude_orphans: bool, st: _Reading,
+                      allow_missing: bool = False) -> pd.DataFrame:
     cols = st.cols
     pid = cols.patient_id
     keys = _lesion_keys(ltab, cols)
@@ -690,7 +708,8 @@ def _validate_lesions(ltab: pd.DataFrame, ptab: pd.DataFrame, lfeat: list[str],
         if col in ltab.columns:
             ltab[col] = schema.check_binary_column(ltab, col, file=st.llabel, ids=ids)
     if lfeat:
-        ltab[lfeat] = schema.check_feature_values(ltab, lfeat, file=st.llabel, ids=ids)
+        ltab[lfeat] = schema.check_feature_values(ltab, lfeat, file=st.llabel, ids=ids,
+                                                  allow_missing=allow_missing)
     schema.warn_patients_without_lesions(pd.Index(ptab[pid]), ltab[pid], file=st.llabel)
     return ltab
 

@@ -363,7 +363,7 @@ def _to_numeric(col: pd.Series, *, file: str, ids: Sequence[Any]) -> pd.Series:
 
 
 def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
-                         ids: Sequence[Any]) -> pd.DataFrame:
+                         ids: Sequence[Any], allow_missing: bool = False) -> pd.DataFrame:
     """Numeric, complete and finite feature columns (RELIABILITY.md #17-#19).
 
     Parameters
@@ -376,6 +376,9 @@ def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
         File path or table name used in messages.
     ids : sequence
         Row ids (patient ids, or (patient_id, lesion_id) pairs) aligned with ``df`` rows.
+    allow_missing : bool, default False
+        Keep missing values as NaN instead of raising (``read_cohort(missing="impute")``:
+        a pipeline step fills them later).
 
     Returns
     -------
@@ -398,8 +401,12 @@ def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
     out = pd.DataFrame({c: _to_numeric(df[c], file=file, ids=ids) for c in columns},
                        index=df.index)
     values = out.to_numpy(dtype=float)
-    _raise_cells(out, np.isnan(values), file=file, ids=ids, problem="missing values (NaN)",
-                 advice="Fill them in or drop the column; survrad never imputes silently.")
+    if not allow_missing:
+        _raise_cells(out, np.isnan(values), file=file, ids=ids,
+                     problem="missing values (NaN)",
+                     advice="Fill them in or drop the column, or read with "
+                            "missing='complete_case' or missing='impute' (an imputation "
+                            "step in the pipeline); survrad never imputes silently.")
     _raise_cells(out, np.isinf(values), file=file, ids=ids, problem="infinite values",
                  advice="Replace them by finite numbers (check divisions by zero).")
     return out
