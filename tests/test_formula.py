@@ -311,3 +311,20 @@ def test_spline_recovers_a_u_shaped_effect_over_seeds() -> None:
     """Measured over seeds 0-29: mean 0.076, largest 0.133."""
     errors = [spline_error(seed) for seed in range(20)]
     assert max(errors) < 0.15 and np.mean(errors) < 0.1
+
+
+def test_pipelines_sharing_a_formula_front_give_their_separate_numbers() -> None:
+    from survrad.evaluation.bootstrap import compare_pipelines
+
+    cohort = pbc_cohort(("age", "bili", "chol"), missing="impute")
+    front = {"formula": "rcs(age, 3) + log(bili) + log(chol)", "features": [Imputer()]}
+    pipes = {"cox": sr.CohortPipeline(**front),
+             "ridge": sr.CohortPipeline(**front, model=sr.CoxModel(penalty=0.05))}
+    assert pipes["cox"].front_key() == pipes["ridge"].front_key()
+    both = compare_pipelines(pipes, cohort, "os", n_boot=3, random_state=2, progress=False,
+                             n_jobs=1)
+    alone = sr.bootstrap_validate(pipes["ridge"], cohort, "os", n_boot=3, random_state=2,
+                                  progress=False, n_jobs=1)
+    pd.testing.assert_frame_equal(both.summary().query("pipeline == 'ridge'")
+                                  .drop(columns="pipeline").reset_index(drop=True),
+                                  alone.summary().reset_index(drop=True), check_like=True)

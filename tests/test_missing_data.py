@@ -182,3 +182,16 @@ def test_lesion_impute_keeps_nan() -> None:
 def test_missing_data_survives_resampling() -> None:
     cohort = read_pbc("impute")
     assert cohort.take_positions([0, 0, 1]).missing_data is cohort.missing_data
+
+
+def test_survrad_check_states_the_missingness() -> None:
+    from survrad.data.summary import describe_cohort
+
+    text = describe_cohort(read_pbc("complete_case"))
+    assert ("missing values: patients (missing='complete_case'): 140 of 418 rows incomplete "
+            "(33.5%), 7 patterns, 140 excluded; protime 2 (0.5%), chol 134 (32.1%)") in text
+    assert "missing values" not in describe_cohort(pbc_cohort_without_gaps())
+
+
+def pbc_cohort_without_gaps() -> sr.Cohort:
+    return read_pbc("error", features=["age", "bili"])

@@ -82,6 +82,34 @@ class MissingData:
         """``by_column`` (a copy)."""
         return self.by_column.copy()
 
+    def describe(self) -> list[str]:
+        """One plain sentence per table: the columns with gaps, incomplete rows, patterns.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> md = MissingData("impute", pd.DataFrame({
+        ...     "table": ["patients"], "column": ["pdl1"], "n_rows": [40], "n_missing": [4],
+        ...     "fraction": [0.1]}), {"patients": pd.DataFrame({"pdl1": [False, True],
+        ...     "n": [36, 4], "n_missing": [0, 1]})}, {"patients": 0})
+        >>> md.describe()
+        ["patients (missing='impute'): 4 of 40 rows incomplete (10.0%), 2 patterns; pdl1 4 (10.0%)"]
+        """
+        out = []
+        for table, pat in self.patterns.items():
+            cols = self.by_column[(self.by_column["table"] == table)
+                                  & (self.by_column["n_missing"] > 0)]
+            n = int(pat["n"].sum())
+            incomplete = int(pat.loc[pat["n_missing"] > 0, "n"].sum())
+            listed = ", ".join(f"{r.column} {r.n_missing} ({100 * r.fraction:.1f}%)"
+                               for r in cols.itertuples())
+            text = (f"{table} (missing={self.policy!r}): {incomplete} of {n} rows incomplete "
+                    f"({100 * incomplete / n:.1f}%), {len(pat)} patterns")
+            if self.n_excluded.get(table):
+                text += f", {self.n_excluded[table]} excluded"
+            out.append(text + (f"; {listed}" if listed else ""))
+        return out
+
 
 def missing_pattern(values: pd.DataFrame) -> pd.DataFrame:
     """The distinct patterns of missingness of ``values`` (as R's ``mice::md.pattern``).

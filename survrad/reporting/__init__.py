@@ -20,6 +20,7 @@ _EXPORTS = {
     "LesionRiskMapDisplay": "survrad.reporting.figures_lesions",
     "LesionWaterfallDisplay": "survrad.reporting.figures_lesions",
     "OptimismDisplay": "survrad.reporting.figures_validation",
+    "PartialEffectDisplay": "survrad.reporting.figures_effects",
     "ROCDisplay": "survrad.reporting.figures_validation",
     "StrategyComparisonDisplay": "survrad.reporting.figures_comparison",
     "TimeDependentAUCDisplay": "survrad.reporting.figures_validation",
