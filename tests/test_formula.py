@@ -12,7 +12,7 @@ from sklearn.base import clone
 import survrad as sr
 from survrad.exceptions import ConfigError, FitError, SchemaError, StatisticalWarning
 from survrad.features import Imputer, Standardize
-from survrad.models import PatientFormula, partial_effect
+from survrad.models import PatientFormula, partial_effect, variable_tests
 from survrad.models.formula import rcs_basis, rcs_knots
 
 
@@ -102,6 +102,17 @@ def test_partial_effect_equals_rms_predict() -> None:
     frame = eff.to_frame()
     np.testing.assert_allclose(frame["hazard_ratio"], np.exp(ref["yhat"]), rtol=1e-6)
     assert eff.columns == ("age", "age'", "age''")
+
+
+def test_variable_tests_equal_rms_anova() -> None:
+    ref = r_ref("missing", "pbc_rcs_anova")
+    pipe = sr.CohortPipeline(formula="rcs(age, 4) + log(bili)").fit(pbc_cohort(), "os")
+    tests = variable_tests(pipe)
+    # anova(cph(Surv(time, death) ~ rcs(age, 4) + log(bili)))
+    assert tests["test"].tolist() == ["age", "age (nonlinear)", "bili", "TOTAL"]
+    np.testing.assert_allclose(tests["chisq"], ref["chisq"], rtol=1e-6)
+    np.testing.assert_array_equal(tests["df"], ref["df"])
+    np.testing.assert_allclose(tests["p"][:2], ref["p"][:2], rtol=1e-5)
 
 
 def test_rcs_basis_is_linear_beyond_the_outer_knots() -> None:

@@ -2,7 +2,12 @@
 effects and multiple imputation pooled by Rubin's rules."""
 
 from survrad.models.cox import CoxModel, cox_zph, select_penalty
-from survrad.models.effects import PartialEffect, partial_effect, partial_effect_from_pooled
+from survrad.models.effects import (
+    PartialEffect,
+    partial_effect,
+    partial_effect_from_pooled,
+    variable_tests,
+)
 from survrad.models.forest import SurvivalForest
 from survrad.models.formula import PatientFormula, rcs
 from survrad.models.pipeline import CohortPipeline
@@ -33,4 +38,5 @@ __all__ = [
     "pool_rubin",
     "rcs",
     "select_penalty",
+    "variable_tests",
 ]

@@ -23,7 +23,7 @@ from scipy import stats
 from survrad._validation import check_fraction, check_int, close_matches
 from survrad.exceptions import ConfigError, FitError, NotFittedError, SchemaError
 
-__all__ = ["PartialEffect", "partial_effect", "partial_effect_from_pooled"]
+__all__ = ["PartialEffect", "partial_effect", "partial_effect_from_pooled", "variable_tests"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,3 +239,67 @@ def partial_effect_from_pooled(result: Any, variable: str, *, values: Any = None
     q = float(stats.t.ppf(0.5 + ci_level / 2, np.min(pooled.df[cols])))
     return _effect(formula, formula.transform, names, pooled.estimate, pooled.cov, variable,
                    values, reference, n_points, ci_level, q)
+
+
+def _wald(coef: np.ndarray, cov: np.ndarray, idx: list[int]) -> tuple[float, int, float]:
+    b = coef[idx]
+    chisq = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
+    return chisq, len(idx), float(stats.chi2.sf(chisq, len(idx)))
+
+
+def variable_tests(pipeline: Any) -> pd.DataFrame:
+    """Wald chi-square tests per formula variable, as R's ``anova(rms fit)``.
+
+    For every variable of the formula: all the model columns that depend on it at once
+    (its spline, its categories, its interactions); for a variable with an ``rcs()``
+    term, also the nonlinear part (the spline columns after the linear one, ``age'``,
+    ``age''``); last, every column (``TOTAL``).
+
+    Parameters
+    ----------
+    pipeline : CohortPipeline
+        Fitted, with a formula and an unpenalised Cox model; feature steps after the
+        formula must keep its columns (no selection or rescaling of them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``test`` (variable, ``"<variable> (nonlinear)"`` or ``"TOTAL"``),
+        ``chisq``, ``df``, ``p``.
+
+    Examples
+    --------
+    >>> import survrad as sr
+    >>> df = sr.load_dataset("pbc").rename(columns={"id": "patient_id"})
+    >>> df["death"] = (df["status"] == 2).astype(int)
+    >>> c = sr.read_cohort(df, patient_features=["age", "bili"],
+    ...                    endpoints={"os": ("time", "death")})
+    >>> pipe = sr.CohortPipeline(formula="rcs(age, 4) + log(bili)").fit(c, "os")
+    >>> variable_tests(pipe)["test"].tolist()
+    ['age', 'age (nonlinear)', 'bili', 'TOTAL']
+    """
+    formula = getattr(pipeline, "formula_", None)
+    if formula is None:
+        raise ConfigError("variable_tests needs a pipeline with a formula.")
+    model = pipeline.model_
+    cov = getattr(model, "var_", None)
+    if cov is None or not np.all(np.isfinite(cov)):
+        raise FitError("variable_tests needs an unpenalised Cox model with a covariance "
+                       "matrix.")
+    names = [str(n) for n in model.feature_names_in_]
+    where = {n: i for i, n in enumerate(names)}
+    missing = [c for c in formula.feature_names_out_ if c not in where]
+    if missing:
+        raise FitError(f"the model lacks formula columns {missing} (a selection step after "
+                       "the formula?); variable_tests needs them all.", columns=missing)
+    coef = np.asarray(model.coef_, dtype=float)
+    rows = []
+    for v in formula.variables_:
+        idx = [where[c] for c in formula.variable_columns_[v]]
+        rows.append((v, *_wald(coef, cov, idx)))
+        for term, cols in formula.term_columns_.items():
+            if term.startswith("rcs(") and cols and cols[0] == v and len(cols) > 1:
+                rows.append((f"{v} (nonlinear)", *_wald(coef, cov, [where[c]
+                                                                     for c in cols[1:]])))
+    rows.append(("TOTAL", *_wald(coef, cov, [where[c] for c in formula.feature_names_out_])))
+    return pd.DataFrame(rows, columns=["test", "chisq", "df", "p"])

@@ -79,6 +79,11 @@ pub$pbc_rcs_predict <- list(model = "pbc_cox_rcs", call = "Predict(cph(Surv(time
                             reference = num(dd$limits["Adjust to", "age"]), age = grid,
                             yhat = num(pr$yhat), lower = num(pr$lower), upper = num(pr$upper))
 
+av <- anova(f_cph)
+pub$pbc_rcs_anova <- list(model = "pbc_rcs_predict", call = "anova(cph(Surv(time, death) ~ rcs(age, 4) + log(bili), eps = 1e-12))",
+                          rows = trimws(rownames(av)), chisq = num(av[, "Chi-Square"]), df = num(av[, "d.f."]),
+                          p = num(av[, "P"]))
+
 ## natural spline with the knots of survrad's cr(albumin, df = 3): 4 knots = the range and
 ## the 1/3, 2/3 quantiles (type 7) of the unique values; cr (mgcv's cubic regression
 ## spline, centred) spans the same functions as ns() with these knots
