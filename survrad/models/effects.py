@@ -104,6 +104,14 @@ def _contrast(design: pd.DataFrame, names: Sequence[str], coef: np.ndarray,
     return lh, np.sqrt(np.maximum(var, 0.0))
 
 
+def _covariance(model: Any, what: str) -> np.ndarray:
+    cov = getattr(model, "var_", None)
+    if cov is None or not np.all(np.isfinite(cov)):
+        raise FitError(f"{what} needs an unpenalised Cox model with a covariance matrix; "
+                       f"{type(model).__name__} has none (penalised?).")
+    return np.asarray(cov)
+
+
 def _check_variable(formula: Any, variable: str) -> None:
     if variable not in formula.variables_:
         hint = close_matches(variable, formula.variables_)
@@ -180,10 +188,7 @@ def partial_effect(pipeline: Any, variable: str, *, values: Any = None,
                           "(CohortPipeline(formula=...)).")
     _check_variable(formula, variable)
     model = pipeline.model_
-    cov = getattr(model, "var_", None)
-    if cov is None or not np.all(np.isfinite(cov)):
-        raise FitError(f"partial_effect needs an unpenalised Cox model with a covariance "
-                       f"matrix; {type(model).__name__} has none (penalised?).")
+    cov = _covariance(model, "partial_effect")
     if getattr(model, "strata", None):
         raise FitError("partial_effect does not handle stratified models.")
     n_pre = pipeline.n_steps_before_formula()
@@ -201,7 +206,7 @@ def partial_effect(pipeline: Any, variable: str, *, values: Any = None,
 
     q = float(stats.norm.ppf(0.5 + ci_level / 2))
     return _effect(formula, design, list(model.feature_names_in_), np.asarray(model.coef_),
-                   np.asarray(cov), variable, values, reference, n_points, ci_level, q)
+                   cov, variable, values, reference, n_points, ci_level, q)
 
 
 def partial_effect_from_pooled(result: Any, variable: str, *, values: Any = None,
@@ -282,10 +287,7 @@ def variable_tests(pipeline: Any) -> pd.DataFrame:
     if formula is None:
         raise ConfigError("variable_tests needs a pipeline with a formula.")
     model = pipeline.model_
-    cov = getattr(model, "var_", None)
-    if cov is None or not np.all(np.isfinite(cov)):
-        raise FitError("variable_tests needs an unpenalised Cox model with a covariance "
-                       "matrix.")
+    cov = _covariance(model, "variable_tests")
     names = [str(n) for n in model.feature_names_in_]
     where = {n: i for i, n in enumerate(names)}
     missing = [c for c in formula.feature_names_out_ if c not in where]
