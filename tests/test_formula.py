@@ -180,6 +180,12 @@ def test_unknown_column_is_named_with_close_matches() -> None:
     assert info.value.column == "albumen"
 
 
+def test_an_outcome_column_cannot_be_a_predictor() -> None:
+    with pytest.raises(SchemaError, match="outcome column of endpoint 'os'") as info:
+        sr.CohortPipeline(formula="age + log(time)").fit(pbc_cohort(), "os")
+    assert info.value.column == "time"
+
+
 def test_level_seen_only_in_held_out_patients_is_named() -> None:
     cohort = pbc_cohort(("age", "edema"))
     ids = cohort.patient_ids

@@ -347,6 +347,24 @@ class PatientFormula(CachedParamNames, BaseEstimator):
         self.formula = formula
 
     # ------------------------------------------------------------------ variables
+    def cohort_variables(self, cohort: Any) -> tuple[list[str], list[str]]:
+        """:meth:`variables` of ``cohort.patients``; an outcome column is an error.
+
+        Raises
+        ------
+        SchemaError
+            As :meth:`variables`, and for a variable that is an outcome column of one
+            of the cohort's endpoints (the outcome cannot predict itself).
+        """
+        numeric, categorical = self.variables(cohort.patients)
+        outcome = {c: name for name, ep in cohort.endpoints.items() for c in ep.columns}
+        for v in [*numeric, *categorical]:
+            if v in outcome:
+                raise SchemaError(f"formula {self.formula!r} uses {v!r}, an outcome column of "
+                                  f"endpoint {outcome[v]!r}; it cannot be a predictor.",
+                                  file="patients", column=v)
+        return numeric, categorical
+
     def variables(self, patients: pd.DataFrame) -> tuple[list[str], list[str]]:
         """(numeric, categorical) patient columns the formula reads, checked to exist.
 

@@ -283,7 +283,7 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
                               "formula names the patient predictors.", key="formula")
         from survrad.models.formula import PatientFormula
 
-        return PatientFormula(self.formula).variables(cohort.patients)
+        return PatientFormula(self.formula).cohort_variables(cohort)
 
     def n_steps_before_formula(self) -> int:
         """Feature steps applied to the formula's raw variables: the leading imputers.

@@ -414,7 +414,7 @@ def multiple_imputation(cohort: Cohort, endpoint: str, *, m: int = 5,
         from survrad.models.formula import PatientFormula
 
         form = PatientFormula(formula)
-        numeric, categorical = form.variables(cohort.patients)
+        numeric, categorical = form.cohort_variables(cohort)
     else:
         numeric = list(cohort.patient_features if patient_features is None
                        else patient_features)
