@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from survrad._validation import close_matches
+from survrad.data.missing import MissingData
 from survrad.data.outcome import SURV_DTYPE
 from survrad.data.scans import scan_table
 from survrad.exceptions import SchemaError, format_values
@@ -123,6 +124,9 @@ class Cohort:
         After :meth:`take`, the original id of every patient row (``None`` = the index).
     excluded : pandas.DataFrame
         Rows excluded on request while reading (table, id, reason).
+    missing_data : MissingData or None
+        Amount and pattern of missing feature values as read, under
+        ``read_cohort(missing="complete_case" | "impute")``; None otherwise.
     """
 
     patients: pd.DataFrame
@@ -136,6 +140,7 @@ class Cohort:
     original_ids: tuple[str, ...] | None = None
     excluded: pd.DataFrame = dataclasses.field(
         default_factory=lambda: pd.DataFrame(columns=["table", "id", "reason"]))
+    missing_data: MissingData | None = None
 
     def __post_init__(self) -> None:
         pid = self.columns.patient_id

@@ -23,6 +23,7 @@ from survrad._spelling import spell
 from survrad._validation import close_matches
 from survrad.data import scans, schema
 from survrad.data.cohort import Cohort, ColumnNames, Endpoint
+from survrad.data.missing import MissingHandler
 from survrad.data.outcome import check_binary, check_event, check_time, event_sufficiency
 from survrad.exceptions import (
     ConfigError,
@@ -359,6 +360,7 @@ def read_cohort(
     exclude_orphan_lesions: bool = False,
     strict: bool = False,
     scan_time_unit: str = "days",
+    missing: str = "error",
 ) -> Cohort:
     """Read and validate a patient table (and optional lesion table) into a Cohort.
 
@@ -409,6 +411,14 @@ def read_cohort(
         has dates but no scan times: the time from each patient's baseline scan (its
         scan at the first timepoint) in days, weeks (7 days), months (30.4375 days, a
         twelfth of 365.25) or years (365.25 days). Given scan times are kept as they are.
+    missing : {"error", "complete_case", "impute"}, default "error"
+        Missing values in the selected feature columns (:mod:`survrad.data.missing`):
+        an error naming columns and ids; exclude incomplete patients and lesion rows
+        (listed in ``Cohort.excluded`` with the missing columns); or keep them as NaN
+        for an imputation step of the pipeline (``survrad.features.Imputer`` for patient
+        columns, ``survrad.lesions.ImputeLesions`` for lesion columns, both fitted on the
+        training rows of every resample). ``Cohort.missing_data`` records the amount and
+        pattern of missingness as read. A column missing in every row is an error.
 
     Returns
     -------
@@ -455,7 +465,8 @@ def read_cohort(
     args = dict(patient_features=patient_features, lesion_features=lesion_features,
                 endpoints=endpoints, columns=columns, event_map=event_map,
                 drop_missing_time=drop_missing_time,
-                exclude_orphan_lesions=exclude_orphan_lesions, scan_time_unit=scan_time_unit)
+                exclude_orphan_lesions=exclude_orphan_lesions, scan_time_unit=scan_time_unit,
+                missing=missing)
     if not strict:
         return _read_cohort(patients, lesions, **args)
     with warnings.catch_warnings():
@@ -480,7 +491,8 @@ class _Reading:
 
 def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, lesion_features,
                  endpoints, columns, event_map, drop_missing_time,
-                 exclude_orphan_lesions, scan_time_unit) -> Cohort:
+                 exclude_orphan_lesions, scan_time_unit, missing) -> Cohort:
+    handler = MissingHandler(missing)
     cols, mapped = _column_names(columns)
     st = _Reading(cols, _label(patients, "patients"), _label(lesions, "lesions"),
                   scan_time_unit=scans.check_time_unit(scan_time_unit))
@@ -498,22 +510,28 @@ def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, 
     schema.check_unique_patients(ptab[pid], file=st.plabel, column=pid)
     if drop_missing_time:
         ptab = _drop_missing_time(ptab, eps, st)
+    ptab = handler.patients(ptab, pfeat, file=st.plabel, id_column=pid, excluded=st.excluded)
     schema.check_min_patients(len(ptab), file=st.plabel)
     # events per variable: patient predictors only; lesion features are aggregated and
     # selected inside the pipeline, and each model checks EPV of its own design matrix
     ptab = _validate_endpoints(ptab, eps, event_map, len(pfeat), st)
     if pfeat:
         ptab[pfeat] = schema.check_feature_values(ptab, pfeat, file=st.plabel,
-                                                  ids=list(ptab[pid]))
+                                                  ids=list(ptab[pid]),
+                                                  allow_missing=handler.allow_missing)
     if ltab is not None:
-        ltab = _validate_lesions(ltab, ptab, lfeat, exclude_orphan_lesions, st)
+        ltab = handler.lesions(ltab, lfeat, file=st.llabel, keys=_lesion_keys(ltab, cols),
+                               patient_ids=pd.Index(ptab[pid]), excluded=st.excluded)
+        ltab = _validate_lesions(ltab, ptab, lfeat, exclude_orphan_lesions, st,
+                                 allow_missing=handler.allow_missing)
     source = {"patients": _source(patients)}
     if lesions is not None:
         source["lesions"] = _source(lesions)
     return Cohort(patients=ptab.set_index(pid), lesions=ltab,
                   patient_features=tuple(pfeat), lesion_features=tuple(lfeat),
                   endpoints=eps, columns=cols, source=source,
-                  excluded=pd.DataFrame(st.excluded, columns=_EXCLUDED_COLUMNS))
+                  excluded=pd.DataFrame(st.excluded, columns=_EXCLUDED_COLUMNS),
+                  missing_data=handler.result())
 
 
 def _label(source: Source | None, name: str) -> str:
@@ -711,7 +729,8 @@ def _lesion_keys(ltab: pd.DataFrame, cols: ColumnNames) -> list[str]:
 
 
 def _validate_lesions(ltab: pd.DataFrame, ptab: pd.DataFrame, lfeat: list[str],
-                      exclude_orphans: bool, st: _Reading) -> pd.DataFrame:
+                      exclude_orphans: bool, st: _Reading,
+                      allow_missing: bool = False) -> pd.DataFrame:
     cols = st.cols
     pid = cols.patient_id
     keys = _lesion_keys(ltab, cols)
@@ -735,7 +754,8 @@ def _validate_lesions(ltab: pd.DataFrame, ptab: pd.DataFrame, lfeat: list[str],
             ltab[col] = schema.check_binary_column(ltab, col, file=st.llabel, ids=ids)
     if lfeat:
         ltab[lfeat] = schema.check_feature_values(ltab, lfeat, file=st.llabel, ids=ids,
-                                                  missing_ok=gone)
+                                                  missing_ok=gone,
+                                                  allow_missing=allow_missing)
     scans.warn_lesion_gaps(ltab, cols, file=st.llabel)
     schema.warn_patients_without_lesions(pd.Index(ptab[pid]), ltab[pid], file=st.llabel)
     return ltab

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from survrad._spelling import spell
 from survrad._validation import close_matches
 from survrad.exceptions import DataWarning, SchemaError, format_values
 
@@ -387,8 +388,8 @@ def _to_numeric(col: pd.Series, *, file: str, ids: Sequence[Any]) -> pd.Series:
 
 
 def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
-                         ids: Sequence[Any],
-                         missing_ok: np.ndarray | None = None) -> pd.DataFrame:
+                         ids: Sequence[Any], missing_ok: np.ndarray | None = None,
+                         allow_missing: bool = False) -> pd.DataFrame:
     """Numeric, complete and finite feature columns (RELIABILITY.md #17-#19).
 
     Parameters
@@ -404,6 +405,9 @@ def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
     missing_ok : numpy.ndarray of bool, optional
         Rows whose cells may be missing (kept NaN): vanished lesions, which have nothing
         left to measure (:func:`survrad.data.scans.vanished_rows`).
+    allow_missing : bool, default False
+        Keep missing values as NaN instead of raising (``read_cohort(missing="impute")``:
+        a pipeline step fills them later).
 
     Returns
     -------
@@ -429,8 +433,11 @@ def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
     nan = np.isnan(values)
     if missing_ok is not None:
         nan &= ~np.asarray(missing_ok, dtype=bool)[:, None]
-    _raise_cells(out, nan, file=file, ids=ids, problem="missing values (NaN)",
-                 advice="Fill them in or drop the column; survrad never imputes silently.")
+    if not allow_missing:
+        _raise_cells(out, nan, file=file, ids=ids, problem="missing values (NaN)",
+                     advice="Fill them in or drop the column, or read with "
+                            f"{spell('missing')}'complete_case' or 'impute' (an imputation "
+                            "step in the pipeline); survrad never imputes silently.")
     _raise_cells(out, np.isinf(values), file=file, ids=ids, problem="infinite values",
                  advice="Replace them by finite numbers (check divisions by zero).")
     return out

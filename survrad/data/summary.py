@@ -71,6 +71,8 @@ def describe_cohort(cohort: Cohort) -> str:
     if center in cohort.patients.columns:
         counts = cohort.patients[center].value_counts().sort_index()
         lines.append("centers: " + ", ".join(f"{k} ({v})" for k, v in counts.items()))
+    if cohort.missing_data is not None:
+        lines += [f"missing values: {text}" for text in cohort.missing_data.describe()]
     if len(cohort.excluded):
         lines.append(f"excluded rows: {len(cohort.excluded)} (see cohort.excluded)")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Feature steps (layer 3): harmonisation, robustness filtering and selection.
+"""Feature steps (layer 3): imputation, harmonisation, robustness filtering and selection.
 
 Every step is a scikit-learn transformer on DataFrames: ``fit(X, y=None)`` learns from the
 training rows only, ``transform(X)`` applies what was learned to any rows (same index),
@@ -7,6 +7,7 @@ training rows only, ``transform(X)`` applies what was learned to any rows (same 
 
 from survrad.features.combat import ComBat
 from survrad.features.filters import CorrelationFilter, VarianceFilter
+from survrad.features.impute import Imputer
 from survrad.features.robustness import ICCFilter, icc
 from survrad.features.scale import Standardize
 from survrad.features.selection import (
@@ -21,6 +22,7 @@ __all__ = [
     "ComBat",
     "CorrelationFilter",
     "ICCFilter",
+    "Imputer",
     "LassoCoxSelector",
     "StabilitySelector",
     "Standardize",

@@ -29,7 +29,8 @@ def _row_ids(index: pd.Index, mask: np.ndarray) -> list:
 
 
 def check_frame(
-    X: Any, *, step: str, columns: Sequence[Any] | None = None, min_rows: int = 1
+    X: Any, *, step: str, columns: Sequence[Any] | None = None, min_rows: int = 1,
+    allow_missing: bool = False,
 ) -> pd.DataFrame:
     """Check that ``X`` is a DataFrame whose ``columns`` (default: all) are finite numbers.
 
@@ -43,6 +44,8 @@ def check_frame(
         The columns that must be numeric; default all.
     min_rows : int, default 1
         Fewer rows is an error.
+    allow_missing : bool, default False
+        Accept NaN (an imputation step); ±inf is still an error.
 
     Returns
     -------
@@ -69,11 +72,12 @@ def check_frame(
         raise SchemaError(f"{step}: needs at least {min_rows} rows, got {X.shape[0]}.")
     cols = list(X.columns) if columns is None else list(columns)
     for col in cols:
-        _check_numeric_column(X[col], step=step, column=col)
+        _check_numeric_column(X[col], step=step, column=col, allow_missing=allow_missing)
     return X
 
 
-def _check_numeric_column(s: pd.Series, *, step: str, column: Any) -> None:
+def _check_numeric_column(s: pd.Series, *, step: str, column: Any,
+                          allow_missing: bool = False) -> None:
     if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna().to_numpy() & s.notna().to_numpy()
@@ -85,12 +89,13 @@ def _check_numeric_column(s: pd.Series, *, step: str, column: Any) -> None:
         )
     v = s.to_numpy(dtype=float, na_value=np.nan)
     nan = np.isnan(v)
-    if nan.any():
+    if nan.any() and not allow_missing:
         raise SchemaError(
-            f"{step}: feature has missing values; impute them explicitly (and report it) "
-            "or exclude the rows.", column=str(column), ids=_row_ids(s.index, nan),
+            f"{step}: feature has missing values; impute them explicitly (an Imputer "
+            "step before this one, counted in the report) or exclude the rows.",
+            column=str(column), ids=_row_ids(s.index, nan),
         )
-    inf = ~np.isfinite(v)
+    inf = np.isinf(v)
     if inf.any():
         raise SchemaError(f"{step}: feature has infinite values.", column=str(column),
                           ids=_row_ids(s.index, inf), values=list(v[inf]))

@@ -9,7 +9,9 @@ patient (``fit(cohort, endpoint=None)``, ``transform(cohort)``,
 - D :class:`LesionResponseAggregation`, E :class:`LesionRiskAggregation`,
   F :class:`AttentionMIL` (learned from outcomes, fitted inside each resample);
 - :class:`Heterogeneity`, :class:`Delta` (delta-radiomics) and :class:`StrategyUnion`
-  (several strategies side by side).
+  (several strategies side by side);
+- :class:`ImputeLesions`: missing lesion features filled (rule learned on the training
+  lesions) before another strategy aggregates them.
 
 Lesion-level outputs: :func:`lesion_risk_table` (cross-fitted lesion risks),
 :func:`lesion_response_rates`, :func:`lesion_changes` and :func:`mixed_response`.
@@ -21,6 +23,7 @@ from survrad.lesions.burden import TumorBurden
 from survrad.lesions.crossfit import lesion_risk_table
 from survrad.lesions.delta import Delta
 from survrad.lesions.heterogeneity import Heterogeneity
+from survrad.lesions.impute import ImputeLesions
 from survrad.lesions.largest import LargestLesions, recist_targets
 from survrad.lesions.lesion_response import LesionResponseAggregation
 from survrad.lesions.lesion_risk import LesionRiskAggregation
@@ -39,6 +42,7 @@ __all__ = [
     "Delta",
     "FeatureStatistics",
     "Heterogeneity",
+    "ImputeLesions",
     "LargestLesions",
     "LesionResponseAggregation",
     "LesionRiskAggregation",

@@ -230,8 +230,11 @@ def lesion_values(table: pd.DataFrame, names: Sequence[str], cohort: Cohort, *,
         j = int(np.flatnonzero(bad.any(axis=0))[0])
         what = "values <= 0" if positive and not (~np.isfinite(out[:, j])).any() else (
             "NaN" if np.isnan(out[:, j]).any() else "infinite values")
+        hint = (" (read_cohort(..., missing='complete_case') excludes them; with "
+                "missing='impute', wrap the strategy in ImputeLesions)" if what == "NaN"
+                else "")
         raise SchemaError(f"lesion column contains {what}; fix or exclude these lesions "
-                          "explicitly.", file="lesions", column=names[j],
+                          f"explicitly{hint}.", file="lesions", column=names[j],
                           ids=lesion_labels(table, bad[:, j], cohort))
     return out
 

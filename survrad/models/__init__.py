@@ -1,8 +1,23 @@
-"""Layer 4: survival and response models, and the CohortPipeline."""
+"""Layer 4: survival and response models, the CohortPipeline, patient formulas, partial
+effects and multiple imputation pooled by Rubin's rules."""
 
 from survrad.models.cox import CoxModel, cox_zph, select_penalty
+from survrad.models.effects import (
+    PartialEffect,
+    partial_effect,
+    partial_effect_from_pooled,
+    variable_tests,
+)
 from survrad.models.forest import SurvivalForest
+from survrad.models.formula import PatientFormula, rcs
 from survrad.models.pipeline import CohortPipeline
+from survrad.models.pooling import (
+    MultipleImputationResult,
+    PooledEstimates,
+    fit_multiple_imputation,
+    multiple_imputation,
+    pool_rubin,
+)
 from survrad.models.response import ForestClassifier, LogisticModel
 
 __all__ = [
@@ -10,7 +25,18 @@ __all__ = [
     "CoxModel",
     "ForestClassifier",
     "LogisticModel",
+    "MultipleImputationResult",
+    "PartialEffect",
+    "PatientFormula",
+    "PooledEstimates",
     "SurvivalForest",
     "cox_zph",
+    "fit_multiple_imputation",
+    "multiple_imputation",
+    "partial_effect",
+    "partial_effect_from_pooled",
+    "pool_rubin",
+    "rcs",
     "select_penalty",
+    "variable_tests",
 ]

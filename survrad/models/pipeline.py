@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, clone
 
 from survrad._validation import CachedParamNames
 from survrad.data.cohort import Cohort
-from survrad.exceptions import NotFittedError, SchemaError
+from survrad.exceptions import ConfigError, NotFittedError, SchemaError
 
 __all__ = ["CohortPipeline"]
 
@@ -41,6 +41,13 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
     patient_features : sequence of str or None, default None
         Patient covariates kept beside the lesion-derived columns; ``None`` uses the
         cohort's ``patient_features``; ``()`` uses none.
+    formula : str or None, default None
+        Patient predictors as a formula instead (:mod:`survrad.models.formula`), e.g.
+        ``"age + log(bili) + C(ecog) + rcs(albumin, 4)"``; then ``patient_features``
+        must be None. The transform (knots, levels) is fitted on the training patients
+        with the other steps. Feature steps that impute (``Imputer``) placed first in
+        ``features`` run on the formula's numeric raw variables (and the lesion-derived
+        columns) before the formula is evaluated; the other steps run after it.
 
     Attributes
     ----------
@@ -51,6 +58,8 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         Columns entering the feature steps.
     feature_names_out_ : list of str
         Columns entering the model.
+    formula_ : PatientFormula or None
+        The fitted formula transform (None without a formula).
 
     Examples
     --------
@@ -63,11 +72,13 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
     """
 
     def __init__(self, strategy: Any = None, features: Sequence[Any] = (), model: Any = None,
-                 patient_features: Sequence[str] | None = None) -> None:
+                 patient_features: Sequence[str] | None = None,
+                 formula: str | None = None) -> None:
         self.strategy = strategy
         self.features = features
         self.model = model
         self.patient_features = patient_features
+        self.formula = formula
 
     # ------------------------------------------------------------------ fitting
     def fit(self, cohort: Cohort, endpoint: str) -> CohortPipeline:
@@ -86,7 +97,8 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         """
         from joblib import hash as joblib_hash
 
-        return str(joblib_hash((self.strategy, list(self.features), self.patient_features)))
+        return str(joblib_hash((self.strategy, list(self.features), self.patient_features,
+                                self.formula)))
 
     def fit_front(self, cohort: Cohort, endpoint: str) -> pd.DataFrame:
         """Fit the strategy and feature steps; return the model's training matrix."""
@@ -99,15 +111,20 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
             self._check_lesions(cohort)
             self.strategy_ = clone(self.strategy)
             self.strategy_.fit(cohort, endpoint)
+        self.formula_ = None
+        self.formula_variables_ = self._formula_variables(cohort)
+        self.formula_passthrough_ = None
         X = self._design(cohort)
         batches = self._batches(cohort)
         self.feature_names_in_ = list(X.columns)
         self.steps_ = []
-        for step in self.features:
+        for i, step in enumerate(self.features):
+            X = self._formula_hook(i, X, cohort, fit=True)
             X_in = _with_batch(step, X, batches)
             fitted = clone(step).fit(X_in, y)
             X = fitted.transform(X_in)
             self.steps_.append(fitted)
+        X = self._formula_hook(len(self.features), X, cohort, fit=True)
         self.feature_names_out_ = list(X.columns)
         return X
 
@@ -119,7 +136,8 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
             raise ValueError("adopt_front needs a pipeline with the same strategy, feature "
                              "steps and patient features (equal front_key()).")
         for name in ("endpoint_", "endpoint_kind_", "strategy_", "steps_",
-                     "feature_names_in_", "feature_names_out_"):
+                     "feature_names_in_", "feature_names_out_", "formula_",
+                     "formula_variables_", "formula_passthrough_"):
             setattr(self, name, getattr(other, name))
         return self
 
@@ -154,6 +172,8 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
                 "has none; pass lesions= to read_cohort or use strategy=None.")
 
     def _patient_columns(self, cohort: Cohort) -> list[str]:
+        if self.formula is not None:      # the formula's numeric raw variables
+            return list(self.formula_variables_[0])
         if self.patient_features is None:
             return list(cohort.patient_features)
         return list(self.patient_features)
@@ -179,6 +199,8 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         cols = self._patient_columns(cohort)
         if cols:
             parts.append(cohort.X(cols))
+        if not parts and self.formula is not None:    # a formula of categories only
+            parts.append(pd.DataFrame(index=cohort.patient_ids))
         if not parts:
             raise SchemaError("the pipeline has no predictors: give a strategy or "
                               "patient_features.")
@@ -195,9 +217,10 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         self._check_fitted()
         X = self._design(cohort)
         batches = self._batches(cohort)
-        for step in self.steps_:
+        for i, step in enumerate(self.steps_):
+            X = self._formula_hook(i, X, cohort, fit=False)
             X = step.transform(_with_batch(step, X, batches))
-        return X
+        return self._formula_hook(len(self.steps_), X, cohort, fit=False)
 
     def predict_risk(self, cohort: Cohort) -> pd.Series:
         """Risk per patient (higher = riskier), indexed by ``patient_id``.
@@ -249,6 +272,52 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFittedError("CohortPipeline is not fitted; call fit(cohort, endpoint).")
+
+    # ------------------------------------------------------------------ formula
+    def _formula_variables(self, cohort: Cohort) -> tuple[list[str], list[str]] | None:
+        """(numeric, categorical) patient columns of the formula; None without one."""
+        if self.formula is None:
+            return None
+        if self.patient_features is not None:
+            raise ConfigError("give either formula= or patient_features=, not both: the "
+                              "formula names the patient predictors.", key="formula")
+        from survrad.models.formula import PatientFormula
+
+        return PatientFormula(self.formula).cohort_variables(cohort)
+
+    def n_steps_before_formula(self) -> int:
+        """Feature steps applied to the formula's raw variables: the leading imputers.
+
+        -1 without a formula. The formula is evaluated after that many steps.
+        """
+        if self.formula is None:
+            return -1
+        n = 0
+        for step in self.features:
+            if not getattr(step, "imputes_missing", False):
+                break
+            n += 1
+        return n
+
+    def _formula_hook(self, i: int, X: pd.DataFrame, cohort: Cohort, *,
+                      fit: bool) -> pd.DataFrame:
+        """Before feature step ``i``: evaluate the formula when its turn has come."""
+        if i != self.n_steps_before_formula():
+            return X
+        numeric, categorical = self.formula_variables_
+        data = pd.concat([X[numeric], cohort.patients.loc[X.index, categorical]], axis=1)
+        if fit:
+            from survrad.models.formula import PatientFormula
+
+            self.formula_ = PatientFormula(self.formula).fit(data)
+            self.formula_passthrough_ = [c for c in X.columns if c not in set(numeric)]
+        design = self.formula_.transform(data)
+        out = pd.concat([X[self.formula_passthrough_], design], axis=1)
+        dup = out.columns[out.columns.duplicated()].unique()
+        if len(dup):
+            raise SchemaError(f"formula columns clash with other predictors: {list(dup)}; "
+                              "rename one of them.")
+        return out
 
 
 def _with_batch(step: Any, X: pd.DataFrame, batches: pd.DataFrame | None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ _EXPORTS = {
     "LesionWaterfallDisplay": "survrad.reporting.figures_lesions",
     "NomogramDisplay": "survrad.reporting.figures_utility",
     "OptimismDisplay": "survrad.reporting.figures_validation",
+    "PartialEffectDisplay": "survrad.reporting.figures_effects",
     "ROCDisplay": "survrad.reporting.figures_validation",
     "RecistSpiderDisplay": "survrad.reporting.figures_recist",
     "SmoothCalibrationDisplay": "survrad.reporting.figures_utility",
