@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from survrad._validation import check_choice
 from survrad.data.io import read_table
 from survrad.data.pyradiomics import (
     LESION_ID,
@@ -132,8 +133,16 @@ def extract_command(images: str | os.PathLike, params: str | os.PathLike | None,
 
     Examples
     --------
-    >>> extract_command  # doctest: +ELLIPSIS
-    <function extract_command at ...>
+    An existing lesion table is never replaced without ``force`` (checked before any
+    work):
+
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "lesions.csv"
+    >>> _ = out.write_text("patient_id,lesion_id")
+    >>> extract_command("manifest.csv", "params.yaml", out)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    survrad.exceptions.ConfigError: '...lesions.csv' exists; pass force=True (--force) ...
     """
     paths = output_paths(out)
     try:
@@ -218,6 +227,8 @@ def extract_lesions(
     >>> output_paths("lesions.csv")["journal"].name
     'lesions.journal.jsonl'
     """
+    check_choice("failed", failed, ("raise", "exclude"))
+    workers = _n_workers(n_jobs)
     paths = output_paths(out)
     if paths["lesions"].exists() and not force:
         raise ConfigError(f"{str(paths['lesions'])!r} exists; pass force=True (--force) to "
@@ -240,8 +251,8 @@ def extract_lesions(
     n_resumed = len(cases) - len(todo)
     journal = _Journal(paths["journal"], header)
     try:
-        _run(todo, extractor, bool(connected_components), _n_workers(n_jobs), journal,
-             len(cases), n_resumed, progress)
+        _run(todo, extractor, bool(connected_components), workers, journal, len(cases),
+             n_resumed, progress)
     finally:
         journal.close()
     entries = _read_journal(paths["journal"], header)[1]
