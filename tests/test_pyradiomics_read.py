@@ -305,6 +305,16 @@ def test_not_a_pyradiomics_table(batch: dict, tmp_path: Path) -> None:
     assert (mesh["volume_ml"] * 1000 == raw["original_shape_MeshVolume"]).all()
 
 
+def test_two_batch_runs_appended_to_one_file(batch: dict, tmp_path: Path) -> None:
+    # PyRadiomics opens -o FILE for appending: a second run repeats the header as data
+    path = tmp_path / "twice.csv"
+    text = batch["clean"].read_text()
+    path.write_text(text + text)
+    with pytest.raises(SchemaError, match=r"header appears again as data \(row positions 39 "
+                                          r"\(1 in total\), 0-based\): PyRadiomics appends"):
+        read_pyradiomics(path, id_pattern=PATTERN)
+
+
 def test_a_text_cell_in_a_feature_column_is_an_error(batch: dict, tmp_path: Path) -> None:
     path = tmp_path / "copy.csv"
     shutil.copy(batch["clean"], path)

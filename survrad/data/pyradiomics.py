@@ -233,6 +233,7 @@ def read_pyradiomics(
     inputs, diag_cols, feat_cols = _split_columns(read_columns(source), label)
     plan = _id_plan(inputs, id_map, id_pattern, label)
     table = read_table(source, name=_LABEL, id_columns=plan.text_columns)
+    _check_repeated_header(table, label)
     ids = plan.resolve(table, label)
     schema.check_unique_lesions(ids, _keys(ids), file=label)
     bad = table[feat_cols].isna().all(axis=1).to_numpy()
@@ -272,6 +273,18 @@ def _split_columns(header: Sequence[str], label: str) -> tuple[list[str], list[s
             f"e.g. original_shape_VoxelVolume; classes {list(FEATURE_CLASSES)}). "
             f"Columns: {format_values(header)}.", file=label)
     return inputs, diag, feats
+
+
+def _check_repeated_header(table: pd.DataFrame, label: str) -> None:
+    """PyRadiomics appends to an existing output file: a second run adds a header row."""
+    again = ((table[IMAGE] == IMAGE) & (table[MASK] == MASK)).to_numpy()
+    if again.any():
+        rows = format_values(np.flatnonzero(again))
+        raise SchemaError(
+            f"the header appears again as data (row positions {rows}, 0-based): PyRadiomics "
+            "appends to an existing output file (-o), so two runs wrote into this one. Keep "
+            "one run's rows (or run again into a new file).",
+            file=label, column=IMAGE)
 
 
 def _keys(ids: pd.DataFrame) -> list[str]:
