@@ -259,7 +259,8 @@ def _split_columns(header: Sequence[str], label: str) -> tuple[list[str], list[s
     """Batch (input) columns, diagnostics columns and feature columns, in file order."""
     diag = [c for c in header if c.startswith(DIAGNOSTICS_PREFIX)]
     feats = [c for c in header if is_feature_name(c)]
-    inputs = [c for c in header if c not in set(diag) | set(feats)]
+    other = set(diag) | set(feats)
+    inputs = [c for c in header if c not in other]
     missing = [c for c in (IMAGE, MASK) if c not in inputs]
     if missing:
         raise SchemaError(
