@@ -19,6 +19,7 @@ _EXPORTS = {
     "Endpoint": "survrad.data.cohort",
     "Surv": "survrad.data.outcome",
     "read_cohort": "survrad.data.io",
+    "read_pyradiomics": "survrad.data.pyradiomics",
     "simulate_cohort": "survrad.data.simulate",
     "load_dataset": "survrad.datasets",
     "recist": "survrad.longitudinal.recist",
@@ -46,6 +47,7 @@ _EXPORTS = {
     "bootstrap_validate": "survrad.evaluation.bootstrap",
     "compare_pipelines": "survrad.evaluation.bootstrap",
     "run_study": "survrad.study",
+    "extract_lesions": "survrad.extract",
 }
 _SUBPACKAGES = ("data", "datasets", "lesions", "longitudinal", "features", "models", "evaluation",
                 "reporting")

@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "ConvergenceWarning",
     "DataWarning",
+    "ExtractionWarning",
     "FitError",
     "NotFittedError",
     "ResamplingError",
@@ -171,3 +172,8 @@ class StatisticalWarning(SurvradWarning):
 
 class DataWarning(SurvradWarning):
     """The data are accepted but something in them deserves a look (whitespace ids, time 0)."""
+
+
+class ExtractionWarning(DataWarning):
+    """A radiomics extraction deserves a look: settings or versions that differ between
+    centres, failed extractions excluded on request, diagnostics that cannot be checked."""

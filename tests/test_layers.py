@@ -25,6 +25,7 @@ LAYERS = {
     "survrad.reporting": 6,
     "survrad.study": 7,
     "survrad.cli": 7,
+    "survrad.extract": 7,
 }
 
 
