@@ -267,11 +267,11 @@ def test_policy_display_draws(cohort, result):
 def test_top_ranked_lesion_is_the_worst_at_twice_chance_and_p_riskiest_is_calibrated(seed):
     """E on 200 simulated patients (worst-lesion driver), B = 40. The top-ranked lesion is
     the truly worst one at >= 2x chance, and the mean p_riskiest of the top-ranked lesions
-    is within 0.15 of that hit rate (more seeds: analyses/lesion_decisions)."""
+    is within 0.15 of that hit rate (5 seeds at B = 100: analyses/lesion_decisions)."""
     c = simulate_cohort(n_patients=200, random_state=seed, driver="worst")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = lesion_decision_table(LesionRiskAggregation(penalty=0.02), c, "os", n_boot=40,
+        res = lesion_decision_table(LesionRiskAggregation(penalty=0.1), c, "os", n_boot=40,
                                     random_state=seed)
     tab = res.table.assign(worst=c.truth["lesions"]["is_worst"].to_numpy())
     top = tab.loc[(tab["rank_in_patient"] == 1) & (tab["n_lesions"] >= 2)]

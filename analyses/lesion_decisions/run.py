@@ -14,7 +14,9 @@ Three measurements, each over several seeds of ``simulate_cohort`` (worst-lesion
     multi-lesion patients whose top-ranked lesion is the truly worst one (hit rate)
     against chance (mean ``1 / n_lesions``), the mean ``p_riskiest`` of the top-ranked
     lesions (is the rank probability calibrated against that hit rate?), and the policy
-    comparison (top-ranked vs largest vs random lesion) with patient-bootstrap intervals.
+    comparison (top-ranked vs largest vs random lesion) with patient-bootstrap intervals,
+    against the truth and against the observed proxy (``observed_*``: the non-irradiated
+    lesion whose diameter grew most).
 ``attention``
     Strategy F (``AttentionMIL()`` defaults) fitted on 60, 150 and 300 patients (and, as a
     negative control, on a mean-lesion driver at 150 and 300): the attention diagnostics
@@ -23,9 +25,10 @@ Three measurements, each over several seeds of ``simulate_cohort`` (worst-lesion
     also the 5-fold cross-fitted attention weights: share of multi-lesion patients whose
     highest weight is on the truly worst lesion, against chance.
 
-Run from the repository root (outputs, CSV per part and ``summary.txt``, go to ``--out``)::
+Run from the repository root (outputs, a CSV per part, ``summary.txt`` and
+``manifest.json``, go to ``--out``; about 25 minutes on 2 busy cores)::
 
-    python analyses/lesion_decisions/run.py --part all --seeds 5 --out reports/lesion_decisions
+    python analyses/lesion_decisions/run.py --seeds 5 --n-jobs 2 --out reports/lesion_decisions
 
 The results are quoted in ``analyses/README.md``.
 """
@@ -33,10 +36,12 @@ The results are quoted in ``analyses/README.md``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -55,6 +60,19 @@ from survrad.lesions import (
 )
 
 E_PENALTY = 0.1        # glmnet's scale; chosen on seeds 0-1 at 300 patients (hit rate 0.67)
+_COMPARE = Path(__file__).resolve().parents[1] / "compare_strategies" / "compare.py"
+_MODULE = "survrad_analyses_compare_strategies"     # the name benchmark.py loads it under
+
+
+def _load_compare() -> ModuleType:
+    """analyses/compare_strategies/compare.py (for its ``write_tables``: CSV + manifest)."""
+    if _MODULE in sys.modules:
+        return sys.modules[_MODULE]
+    spec = importlib.util.spec_from_file_location(_MODULE, _COMPARE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_MODULE] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def d_confounding(seeds: list[int], n_patients: int = 400,
@@ -94,6 +112,8 @@ def decision_calibration(seeds: list[int], n_patients: int = 200, n_boot: int = 
         tab = res.table.assign(worst=c.truth["lesions"]["is_worst"].to_numpy())
         top = tab.loc[(tab["rank_in_patient"] == 1) & (tab["n_lesions"] >= 2)]
         pol = compare_policies(res, c, n_boot=2000, random_state=seed).rules.set_index("rule")
+        seen = compare_policies(res, c, target="observed", n_boot=2000,
+                                random_state=seed).rules.set_index("rule")
         row = {"seed": seed, "n_patients": n_patients, "n_boot": n_boot,
                "n_failed": res.n_failed, "multi_lesion_patients": len(top),
                "hit_rate": top["worst"].mean(), "chance": (1 / top["n_lesions"]).mean(),
@@ -104,6 +124,8 @@ def decision_calibration(seeds: list[int], n_patients: int = 200, n_boot: int = 
             row[f"{rule}_hit"] = pol.loc[rule, "hit_rate"]
             row[f"{rule}_ci_low"] = pol.loc[rule, "ci_low"]
             row[f"{rule}_ci_high"] = pol.loc[rule, "ci_high"]
+        for rule in seen.index:                  # the observed proxy (grew most, no RT)
+            row[f"observed_{rule}_hit"] = seen.loc[rule, "hit_rate"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -160,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1")
     p.add_argument("--n-boot", type=int, default=100)
     p.add_argument("--n-jobs", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for the CSV tables, summary.txt and manifest.json")
+    p.add_argument("--force", action="store_true", help="replace an existing --out folder")
     args = p.parse_args(argv)
     seeds = list(range(args.seeds))
     parts = ["d", "decision", "attention"] if args.part == "all" else [args.part]
-    texts = []
+    tables, texts = {}, []
+    begin = time.perf_counter()
     with threadpool_limits(1, user_api="blas"):
         for part in parts:
             start = time.perf_counter()
@@ -176,12 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 df = attention(seeds)
             text = _summary(part, df) + f"\n({time.perf_counter() - start:.0f} s)"
             print(text, flush=True)
+            tables[part] = df
             texts.append(text)
-            if args.out is not None:
-                args.out.mkdir(parents=True, exist_ok=True)
-                df.to_csv(args.out / f"{part}.csv", index=False)
-    if args.out is not None and args.part == "all":
-        (args.out / "summary.txt").write_text("\n\n".join(texts) + "\n", encoding="utf-8")
+    if args.out is not None:
+        out = _load_compare().write_tables(args.out, tables, force=args.force, args=args,
+                                           seconds=time.perf_counter() - begin)
+        (out / "summary.txt").write_text("\n\n".join(texts) + "\n", encoding="utf-8")
     return 0
 
 
