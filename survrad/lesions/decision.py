@@ -10,14 +10,16 @@ riskiest lesion.
 Method
 ------
 Point estimate: the cross-fitted scores of
-:func:`~survrad.lesions.crossfit.lesion_risk_table` (same folds and seeds for the same
-``random_state``). Replicate ``b`` (seed ``SeedSequence(random_state).spawn(n_boot)[b]``,
-the rule of the resampling engine) draws ``n`` patients with replacement, assigns the
-ORIGINAL patients to ``n_folds`` folds (every copy of a drawn patient inherits its
-original's fold), fits one model per fold on the drawn patients outside the fold and
-scores, with it, every original patient of the fold, drawn or not. Every lesion of every
-original patient is thus scored once per replicate, by a model that saw none of its
-patient's copies: the spread over replicates is the uncertainty of a cross-fitted score
+:func:`~survrad.lesions.crossfit.lesion_risk_table` (same folds, seeds and fits for the
+same ``random_state``; for F equal up to the last bits of a BLAS product, because every
+fold model scores the whole cohort at once). Replicate ``b`` (seed
+``SeedSequence(random_state).spawn(n_boot)[b]``, the rule of the resampling engine)
+draws ``n`` patients with replacement, assigns the ORIGINAL patients to ``n_folds``
+folds (every copy of a drawn patient inherits its original's fold), fits one model per
+fold on the drawn patients outside the fold and scores, with it, every original patient
+of the fold, drawn or not. Every lesion of every original patient is thus scored once
+per replicate, by a model that saw none of its patient's copies: the spread over
+replicates is the uncertainty of a cross-fitted score
 (model refit and fold assignment), not the optimism of an in-sample one.
 
 Comparability. A raw lesion score has no common scale across fitted models (a Cox linear
