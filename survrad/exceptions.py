@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "AttentionUniformWarning",
     "ConfigError",
     "ConvergenceWarning",
     "DataWarning",
@@ -19,6 +20,7 @@ __all__ = [
     "ResamplingError",
     "SchemaError",
     "StatisticalWarning",
+    "SurvradDeprecationWarning",
     "SurvradWarning",
     "Terminated",
     "format_values",
@@ -168,6 +170,23 @@ class ConvergenceWarning(SurvradWarning):
 
 class StatisticalWarning(SurvradWarning):
     """The numbers are computable but statistically fragile (few events, low EPV, ...)."""
+
+
+class AttentionUniformWarning(StatisticalWarning):
+    """Attention pooling did not depart from mean pooling: its weights are no lesion ranking.
+
+    Raised by :class:`survrad.lesions.AttentionMIL` when the fitted attention is
+    indistinguishable from uniform weights ``1 / n_lesions`` (see its
+    ``attention_diagnostics_``); the strategy then behaves as mean pooling and its
+    attention weights must not be read as learned lesion importance.
+    """
+
+
+class SurvradDeprecationWarning(SurvradWarning, FutureWarning):
+    """A parameter name or meaning that is going away: the message says what replaces it.
+
+    A :class:`FutureWarning` (shown to users by default), accepted for one release.
+    """
 
 
 class DataWarning(SurvradWarning):

@@ -14,7 +14,13 @@ from sklearn.base import clone
 
 from survrad.data.cohort import Cohort, Endpoint
 from survrad.data.simulate import simulate_cohort
-from survrad.exceptions import DataWarning, NotFittedError, StatisticalWarning
+from survrad.exceptions import (
+    AttentionUniformWarning,
+    DataWarning,
+    NotFittedError,
+    StatisticalWarning,
+    SurvradDeprecationWarning,
+)
 from survrad.lesions import attention as attention_module
 from survrad.lesions.attention import (
     AttentionMIL,
@@ -178,8 +184,9 @@ def test_attention_collapses_to_mean_pooling_under_the_former_single_penalty():
     """l2 = 0.1 on every weight (the former default) puts V, U, w at 0 on a worst-lesion
     cohort: every weight is 1 / n_lesions. The default separate penalty does not."""
     c = simulate_cohort(n_patients=200, random_state=0, driver="worst")
-    for kw in ({"l2": 0.1, "l2_attention": None}, {"l2_attention": 0.1}):
-        ls = AttentionMIL(random_state=0, **kw).fit(c, "os").lesion_scores(c)
+    for kw in ({"l2_penalty": 0.1, "l2_attention": None}, {"l2_attention": 0.1}):
+        with pytest.warns(AttentionUniformWarning, match="within 0.001 of 1 / n_lesions"):
+            ls = AttentionMIL(random_state=0, **kw).fit(c, "os").lesion_scores(c)
         n = ls.groupby("patient_id")["attention"].transform("size")
         assert np.abs(ls["attention"] - 1.0 / n).max() < 1e-6
     ls = AttentionMIL(random_state=0).fit(c, "os").lesion_scores(c)
@@ -254,8 +261,9 @@ def test_patients_without_lesions_are_filled_and_warned():
 
 def test_early_stopping_keeps_the_best_validation_iteration():
     c = tiny_cohort(n=120, seed=6)
-    m = AttentionMIL(random_state=0, early_stopping=True, n_iter_no_change=5,
-                     l2=1e-4).fit(c, "os")
+    with pytest.warns(AttentionUniformWarning, match="p = 0.42"):
+        m = AttentionMIL(random_state=0, early_stopping=True, n_iter_no_change=5,
+                         l2_penalty=1e-4).fit(c, "os")
     curve = np.asarray(m.validation_loss_)
     assert curve.size == m.n_iter_ >= 1
     assert 1 <= m.best_iter_ <= m.n_iter_        # measured: best 12 of 17 iterations
@@ -309,7 +317,8 @@ def test_early_stopping_split_groups_bootstrap_copies(monkeypatch):
         return real(bags, keep)
 
     monkeypatch.setattr(attention_module, "_subset_bags", spy)
-    AttentionMIL(random_state=0, early_stopping=True, n_iter_no_change=5).fit(boot, "os")
+    with pytest.warns(AttentionUniformWarning):
+        AttentionMIL(random_state=0, early_stopping=True, n_iter_no_change=5).fit(boot, "os")
     origin = np.asarray(boot.original_ids, dtype=object)
     train, val = (set(origin[pos]) for pos in seen)
     assert train and val and not train & val
@@ -322,17 +331,18 @@ def test_early_stopping_split_groups_bootstrap_copies(monkeypatch):
 
 def test_binary_endpoint_and_collapse_warning():
     c = tiny_cohort(n=100, seed=7)
-    out = AttentionMIL(random_state=0).fit(c, "response").transform(c)
+    with pytest.warns(AttentionUniformWarning, match="lower l2_attention"):
+        out = AttentionMIL(random_state=0).fit(c, "response").transform(c)
     resp = c.patients["resp"].to_numpy()
     # low worst-lesion score = response: the risk (logit of response) ranks responders high
     auc = stats.mannwhitneyu(out.iloc[:, 0][resp == 1], out.iloc[:, 0][resp == 0]).statistic
     assert auc / (resp.sum() * (1 - resp).sum()) > 0.7
     with pytest.warns(StatisticalWarning, match="too strong"):
-        AttentionMIL(random_state=0, l2=50.0).fit(c, "os")
+        AttentionMIL(random_state=0, l2_penalty=50.0).fit(c, "os")
 
 
 @pytest.mark.parametrize("bad", [{"l2_attention": -0.1}, {"l2_attention": np.inf},
-                                 {"l2_attention": "0.01"}, {"tol": -1.0}, {"l2": np.nan}])
+                                 {"l2_attention": "0.01"}, {"tol": -1.0}, {"l2_penalty": np.nan}])
 def test_penalty_and_tolerance_are_validated_in_fit(bad):
     c = tiny_cohort(n=40, seed=8)
     est = AttentionMIL(**bad)                       # __init__ only stores
@@ -398,3 +408,88 @@ def test_attention_weights_point_at_the_worst_lesion(worst_cohort, worst_table):
     top = worst_table.groupby("patient_id")["attention"].max().loc[multi.index].mean()
     assert top >= 1.4 * (1.0 / multi).mean()
     assert stats.spearmanr(worst_table["attention_logit"], truth["score"]).statistic >= 0.6
+
+
+# --------------------------------------------------------------------------- diagnostics
+def test_deprecated_l2_is_l2_penalty():
+    c = tiny_cohort(n=80, seed=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AttentionUniformWarning)
+        with pytest.warns(SurvradDeprecationWarning, match="l2_penalty"):
+            old = AttentionMIL(random_state=0, l2=0.3).fit(c, "os")
+        new = AttentionMIL(random_state=0, l2_penalty=0.3).fit(c, "os")
+    assert old.l2_penalty_ == new.l2_penalty_ == 0.3
+    for name in old.params_:
+        np.testing.assert_array_equal(old.params_[name], new.params_[name])
+
+
+def test_diagnostics_entropy_and_deviation_match_a_naive_computation():
+    c = simulate_cohort(n_patients=120, random_state=3, driver="worst")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AttentionUniformWarning)
+        m = AttentionMIL(random_state=0).fit(c, "os")
+    d = m.attention_diagnostics_
+    ls = m.lesion_scores(c)
+    n = ls.groupby("patient_id")["attention"].transform("size")
+    multi = ls.loc[n > 1]
+    ent = multi.groupby("patient_id")["attention"].apply(
+        lambda a: -(a * np.log(a)).sum() / np.log(a.size))
+    assert d.n_patients == ent.size
+    assert d.entropy_ratio == pytest.approx(ent.mean(), rel=1e-12)
+    assert d.max_deviation == pytest.approx((ls["attention"] - 1 / n).abs().max(), rel=1e-12)
+    row = d.to_frame()
+    assert row.shape == (1, 7) and row.loc[0, "p_value"] == d.p_value
+
+
+def test_score_test_equals_the_cox_score_test_of_the_spread_covariate():
+    """The attention score test is the Cox score test (Efron) of the within-patient variance of
+    the mean-pooling lesion risks, given the mean-pooling risk: here the efficient score
+    is checked by brute force (central differences of the Efron log
+    partial likelihood of eta0 * b + d * g at (1, 0))."""
+    from survrad._math.coxph import cox_partial_loglik_eta
+
+    rng, codes, X, time, event = gradient_problem(seed=5)
+    net = _Net(X.shape[1], 3, 2)
+    bags = _make_bags(X, codes)
+    theta = net.init(rng) + rng.normal(scale=0.5, size=net.size)
+    P = net.unpack(theta)
+    for k in ("V", "U", "w"):
+        P[k][...] = 0.0
+    theta = net.pack(P)
+    f = _forward(net, theta, bags)
+    stat, p = attention_module._score_test(net, f, bags, ("survival", time, event), theta,
+                                           "efron")
+    pos = bags.patient_pos
+    r = f["H"] @ P["beta"]
+    sizes = np.diff(np.append(bags.starts, bags.seg.size))
+    d = np.add.reduceat((r - f["eta"][bags.seg]) ** 2, bags.starts) / sizes
+
+    def ll(b):
+        return cox_partial_loglik_eta(b[0] * f["eta"] + b[1] * d, time[pos], event[pos])[0]
+
+    h = 1e-4
+    e = np.eye(2)
+    x0 = np.array([1.0, 0.0])
+    U = np.array([(ll(x0 + h * e[i]) - ll(x0 - h * e[i])) / (2 * h) for i in range(2)])
+    info = -np.array([[(ll(x0 + h * e[i] + h * e[j]) - ll(x0 + h * e[i] - h * e[j])
+                        - ll(x0 - h * e[i] + h * e[j]) + ll(x0 - h * e[i] - h * e[j]))
+                       / (4 * h * h) for j in range(2)] for i in range(2)])
+    u_eff = U[1] - info[1, 0] / info[0, 0] * U[0]
+    i_eff = info[1, 1] - info[1, 0] ** 2 / info[0, 0]
+    assert stat == pytest.approx(u_eff**2 / i_eff, rel=1e-4)
+    assert p == pytest.approx(stats.chi2.sf(u_eff**2 / i_eff, 1), rel=1e-3)
+
+
+def test_attention_departs_at_300_patients_and_warns_at_60():
+    """Worst-lesion driver. At 300 patients the score test finds the attention signal and
+    the weights depart from uniform; at 60 patients the fit warns that F is mean pooling
+    (seed 0; the rates over seeds are in analyses/lesion_decisions)."""
+    big = simulate_cohort(n_patients=300, random_state=0, driver="worst")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = AttentionMIL(random_state=0).fit(big, "os").attention_diagnostics_
+    assert d.departed and d.p_value < 0.01 and d.entropy_ratio < 0.95
+    small = simulate_cohort(n_patients=60, random_state=0, driver="worst")
+    with pytest.warns(AttentionUniformWarning, match="treat F as mean pooling"):
+        m = AttentionMIL(random_state=0).fit(small, "os")
+    assert not m.attention_diagnostics_.departed

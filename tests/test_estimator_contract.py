@@ -70,6 +70,10 @@ def _repeats() -> pd.DataFrame:
     })
 
 
+# At 60 patients the attention of AttentionMIL rightly does not depart from mean pooling
+# (issue 12): these tests check the estimator contract, so its warning is ignored here.
+pytestmark = pytest.mark.filterwarnings("ignore::survrad.exceptions.AttentionUniformWarning")
+
 FOREST_KEEPS_TIMES = pytest.mark.xfail(
     strict=True,
     reason="SurvivalForest keeps unique_times_ / is_event_time_ (and so does the wrapped "

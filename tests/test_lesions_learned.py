@@ -19,7 +19,13 @@ from sklearn.linear_model import LogisticRegression
 
 from survrad.data.cohort import Cohort, Endpoint
 from survrad.data.simulate import simulate_cohort
-from survrad.exceptions import ConfigError, DataWarning, FitError, SchemaError
+from survrad.exceptions import (
+    ConfigError,
+    DataWarning,
+    FitError,
+    SchemaError,
+    SurvradDeprecationWarning,
+)
 from survrad.lesions._learned import pool
 from survrad.lesions.crossfit import lesion_risk_table, patient_folds
 from survrad.lesions.lesion_response import LesionResponseAggregation, lesion_response_target
@@ -117,14 +123,18 @@ def test_lesion_response_target_from_diameters_and_column():
 
 
 def test_lesion_response_matches_hand_fitted_logistic():
+    """Oracle: scikit-learn's LogisticRegression with C = 1 / (l2_penalty * n), the same
+    objective (-loglik / n + l2_penalty / 2 ||b||^2); the lbfgs optimum to 1e-6."""
     c = small_cohort(with_response_col=True)
     m = LesionResponseAggregation(pooling=("max", "mean", "vw_mean", "frac_above",
-                                           "noisy_or"), C=0.5).fit(c)
+                                           "noisy_or"), l2_penalty=0.02).fit(c)
+    assert m.treatment_ == []            # no irradiated column: nothing to adjust for
     les = c.lesions
     lab = les["lesion_response"].notna().to_numpy()
     X = les[FEATS].to_numpy()[lab]
     Xs = (X - X.mean(0)) / X.std(0)
-    ref = LogisticRegression(C=0.5, max_iter=1000).fit(Xs, les["lesion_response"][lab])
+    ref = LogisticRegression(C=1 / (0.02 * lab.sum()), tol=1e-12, max_iter=1000).fit(
+        Xs, les["lesion_response"][lab])
     np.testing.assert_allclose(m.coef_.to_numpy(), ref.coef_[0], rtol=1e-6)
     assert m.n_unlabelled_ == int((~lab).sum()) > 0
     assert m.n_train_lesions_ == int(lab.sum())
@@ -134,11 +144,28 @@ def test_lesion_response_matches_hand_fitted_logistic():
     ls = m.lesion_scores(c)
     np.testing.assert_allclose(ls["p_response"], p, rtol=1e-6)
     np.testing.assert_allclose(ls["score"], 1 - p, rtol=1e-6)
+    np.testing.assert_array_equal(ls["p_response_rt"], ls["p_response_no_rt"])
     out = m.transform(c)
     df = les.assign(p=p)
     for how in m.pooling_:
         np.testing.assert_allclose(out[f"lesion_response__{how}"],
                                    naive_pool(df, "p", how).reindex(c.patient_ids), rtol=1e-6)
+
+
+def test_lesion_response_deprecated_C_gives_the_former_fit():
+    """C (scikit-learn's inverse penalty on the summed log likelihood) still works for one
+    release, with a SurvradDeprecationWarning, and equals l2_penalty = 1 / (C n)."""
+    c = small_cohort(with_response_col=True)
+    lab = c.lesions["lesion_response"].notna().to_numpy()
+    with pytest.warns(SurvradDeprecationWarning, match="l2_penalty"):
+        old = LesionResponseAggregation(C=0.5).fit(c)
+    new = LesionResponseAggregation(l2_penalty=1 / (0.5 * lab.sum())).fit(c)
+    np.testing.assert_allclose(old.coef_, new.coef_, rtol=1e-12)
+    assert old.l2_penalty_ == pytest.approx(new.l2_penalty_, rel=1e-15)
+    X = c.lesions[FEATS].to_numpy()[lab]
+    ref = LogisticRegression(C=0.5, tol=1e-12, max_iter=1000).fit(
+        (X - X.mean(0)) / X.std(0), c.lesions["lesion_response"][lab])
+    np.testing.assert_allclose(old.coef_.to_numpy(), ref.coef_[0], rtol=1e-6)
 
 
 def test_lesion_response_refuses_leakage_and_one_class():

@@ -176,8 +176,10 @@ def strategy_pipelines(model: CoxModel | None = None, *, random_state: int = 0
         "C_statistics": FeatureStatistics(stats=("mean", "max")),
         "D_lesion_response": LesionResponseAggregation(),
         # lesion-level ridge Cox, as in the demo study: 32 lesion features for ~180
-        # patient events is below 10 events per feature (RELIABILITY #22)
-        "E_lesion_risk": LesionRiskAggregation(penalty=0.1),
+        # patient events is below 10 events per feature (RELIABILITY #22). The penalty has
+        # glmnet's scale (issue 11): 0.1 / 300 is the former 0.1 on the total weighted
+        # log likelihood for the 300 patients of the analysis
+        "E_lesion_risk": LesionRiskAggregation(penalty=0.1 / 300),
         "F_attention_mil": AttentionMIL(random_state=random_state),
     }
     return {name: CohortPipeline(strategy=strategy, model=clone(model),

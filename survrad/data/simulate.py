@@ -28,10 +28,16 @@ Lesions ``j = 1..m_i`` (ids ``P001-L01``...).
 * ``longest_diameter_mm = max(5, 10 · (6 V / π)^{1/3} · exp(0.08 + 0.08 |z|))``: the
   equivalent-sphere diameter stretched by a small elongation factor, z ~ N(0, 1).
 * Irradiation: one lesion per patient, a second one with probability 0.3 when the patient
-  has ≥ 2 lesions. The first pick is the largest lesion with probability 0.6, otherwise a
-  lesion at random; the choice does not depend on the latent scores (a randomised-like
-  contrast). ``rt_dose_gy`` (SBRT total dose) is drawn from 24, 27, 30, 40, 45, 50 Gy
-  (probabilities 0.20, 0.15, 0.20, 0.20, 0.10, 0.15) for irradiated lesions, 0 otherwise.
+  has ≥ 2 lesions. With ``rt_assignment="largest"`` (default) the first pick is the
+  largest lesion with probability ``q = rt_largest_probability`` (default 0.6),
+  otherwise a lesion at random; ``rt_assignment="random"`` always picks at random
+  (``q = 0``, the same random draws). The choice never depends on the latent scores, but
+  with ``q > 0`` it depends on volume: irradiation is CONFOUNDED with lesion size (the
+  situation of a real SBRT cohort, where the largest or symptomatic lesion is treated),
+  while the lesion response below does not depend on volume given the refractory score
+  and irradiation. ``rt_dose_gy`` (SBRT total dose) is drawn from 24, 27, 30, 40, 45,
+  50 Gy (probabilities 0.20, 0.15, 0.20, 0.20, 0.10, 0.15) for irradiated lesions, 0
+  otherwise; the dose does not change the response.
 * ``is_target`` (RECIST 1.1-like): measurable lesions (longest diameter ≥ 10 mm, lymph
   nodes ≥ 15 mm), at most 2 per organ and 5 per patient, the largest first, non-irradiated
   lesions preferred (irradiated lesions are targets only when the patient has no other
@@ -100,7 +106,20 @@ Lesion response at the first follow-up scan (≈ 3 months). Log diameter ratio
 ``r_ij`` = irradiated, ``a_i ~ Bernoulli(expit(−1.2 − 2 u_i))`` the abscopal responder flag
 (patients with low refractoriness respond outside the radiation field). The follow-up
 diameter is ``D · e^{c}``, recorded as 0 (the lesion disappeared) when it falls below
-5 mm; ``lesion_response = 1{follow-up / baseline − 1 ≤ −0.30}``.
+5 mm; ``lesion_response = 1{follow-up / baseline − 1 ≤ −0.30}``, i.e.
+``c ≤ k_ij = max(log 0.7, log(5 / D_ij))``. The lesion's TRUE response probabilities
+with and without irradiation, given its latent score and its patient's ``u`` (averaged
+over the abscopal draw and the noise), are
+
+.. math::
+
+    p^{RT}_{ij} = \Phi\Big(\frac{k_{ij} - \mu_{ij} + 0.60}{0.25}\Big), \quad
+    p^{noRT}_{ij} = \pi_i \Phi\Big(\frac{k_{ij} - \mu_{ij} + 0.55}{0.25}\Big)
+                  + (1 - \pi_i) \Phi\Big(\frac{k_{ij} - \mu_{ij}}{0.25}\Big),
+
+with ``μ_ij = 0.10 + 0.25 s_ij`` and ``π_i = expit(−1.2 − 2 u_i)``. The 5 mm floor
+makes ``k`` depend on the diameter only for lesions under 7.2 mm (about 0.1 % of them);
+otherwise neither probability depends on volume.
 
 Patient response (RECIST-like, target lesions): with ``Δ`` the relative change of the sum
 of target diameters, ``PD`` if ``Δ ≥ +20 %`` (and ≥ 5 mm absolute) or a new lesion appears
@@ -121,7 +140,9 @@ its response (0 for new lesions).
 covariates of ``lp`` as used, ``lp``, ``hazard_ratio = exp(lp)``, the individual true
 median, uncensored event and censoring times, ``abscopal``, ``new_lesions``,
 ``n_lesions``), ``"lesions"`` (row-aligned with the lesion table: ``score = s``,
-``lesion_effect = e``, ``is_worst``, ``log_change = c``, ``vanished``, ``new``),
+``lesion_effect = e``, ``is_worst`` (the patient's lesion with the highest ``s``: the
+truly worst, most refractory lesion), ``log_change = c``, ``vanished``, ``new``,
+``p_response_rt``, ``p_response_no_rt``: NaN for new lesions, like ``log_change``),
 ``"coef"`` (true log hazard ratios by term), ``"baseline"`` (Weibull shape and scale,
 censoring settings), ``"features"`` (``w, v, κ``, scale of every feature) and ``"batch"``
 (``γ, δ`` per centre and feature). The ``"coef"`` terms (``age_c``, ``ecog``,
@@ -172,6 +193,7 @@ MIN_VOLUME_ML = 0.07
 MIN_DIAMETER_MM = 5.0
 DOSES_GY = np.array([24.0, 27.0, 30.0, 40.0, 45.0, 50.0])
 DOSE_P = np.array([0.20, 0.15, 0.20, 0.20, 0.10, 0.15])
+RT_ASSIGNMENTS = ("largest", "random")
 
 MAX_TIMEPOINTS = 60
 
@@ -229,6 +251,8 @@ def simulate_cohort(
     scan_interval: float = 2.0,
     pseudo_progression: float = 0.0,
     response_effect: float = 0.0,
+    rt_assignment: str = "largest",
+    rt_largest_probability: float = 0.6,
 ) -> Cohort:
     """Simulate a metastatic radio-immunotherapy cohort whose truth is known.
 
@@ -284,6 +308,17 @@ def simulate_cohort(
         baseline at a scan; ``timepoints >= 3``). 0: tumour response has no effect on
         survival given the baseline truth, so a "responders live longer" analysis shows
         confounding and guarantee-time bias only.
+    rt_assignment : {"largest", "random"}, default "largest"
+        How the first irradiated lesion of a patient is chosen: the largest one with
+        probability ``rt_largest_probability`` (else at random), or always at random.
+        "largest" confounds irradiation with lesion size (see the module docstring);
+        the lesion response never depends on volume given the refractory score and
+        irradiation, and ``truth["lesions"]`` keeps each lesion's true response
+        probability with and without irradiation.
+    rt_largest_probability : float, default 0.6
+        In [0, 1]; used by ``rt_assignment="largest"``. The random draws do not depend
+        on it, so cohorts that differ only in it share everything but the irradiation
+        (and what follows from it).
 
     Returns
     -------
@@ -312,6 +347,9 @@ def simulate_cohort(
     (50, ['os', 'response'])
     >>> bool(c.truth["lesions"]["is_worst"].groupby(c.lesions["patient_id"]).sum().eq(1).all())
     True
+    >>> conf = sr.simulate_cohort(n_patients=50, random_state=0, rt_largest_probability=0.9)
+    >>> sorted(conf.truth["lesions"].columns[-2:])
+    ['p_response_no_rt', 'p_response_rt']
     """
     from survrad.data import simulate_scans as scans_model  # it imports this module
 
@@ -322,6 +360,7 @@ def simulate_cohort(
                               median_os_months)
         scan_settings = scans_model.check_scan_settings(cfg.timepoints, scan_interval,
                                                         pseudo_progression, response_effect)
+        rt_largest = _check_rt_assignment(rt_assignment, rt_largest_probability)
         rng = check_random_state(random_state)
     except ConfigError:
         raise
@@ -330,7 +369,7 @@ def simulate_cohort(
                           "--help lists the options).") from exc
     pat = _simulate_patients(rng, cfg)
     les = _simulate_lesions(rng, cfg, pat["u"])
-    _assign_irradiation(rng, les)
+    _assign_irradiation(rng, les, rt_largest)
     _assign_targets(les)
     _lesion_response(rng, cfg, pat, les)
     pat.update(_survival(rng, cfg, pat, les))
@@ -360,6 +399,13 @@ def _check_mean_lesions(value: Any, max_lesions: int) -> float:
         raise ValueError(f"mean_lesions ({value}) must not exceed max_lesions ({max_lesions}); "
                          "lower mean_lesions or raise max_lesions.")
     return v
+
+
+def _check_rt_assignment(rt_assignment: Any, probability: Any) -> float:
+    """The probability that the largest lesion is the first one irradiated."""
+    check_choice("rt_assignment", rt_assignment, RT_ASSIGNMENTS)
+    q = _check_real("rt_largest_probability", probability, 0.0, 1.0)
+    return q if rt_assignment == "largest" else 0.0
 
 
 def _check_settings(n, mean_lesions, max_lesions, n_sig, n_vol, n_noise, n_centers,
@@ -451,10 +497,11 @@ def _simulate_lesions(rng: np.random.Generator, cfg: _Settings,
             "e": e, "s": u[pidx] + e}
 
 
-def _assign_irradiation(rng: np.random.Generator, les: dict[str, Any]) -> None:
+def _assign_irradiation(rng: np.random.Generator, les: dict[str, Any],
+                        largest_probability: float) -> None:
     pidx, volume, counts = les["pidx"], les["volume"], les["counts"]
     largest = _rank_within(pidx, -volume) == 0
-    prefer_largest = rng.random(counts.size) < 0.6
+    prefer_largest = rng.random(counts.size) < largest_probability
     key = rng.random(les["n"]) + 2.0 * (largest & prefer_largest[pidx])
     n_irr = 1 + ((counts >= 2) & (rng.random(counts.size) < 0.3))
     irradiated = _rank_within(pidx, -key) < n_irr[pidx]
@@ -492,7 +539,26 @@ def _lesion_response(rng: np.random.Generator, cfg: _Settings, pat: dict[str, An
     follow = np.where(vanished, 0.0, follow)
     les.update(change=c, followup=follow, vanished=vanished,
                response=(follow / les["diameter"] - 1.0 <= -0.30).astype(np.int64))
+    les["p_rt"], les["p_no_rt"] = _response_probabilities(les["s"], pat["u"][pidx],
+                                                          les["diameter"])
     pat["abscopal"] = abscopal
+
+
+def _response_probabilities(s: np.ndarray, u: np.ndarray,
+                            diameter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True P(response) with and without irradiation given ``s``, ``u`` and the diameter.
+
+    Response is ``c <= max(log 0.7, log(5 / D))`` (shrinkage of 30 % or vanishing under
+    5 mm); the no-RT probability averages over the abscopal draw (module docstring).
+    """
+    k = np.maximum(np.log(0.7), np.log(MIN_DIAMETER_MM / diameter))
+    mu = RESPONSE["intercept"] + RESPONSE["score"] * s
+    sd = RESPONSE["sd"]
+    p_rt = special.ndtr((k - mu + RESPONSE["rt"]) / sd)
+    pi = special.expit(-1.2 - 2.0 * u)
+    p_no_rt = (pi * special.ndtr((k - mu + RESPONSE["abscopal"]) / sd)
+               + (1.0 - pi) * special.ndtr((k - mu) / sd))
+    return p_rt, p_no_rt
 
 
 # --------------------------------------------------------------------------- survival
@@ -708,7 +774,8 @@ def _baseline_table(les: dict[str, Any], pat: dict[str, Any], spec: pd.DataFrame
     truth = {"patient_id": table["patient_id"], "lesion_id": table["lesion_id"],
              "score": les["s"], "lesion_effect": les["e"], "is_worst": worst,
              "log_change": les["change"], "vanished": les["vanished"],
-             "new": np.zeros(les["n"], dtype=bool)}
+             "new": np.zeros(les["n"], dtype=bool), "p_response_rt": les["p_rt"],
+             "p_response_no_rt": les["p_no_rt"]}
     return table, feats, truth, pidx
 
 
@@ -742,7 +809,9 @@ def _followup_table(les, pat, follow, spec, batch, pid, lesion_ids, base, base_t
              "is_worst": cat([base_truth["is_worst"][keep], np.zeros(n_new, bool)]),
              "log_change": cat([les["change"][keep], np.full(n_new, np.nan)]),
              "vanished": np.zeros(n_old + n_new, dtype=bool),
-             "new": cat([np.zeros(n_old, bool), np.ones(n_new, bool)])}
+             "new": cat([np.zeros(n_old, bool), np.ones(n_new, bool)]),
+             "p_response_rt": cat([les["p_rt"][keep], np.full(n_new, np.nan)]),
+             "p_response_no_rt": cat([les["p_no_rt"][keep], np.full(n_new, np.nan)])}
     return table, np.vstack([old, new]), truth, cat([old_pidx, new_pidx])
 
 

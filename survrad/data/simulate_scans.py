@@ -406,7 +406,8 @@ def _part_table(part: dict[str, Any], static: dict[str, np.ndarray], lesion_ids,
              "is_worst": part["is_worst"][li], "log_change": part["log_change"][li],
              "slope": part["slope"][li], "peak_log_growth": part["peak"][li],
              "true_log_change": part["delta"][li, k], "vanished": gone,
-             "new": np.full(li.size, part["is_new"]), "pseudo": part["pseudo_row"][li]}
+             "new": np.full(li.size, part["is_new"]), "pseudo": part["pseudo_row"][li],
+             "p_response_rt": part["p_rt"][li], "p_response_no_rt": part["p_no_rt"][li]}
     return table, feats, truth, np.column_stack([pidx, k, part["number"][li]])
 
 
@@ -416,10 +417,12 @@ def _lesion_tables(cfg, pat, les, base, new, t, dates, observed, features):
     base.update(pidx=les["pidx"], number=les["number"], organ=les["organ"], s=les["s"],
                 e=les["e"], is_worst=_rank_within(les["pidx"], -les["s"]) == 0,
                 log_change=les["change"], is_new=False,
-                pseudo_row=base["pseudo"][les["pidx"]])
+                pseudo_row=base["pseudo"][les["pidx"]], p_rt=les["p_rt"],
+                p_no_rt=les["p_no_rt"])
     new.update(peak=np.zeros(n_new), is_worst=np.zeros(n_new, bool),
                log_change=np.full(n_new, np.nan), is_new=True,
-               pseudo_row=np.zeros(n_new, bool))
+               pseudo_row=np.zeros(n_new, bool), p_rt=np.full(n_new, np.nan),
+               p_no_rt=np.full(n_new, np.nan))
     pid, lesion_ids = _ids(cfg, les, {"number_new": new["number"]})
     static_base = {"is_target": les["is_target"], "irradiated": les["irradiated"],
                    "rt_dose_gy": les["dose"], "diameter_followup_mm": les["followup"],

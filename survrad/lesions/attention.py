@@ -9,12 +9,15 @@ Every patient is a bag of baseline lesions. A small network (Ilse, Tomczak & Wel
 
 trained end-to-end on all patients in one batch by minimising
 
-    -log PL(eta) / n + l2 / 2 * (||W_e||^2 + ||beta||^2)
+    -log PL(eta) / n + l2_penalty / 2 * (||W_e||^2 + ||beta||^2)
                      + l2_attention / 2 * (||V||^2 + ||U||^2 + ||w||^2)
 
 (Cox log partial likelihood with Efron or Breslow ties; the bias ``b_e`` is not penalised)
 with scipy's L-BFGS-B and analytic gradients (checked against finite differences in the
-tests). Binary endpoints use the logistic log likelihood of ``eta + b_0`` instead. Early
+tests). Both penalties are on glmnet's scale (a ridge ``lambda / 2 ||.||^2`` added to the
+MEAN negative log likelihood, the meaning of ``penalty`` in
+:class:`~survrad.models.CoxModel`), so their strength does not grow with ``n``. Binary
+endpoints use the logistic log likelihood of ``eta + b_0`` instead. Early
 stopping (optional) holds out ``validation_fraction`` of the TRAINING patients (stratified
 by event, grouped by original patient so that copies of a resampled patient stay on one
 side) and keeps the parameters of the iteration with the best validation loss.
@@ -29,14 +32,45 @@ penalised loss in ``(w, V, U)`` has eigenvalues ``lam +- ||m||`` and ``lam``, wi
 driver="worst")`` ``||m||`` is 0.02-0.03, so the former single ``l2 = 0.1`` held
 ``V, U, w`` at 0 and every weight at ``1 / n_lesions`` (to 5e-9). Defaults chosen on
 simulated cohorts (5-fold cross-fitting, 400 patients, 5 seeds; worst-lesion driver):
-``l2 = 0.2, l2_attention = 0.01`` put the highest weight on the truly worst lesion in
-74 % of multi-lesion patients (chance 25 %; within-patient Spearman of the weights with
-the true lesion score 0.78), against 55 % from numerical noise with the former
-``l2 = 0.1`` everywhere; the lesion score ``beta' h_k`` and the patient risk also improved
-(Spearman with the true lesion score 0.87 -> 0.91; patient risk with the true driver
-0.75 -> 0.89 on 3 seeds). Lower ``l2`` or ``l2_attention`` overfit (sharper but less
-correct attention, more iterations); with 100 patients or without a lesion-level signal
-the attention stays close to uniform.
+``l2_penalty = 0.2, l2_attention = 0.01`` put the highest weight on the truly worst
+lesion in 74 % of multi-lesion patients (chance 25 %; within-patient Spearman of the
+weights with the true lesion score 0.78), against 55 % from numerical noise with the
+former ``l2 = 0.1`` everywhere; the lesion score ``beta' h_k`` and the patient risk also
+improved (Spearman with the true lesion score 0.87 -> 0.91; patient risk with the true
+driver 0.75 -> 0.89 on 3 seeds). Lower penalties overfit (sharper but less correct
+attention, more iterations).
+
+Tried to make attention learn at 150-300 patients (5-fold cross-fitted attention weights,
+3 seeds each, worst-lesion driver; share of multi-lesion patients whose highest weight is
+on the truly worst lesion, chance 0.25-0.29): defaults 0.57-0.64 at 150 and 0.64-0.77 at
+300 patients; starting from uniform attention (``w = 0``) gave the same; early stopping
+0.58-0.68 and 0.65-0.73 (no better at 300); an attention penalty shrinking as
+``kappa / sqrt(n)`` (a universal-threshold rule for the lasso-like dead zone above)
+either let noise through at 60 patients (``kappa = 0.3``) or held the attention uniform at
+300 (``kappa`` 0.3 and 1). None was kept: the defaults are unchanged.
+
+Attention diagnostics (``attention_diagnostics_``, after every fit). Large weights alone do
+not show that attention learned anything: at 60 patients the fitted weights depart from
+``1 / n_lesions`` as much as at 300 (largest deviation 0.7-0.8), from noise. Two
+quantities describe the weights on the training lesions, the mean entropy relative to
+uniform (``H(a) / log n_lesions``, 1 = mean pooling) and the largest ``|a_k - 1/m|``, and a
+score test asks whether they carry signal: the network is refitted with uniform attention
+(``V = U = w = 0``, a stationary point of the attention block: mean pooling of the same
+embedding), and the score statistic of adding ``d_i = mean_k (r_k - rbar_i)^2``, the
+within-patient variance of the lesion risks ``r_k = beta' h_k`` of that fit, to its patient
+risk is computed (1 df, efficient score given the scale of the mean-pooling risk; Cox or
+logistic). To first order, attention ``s_k = gamma r_k`` towards the riskier lesions adds
+``gamma d_i`` to the mean-pooling risk, so the test asks whether attending to the riskiest
+lesions explains outcome beyond their mean. It ignores the estimation of the embedding
+(an approximation). When ``p >= attention_alpha`` or every weight is within 1e-3 of
+``1 / n_lesions``, :class:`~survrad.exceptions.AttentionUniformWarning` says "attention
+did not depart from mean pooling; treat F as mean pooling". Measured
+(``analyses/lesion_decisions``: fits on whole simulated cohorts, seeds 0-4,
+``random_state = seed``): worst-lesion driver, the warning fired in 4 of 5 fits at 60
+patients, 2 of 5 at 150 and 0 of 5 at 300 (p <= 0.005 in all five; there the 5-fold
+cross-fitted attention put its highest weight on the truly worst lesion in 59-77 % of
+multi-lesion patients, chance 25-27 %); mean-lesion driver (attention cannot help), it
+fired in 9 of 10 fits at 150 and 300 patients (the tenth: p = 0.011).
 """
 
 from __future__ import annotations
@@ -49,6 +83,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.optimize import minimize
 from scipy.special import expit
 
@@ -56,10 +91,12 @@ from survrad._math.coxph import CoxRiskSets
 from survrad._validation import check_choice, check_fraction, check_int, check_random_state
 from survrad.data.cohort import Cohort
 from survrad.exceptions import (
+    AttentionUniformWarning,
     ConvergenceWarning,
     DataWarning,
     FitError,
     StatisticalWarning,
+    SurvradDeprecationWarning,
     format_values,
 )
 from survrad.lesions._learned import (
@@ -70,7 +107,7 @@ from survrad.lesions._learned import (
 )
 from survrad.lesions.base import AggregationStrategy, resolve_features
 
-__all__ = ["AttentionMIL"]
+__all__ = ["AttentionDiagnostics", "AttentionMIL"]
 
 _NAME = "attention_mil"
 
@@ -301,6 +338,100 @@ class _EarlyStop:
             raise StopIteration
 
 
+# --------------------------------------------------------------------------- diagnostics
+#: a weight within this of 1 / n_lesions counts as uniform (mean pooling)
+UNIFORM_TOL = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionDiagnostics:
+    """Did the attention of a fitted :class:`AttentionMIL` depart from mean pooling?
+
+    Computed on the training lesions of the fit (see the module docstring).
+
+    Attributes
+    ----------
+    n_patients : int
+        Training patients with at least two lesions (the only ones whose attention can
+        differ from 1).
+    entropy_ratio : float
+        Mean over those patients of ``H(a) / log(n_lesions)``: 1 = uniform weights (mean
+        pooling), 0 = all weight on one lesion.
+    max_deviation : float
+        Largest ``|a_k - 1 / n_lesions|`` over the training lesions.
+    score_statistic, p_value : float
+        Score test (1 df) of attention towards the riskiest lesions against mean pooling
+        (NaN without multi-lesion patients).
+    alpha : float
+        The level used (``attention_alpha``).
+    departed : bool
+        ``p_value < alpha`` and ``max_deviation >= 1e-3``; False triggers
+        :class:`~survrad.exceptions.AttentionUniformWarning`.
+    """
+
+    n_patients: int
+    entropy_ratio: float
+    max_deviation: float
+    score_statistic: float
+    p_value: float
+    alpha: float
+    departed: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with every field."""
+        return pd.DataFrame([dataclasses.asdict(self)])
+
+
+def _weight_spread(bags: _Bags, a: np.ndarray) -> tuple[int, float, float]:
+    """(multi-lesion bags, mean entropy ratio, largest |a - 1/m|) of attention ``a``."""
+    sizes = np.diff(np.append(bags.starts, bags.seg.size))
+    multi = sizes >= 2
+    if not multi.any():
+        return 0, 1.0, 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(a > 0, a * np.log(a), 0.0)
+    entropy = -np.add.reduceat(plogp, bags.starts)
+    ratio = entropy[multi] / np.log(sizes[multi])
+    deviation = np.abs(a - 1.0 / sizes[bags.seg])
+    return int(multi.sum()), float(ratio.mean()), float(deviation.max())
+
+
+def _score_test(net: _Net, f: dict[str, np.ndarray], bags: _Bags, outcome: tuple,
+                theta: np.ndarray, ties: str) -> tuple[float, float]:
+    """1-df score test of ``d_i`` (within-patient variance of lesion risks) added to the
+    mean-pooling risk ``eta0`` of the fit ``f``; returns (statistic, p-value)."""
+    P = net.unpack(theta)
+    r = f["H"] @ P["beta"]
+    eta0 = f["eta"]
+    sizes = np.diff(np.append(bags.starts, bags.seg.size))
+    d = np.add.reduceat((r - eta0[bags.seg]) ** 2, bags.starts) / sizes
+    if not (sizes >= 2).any() or np.ptp(d) <= 0:
+        return np.nan, np.nan
+    pos = bags.patient_pos
+    if outcome[0] == "survival":
+        rs = CoxRiskSets(outcome[1][pos], outcome[2][pos], ties=ties)
+        Z = np.column_stack([eta0, d])
+        Z -= Z.mean(axis=0)
+        _, U, info = rs.derivatives(Z, np.array([1.0, 0.0]))
+    else:
+        y = outcome[1][pos].astype(np.float64)
+        prob = expit(eta0 + P["b_0"][0])
+        Z = np.column_stack([np.ones(eta0.size), eta0, d])
+        U = Z.T @ (y - prob)
+        info = (Z * (prob * (1.0 - prob))[:, None]).T @ Z
+    nuis = slice(0, info.shape[0] - 1)
+    try:
+        proj = np.linalg.solve(info[nuis, nuis], info[nuis, -1])
+    except np.linalg.LinAlgError:
+        return np.nan, np.nan
+    u_eff = U[-1] - proj @ U[nuis]
+    i_eff = info[-1, -1] - proj @ info[nuis, -1]
+    if not i_eff > 0:
+        return np.nan, np.nan
+    stat = float(u_eff**2 / i_eff)
+    return stat, float(stats.chi2.sf(stat, 1))
+
+
 # --------------------------------------------------------------------------- strategy
 class AttentionMIL(AggregationStrategy):
     """F ``attention_mil``: gated attention pooling trained with the Cox partial likelihood.
@@ -311,17 +442,18 @@ class AttentionMIL(AggregationStrategy):
         Size of the lesion embedding ``h`` (and of the patient embedding ``z``).
     n_attention : int, default 8
         Size of the gated attention layer (``V`` and ``U`` rows).
-    l2 : float, default 0.2
+    l2_penalty : float, default 0.2
         Ridge penalty on the embedding and output weights ``W_e`` and ``beta`` (not on the
-        embedding bias), applied to the MEAN negative log partial likelihood, so its
-        strength does not grow with ``n``. It is the main guard against overfitting: too
-        large a value shrinks the whole network to zero (constant risk, a warning is
-        raised), too small overfits.
+        embedding bias), on glmnet's scale: added as ``l2_penalty / 2 * ||.||^2`` to the
+        MEAN negative log partial likelihood, so its strength does not grow with ``n``.
+        It is the main guard against overfitting: too large a value shrinks the whole
+        network to zero (constant risk, a warning is raised), too small overfits.
     l2_attention : float, default 0.01
-        Ridge penalty on the attention layer ``V, U, w``. Keep it well below ``l2``: the
-        attention logit is a product of these weights, so a penalty above the strength of
-        the lesion-level signal sets them exactly to 0 and the attention to
-        ``1 / n_lesions`` (mean pooling; see the module docstring). ``None`` uses ``l2``.
+        Ridge penalty on the attention layer ``V, U, w``, same scale. Keep it well below
+        ``l2_penalty``: the attention logit is a product of these weights, so a penalty
+        above the strength of the lesion-level signal sets them exactly to 0 and the
+        attention to ``1 / n_lesions`` (mean pooling; see the module docstring). ``None``
+        uses ``l2_penalty``.
     ties : {"efron", "breslow"}, default "efron"
         Tie handling of the Cox partial likelihood.
     max_iter : int, default 500
@@ -347,6 +479,14 @@ class AttentionMIL(AggregationStrategy):
         standardised on the training lesions.
     random_state : None, int or numpy.random.Generator
         Seeds the initial weights and the inner split.
+    attention_alpha : float, default 0.05
+        Level of the score test of the attention diagnostics: with ``p >= attention_alpha``
+        (or weights all within 1e-3 of uniform) the fit warns that the attention did not
+        depart from mean pooling (module docstring). The test refits the network with
+        uniform attention (about one more fit).
+    l2 : float, optional
+        Deprecated name of ``l2_penalty`` (same meaning), accepted for one release with a
+        :class:`~survrad.exceptions.SurvradDeprecationWarning`.
 
     Attributes
     ----------
@@ -357,6 +497,9 @@ class AttentionMIL(AggregationStrategy):
         L-BFGS iterations run; ``best_iter_`` the iteration kept.
     validation_loss_ : list of float
         Validation loss after every iteration (empty without early stopping).
+    attention_diagnostics_ : AttentionDiagnostics
+        Entropy of the attention relative to uniform, its largest deviation from
+        ``1 / n_lesions`` and the score test against mean pooling, on the training lesions.
     attention_ : pandas.DataFrame
         ``patient_id, lesion_id, attention`` of the last cohort transformed.
 
@@ -392,14 +535,15 @@ class AttentionMIL(AggregationStrategy):
 
     requires_outcome = True
 
-    def __init__(self, n_hidden: int = 8, n_attention: int = 8, l2: float = 0.2,
+    def __init__(self, n_hidden: int = 8, n_attention: int = 8, l2_penalty: float = 0.2,
                  l2_attention: float | None = 0.01, ties: str = "efron", max_iter: int = 500,
                  tol: float = 1e-6, early_stopping: bool = False, validation_fraction: float = 0.2,
                  n_iter_no_change: int = 20, return_embedding: bool = False,
-                 features: Sequence[str] | None = None, random_state: Any = None) -> None:
+                 features: Sequence[str] | None = None, random_state: Any = None,
+                 attention_alpha: float = 0.05, l2: float | None = None) -> None:
         self.n_hidden = n_hidden
         self.n_attention = n_attention
-        self.l2 = l2
+        self.l2_penalty = l2_penalty
         self.l2_attention = l2_attention
         self.ties = ties
         self.max_iter = max_iter
@@ -410,11 +554,16 @@ class AttentionMIL(AggregationStrategy):
         self.return_embedding = return_embedding
         self.features = features
         self.random_state = random_state
+        self.attention_alpha = attention_alpha
+        self.l2 = l2
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort, endpoint: str | None = None) -> AttentionMIL:
         """Learn the network on the training cohort's lesions and ``endpoint``."""
         self._check_params()
+        self.l2_penalty_ = self._l2()
+        self.l2_attention_ = (self.l2_penalty_ if self.l2_attention is None
+                              else float(self.l2_attention))
         rng = check_random_state(self.random_state)
         outcome = patient_outcome(cohort, endpoint, type(self).__name__)
         self.features_ = resolve_features(cohort, self.features)
@@ -427,19 +576,78 @@ class AttentionMIL(AggregationStrategy):
         label = (outcome[2] if outcome[0] == "survival" else outcome[1])[bags.patient_pos]
         origin = np.asarray(cohort.patient_ids if cohort.original_ids is None
                             else cohort.original_ids, dtype=object)[bags.patient_pos]
-        theta = self._optimise(net, bags, outcome, label.astype(int), origin, rng)
+        theta0 = net.init(rng)
+        theta = self._optimise(net, bags, outcome, label.astype(int), origin, rng, theta0)
         self.params_ = {k: v.copy() for k, v in net.unpack(theta).items()}
         self.endpoint_kind_ = outcome[0]
-        self._warn_constant(_forward(net, theta, bags)["eta"])
+        f = _forward(net, theta, bags)
+        constant = self._warn_constant(f["eta"])
+        self.attention_diagnostics_ = self._diagnose(net, bags, outcome, f, theta0)
+        if not constant:
+            self._warn_uniform()
         super().fit(cohort, endpoint)  # output names and fill values (base fill rule)
         return self
 
-    def _warn_constant(self, eta: np.ndarray) -> None:
+    def _l2(self) -> float:
+        """``l2_penalty``, or the deprecated ``l2`` when given."""
+        if self.l2 is None:
+            return float(self.l2_penalty)
+        warnings.warn("AttentionMIL(l2=...) is deprecated and will be removed in the next "
+                      "release: use l2_penalty (same meaning).", SurvradDeprecationWarning,
+                      stacklevel=4)
+        return float(self.l2)
+
+    def _warn_constant(self, eta: np.ndarray) -> bool:
         if np.ptp(eta) <= 1e-6:
             warnings.warn(f"AttentionMIL: the fitted network gives (almost) the same risk "
-                          f"to every training patient (range {np.ptp(eta):.2g}); the l2 "
-                          f"penalty ({self.l2}) is too strong for the signal: lower it.",
-                          StatisticalWarning, stacklevel=3)
+                          f"to every training patient (range {np.ptp(eta):.2g}); the "
+                          f"l2_penalty ({self.l2_penalty_}) is too strong for the signal: "
+                          "lower it.", StatisticalWarning, stacklevel=3)
+            return True
+        return False
+
+    def _diagnose(self, net: _Net, bags: _Bags, outcome: tuple, f: dict[str, np.ndarray],
+                  theta0: np.ndarray) -> AttentionDiagnostics:
+        """Entropy, largest deviation and the score test against mean pooling."""
+        n_multi, entropy, deviation = _weight_spread(bags, f["a"])
+        stat, p = np.nan, np.nan
+        if n_multi:
+            P = net.unpack(theta0.copy())
+            for name in ("V", "U", "w"):
+                P[name][...] = 0.0     # uniform attention: a stationary point of V, U, w
+            loss = _Loss(net, bags, outcome, self.l2_penalty_, self.ties,
+                         self.l2_attention_)
+            res = minimize(loss, net.pack(P), jac=True, method="L-BFGS-B",
+                           options={"maxiter": self.max_iter, "maxfun": 4 * self.max_iter,
+                                    "ftol": float(self.tol)})
+            null = np.asarray(res.x, dtype=np.float64)
+            stat, p = _score_test(net, _forward(net, null, bags), bags, outcome, null,
+                                  self.ties)
+        alpha = float(self.attention_alpha)
+        departed = bool(np.isfinite(p) and p < alpha and deviation >= UNIFORM_TOL)
+        return AttentionDiagnostics(n_patients=n_multi, entropy_ratio=entropy,
+                                    max_deviation=deviation, score_statistic=stat,
+                                    p_value=p, alpha=alpha, departed=departed)
+
+    def _warn_uniform(self) -> None:
+        d = self.attention_diagnostics_
+        if d.departed:
+            return
+        if d.n_patients == 0:
+            why = "no training patient has two or more lesions"
+        elif d.max_deviation < UNIFORM_TOL:
+            why = (f"every weight is within {UNIFORM_TOL:g} of 1 / n_lesions"
+                   + (f" although the score test finds signal (p = {d.p_value:.2g}): lower "
+                      "l2_attention" if d.p_value < d.alpha else ""))
+        else:
+            why = (f"score test of attention towards the riskiest lesions p = "
+                   f"{d.p_value:.2g} >= {d.alpha:g} on {d.n_patients} multi-lesion training "
+                   f"patients; the weights depart from 1 / n_lesions by up to "
+                   f"{d.max_deviation:.2g} (entropy {d.entropy_ratio:.2f} of uniform's), "
+                   "a departure the test does not tell from noise")
+        warnings.warn(f"AttentionMIL: attention did not depart from mean pooling; treat F as "
+                      f"mean pooling ({why}). Its attention weights are no learned lesion "
+                      "importance.", AttentionUniformWarning, stacklevel=3)
 
     def _check_params(self) -> None:
         check_int("n_hidden", self.n_hidden, min_value=1)
@@ -448,9 +656,10 @@ class AttentionMIL(AggregationStrategy):
         check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
         check_choice("ties", self.ties, ("efron", "breslow"))
         check_fraction("validation_fraction", self.validation_fraction)
-        for name in ("l2", "l2_attention", "tol"):
+        check_fraction("attention_alpha", self.attention_alpha)
+        for name in ("l2_penalty", "l2_attention", "tol", "l2"):
             value = getattr(self, name)
-            if value is None and name == "l2_attention":
+            if value is None and name in ("l2_attention", "l2"):
                 continue
             if (isinstance(value, bool) or not isinstance(value, numbers.Real)
                     or not (np.isfinite(value) and value >= 0)):
@@ -477,8 +686,8 @@ class AttentionMIL(AggregationStrategy):
                 "model's likelihood.", DataWarning, stacklevel=3)
 
     def _optimise(self, net: _Net, bags: _Bags, outcome: tuple, label: np.ndarray,
-                  origin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        theta0 = net.init(rng)
+                  origin: np.ndarray, rng: np.random.Generator,
+                  theta0: np.ndarray) -> np.ndarray:
         val_loss = None
         train_bags = bags
         if self.early_stopping:
@@ -488,8 +697,7 @@ class AttentionMIL(AggregationStrategy):
                                "stopping; use early_stopping=False or more patients.")
             train_bags = _subset_bags(bags, tr)
             val_loss = _Loss(net, _subset_bags(bags, va), outcome, 0.0, self.ties)
-        l2_att = None if self.l2_attention is None else float(self.l2_attention)
-        loss = _Loss(net, train_bags, outcome, float(self.l2), self.ties, l2_att)
+        loss = _Loss(net, train_bags, outcome, self.l2_penalty_, self.ties, self.l2_attention_)
         stop = _EarlyStop(val_loss, self.n_iter_no_change)
         stop.start(theta0)
         res = minimize(loss, theta0, jac=True, method="L-BFGS-B", callback=stop,
@@ -509,7 +717,8 @@ class AttentionMIL(AggregationStrategy):
                           f"{self.n_iter_} iterations ({res.message}); raise max_iter or "
                           "use early stopping.", ConvergenceWarning, stacklevel=3)
         if not np.all(np.isfinite(theta)):
-            raise FitError("the attention model diverged (non-finite weights); increase l2.")
+            raise FitError("the attention model diverged (non-finite weights); increase "
+                           "l2_penalty.")
         return theta
 
     # ------------------------------------------------------------ transform

@@ -4,10 +4,17 @@ A lesion's risk must never come from a model that saw its patient (DESIGN.md sec
 Fig. 2). :func:`lesion_risk_table` splits the PATIENTS into ``n_folds`` folds, fits a
 clone of the strategy on the other folds' patients and scores the held-out patients'
 baseline lesions.
+
+:func:`crossfit_lesion_scores` is the shared kernel: it fits one clone per fold on a
+TRAINING draw of the cohort's patients (all of them, or a bootstrap draw in
+:func:`survrad.lesions.lesion_decision_table`) and scores the held-out patients, also
+standardising every score by the mean and standard deviation of the scores the same
+fitted model gives its own training lesions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from typing import Any
 
@@ -26,7 +33,7 @@ from survrad.data.cohort import Cohort
 from survrad.exceptions import ConfigError
 from survrad.lesions.base import LesionStrategy
 
-__all__ = ["lesion_risk_table", "patient_folds"]
+__all__ = ["FoldFit", "crossfit_lesion_scores", "lesion_risk_table", "patient_folds"]
 
 
 def patient_folds(patient_ids: pd.Index, n_folds: int, random_state: Any = None) -> np.ndarray:
@@ -101,37 +108,142 @@ def lesion_risk_table(strategy: LesionStrategy, cohort: Cohort, endpoint: str | 
     >>> tab.columns[:6].tolist()
     ['patient_id', 'lesion_id', 'risk', 'rank_in_patient', 'high_risk', 'fold']
     """
-    if not hasattr(strategy, "lesion_scores"):
-        raise ConfigError(f"{type(strategy).__name__} gives no lesion scores; use a learned "
-                          "strategy (LesionResponseAggregation, LesionRiskAggregation or "
-                          "AttentionMIL).")
+    check_lesion_strategy(strategy)
     quantile = _check_high_risk(high_risk)
     # copies of a resampled patient (Cohort.take) share their fold: grouped by original id
     origin = cohort.patient_ids if cohort.original_ids is None else cohort.original_ids
     codes, originals = pd.factorize(np.asarray(origin, dtype=object))
     folds = patient_folds(pd.Index(originals), n_folds, random_state)[codes]
     seeds = spawn_seeds(random_state, n_folds)
-    parts = []
-    for k in range(n_folds):
-        held = cohort.patient_ids[folds == k]
-        if held.size == 0:
-            continue
-        model = _fold_strategy(strategy, seeds[k])
-        model.fit(cohort.subset(cohort.patient_ids[folds != k]), endpoint)
-        scores = model.lesion_scores(cohort.subset(held)).rename(columns={"score": "risk"})
-        scores["fold"] = k
-        scores["high_risk"] = False
-        if quantile is not None:
-            train = model.lesion_scores(cohort.subset(cohort.patient_ids[folds != k]))
-            scores["high_risk"] = scores["risk"].to_numpy() > np.quantile(
-                train["score"].to_numpy(), quantile)
-        parts.append(scores)
-    table = _in_cohort_order(pd.concat(parts, ignore_index=True), cohort)
+    table, _ = crossfit_lesion_scores(strategy, cohort, np.arange(cohort.n_patients), folds,
+                                      endpoint, seeds, quantile=quantile)
+    table = table.rename(columns={"score": "risk"})
     table["rank_in_patient"] = _rank_in_patient(table)
-    if quantile is None:
-        table["high_risk"] = table["rank_in_patient"] == 1
+    table["high_risk"] = (table["rank_in_patient"] == 1 if quantile is None
+                          else table.pop("above_quantile"))
     first = ["patient_id", "lesion_id", "risk", "rank_in_patient", "high_risk", "fold"]
-    return table[first + [c for c in table.columns if c not in first]]
+    rest = [c for c in table.columns if c not in first and c != "standardised"]
+    return table[first + rest]
+
+
+def check_lesion_strategy(strategy: Any) -> None:
+    """ConfigError unless ``strategy`` gives lesion-level scores (D, E or F)."""
+    if not hasattr(strategy, "lesion_scores"):
+        raise ConfigError(f"{type(strategy).__name__} gives no lesion scores; use a learned "
+                          "strategy (LesionResponseAggregation, LesionRiskAggregation or "
+                          "AttentionMIL).")
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldFit:
+    """One fitted fold model of :func:`crossfit_lesion_scores`.
+
+    Attributes
+    ----------
+    fold : int
+    model : LesionStrategy
+        The fitted clone.
+    train_mean, train_sd : float
+        Mean and (population) standard deviation of the model's scores of its own
+        training lesions: the standardisation of its held-out scores.
+    """
+
+    fold: int
+    model: LesionStrategy
+    train_mean: float
+    train_sd: float
+
+
+def crossfit_lesion_scores(strategy: LesionStrategy, cohort: Cohort, positions: np.ndarray,
+                           folds: np.ndarray, endpoint: str | None, seeds: list, *,
+                           quantile: float | None = None, score_all: bool = False
+                           ) -> tuple[pd.DataFrame, list[FoldFit]]:
+    """Out-of-fold lesion scores of every patient of ``cohort``.
+
+    Fold ``k``'s model is a clone of ``strategy`` (its unseeded ``random_state`` set from
+    ``seeds[k]``) fitted on ``cohort.take_positions(positions[folds[positions] != k])``:
+    the TRAINING draw ``positions`` (``arange(n)`` for plain cross-fitting, a bootstrap
+    draw with repeats for :func:`~survrad.lesions.lesion_decision_table`) without the
+    patients of fold ``k``. It scores the baseline lesions of the patients of ``cohort``
+    whose fold is ``k``, none of whose copies it saw.
+
+    Parameters
+    ----------
+    strategy : LesionStrategy
+        Unfitted strategy with ``lesion_scores``.
+    cohort : Cohort
+        The patients scored (and drawn from).
+    positions : numpy.ndarray
+        Training draw: positions in ``cohort`` (repeats allowed).
+    folds : numpy.ndarray
+        Fold (0 .. len(seeds)-1) of every patient of ``cohort``.
+    endpoint : str or None
+        Passed to ``fit``.
+    seeds : list of numpy.random.SeedSequence
+        One per fold.
+    quantile : float, optional
+        Adds ``above_quantile``: the score exceeds this quantile of the model's scores of
+        its training lesions.
+    score_all : bool, default False
+        Score the whole cohort with every fold model (one call instead of two) and take
+        the training lesions' scores from the copies' originals. The lesion scores of D,
+        E and F depend on the lesion alone, so the numbers are those of the default path
+        up to the last bits of a BLAS product (F); faster for bootstrap draws.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``cohort``'s baseline lesions in its lesion order: the columns of
+        ``lesion_scores`` (``patient_id, lesion_id, score`` and the strategy's extras),
+        ``fold``, ``standardised`` (``(score - train_mean) / train_sd``, 0 when the model
+        gives every training lesion the same score) and ``above_quantile`` if asked.
+    fits : list of FoldFit
+        The fold models, in fold order (folds without patients are skipped).
+
+    Examples
+    --------
+    >>> from survrad.data.simulate import simulate_cohort
+    >>> from survrad.lesions.lesion_risk import LesionRiskAggregation
+    >>> c = simulate_cohort(n_patients=40, random_state=0, n_signal_features=2,
+    ...                     n_volume_features=0, n_noise_features=0)
+    >>> folds = patient_folds(c.patient_ids, 2, random_state=0)
+    >>> draw = np.random.default_rng(1).integers(0, 40, 40)        # a bootstrap draw
+    >>> tab, fits = crossfit_lesion_scores(LesionRiskAggregation(penalty=0.05), c, draw, folds,
+    ...                                    "os", spawn_seeds(0, 2), score_all=True)
+    >>> tab.columns.tolist(), len(fits)
+    (['patient_id', 'lesion_id', 'score', 'fold', 'standardised'], 2)
+    """
+    positions = np.asarray(positions, dtype=np.intp)
+    lesion_codes = None
+    if score_all:
+        lesion_codes = cohort.patient_ids.get_indexer(
+            cohort.baseline_lesions()[cohort.columns.patient_id].astype(str))
+    parts, fits = [], []
+    for k, seed in enumerate(seeds):
+        if not (folds == k).any():
+            continue
+        model = _fold_strategy(strategy, seed)
+        drawn = positions[folds[positions] != k]
+        train_k = cohort.take_positions(drawn)
+        model.fit(train_k, endpoint)
+        if score_all:
+            scores = model.lesion_scores(cohort)
+            raw = scores["score"].to_numpy()
+            copies = np.bincount(drawn, minlength=cohort.n_patients)[lesion_codes]
+            own = np.repeat(raw, copies)
+            scores = scores.loc[folds[lesion_codes] == k].reset_index(drop=True)
+        else:
+            own = model.lesion_scores(train_k)["score"].to_numpy()
+            scores = model.lesion_scores(cohort.subset(cohort.patient_ids[folds == k]))
+        mean, sd = float(own.mean()), float(own.std())
+        scores["fold"] = k
+        raw = scores["score"].to_numpy()
+        scores["standardised"] = (raw - mean) / sd if sd > 0 else np.zeros(raw.size)
+        if quantile is not None:
+            scores["above_quantile"] = raw > np.quantile(own, quantile)
+        parts.append(scores)
+        fits.append(FoldFit(fold=k, model=model, train_mean=mean, train_sd=sd))
+    return _in_cohort_order(pd.concat(parts, ignore_index=True), cohort), fits
 
 
 def _check_high_risk(high_risk: str | float) -> float | None:

@@ -7,8 +7,8 @@ patient weighs 1 in total whatever its number of lesions:
 - ``model="cox"``, survival endpoint: a weighted Cox model (Efron ties, optional ridge
   ``penalty``) with a cluster-robust (sandwich) variance by patient, because lesions of a
   patient share one outcome and are not independent;
-- ``model="cox"``, binary endpoint: a weighted logistic regression (ridge ``penalty``,
-  ``C = 1 / penalty``); the lesion score is its logit;
+- ``model="cox"``, binary endpoint: a weighted logistic regression (optional ridge
+  ``penalty``); the lesion score is its logit;
 - ``model="forest"``: a random survival forest (scikit-survival) or a random forest
   classifier (scikit-learn), both with the same case weights.
 
@@ -27,15 +27,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sksurv.ensemble import RandomSurvivalForest
 
 from survrad._math.coxph import cox_fit, cox_robust_variance
 from survrad._math.linear import linear_predictor
+from survrad._math.logistic import logistic_fit
 from survrad._validation import check_choice, check_int, check_random_state
 from survrad.data.cohort import Cohort
 from survrad.data.outcome import SURV_DTYPE
-from survrad.exceptions import ConvergenceWarning, DataWarning, FitError
+from survrad.exceptions import (
+    ConvergenceWarning,
+    DataWarning,
+    FitError,
+    SurvradDeprecationWarning,
+)
 from survrad.lesions._learned import (
     LesionMatrix,
     check_pooling,
@@ -68,8 +73,20 @@ class LesionRiskAggregation(AggregationStrategy):
     top_k : int, default 2
         Lesions averaged by ``topk_mean`` (all of them for patients with fewer).
     penalty : float, default 0.0
-        Ridge penalty of the linear model (Cox: maximises ``loglik - penalty/2 ||b||^2``
-        on the weighted log partial likelihood; logistic: ``C = 1 / penalty``).
+        Ridge penalty of the linear model on glmnet's scale, the meaning of ``penalty``
+        in :class:`~survrad.models.CoxModel` (with ``l1_ratio=0``) and
+        :class:`~survrad.models.LogisticModel`: the fit minimises
+        ``-loglik_w / sum(w) + penalty / 2 * ||b||^2``, where ``loglik_w`` is the
+        case-weighted log partial likelihood (Cox, Efron ties; glmnet uses Breslow's) or
+        log likelihood (logistic) of the lesions and ``sum(w)`` the number of training
+        patients with lesions, on the standardised features. Its strength therefore does
+        not grow with the cohort.
+    penalty_scale : {"mean", "total"}, default "mean"
+        "mean" is the meaning above. "total" is the former meaning, kept for one release
+        and deprecated (:class:`~survrad.exceptions.SurvradDeprecationWarning`): a ridge on
+        the TOTAL weighted log likelihood, ``loglik_w - penalty / 2 * ||b||^2``. To convert,
+        divide a former value by the number of training patients with lesions:
+        ``penalty_mean = penalty_total / n_patients_train_`` gives the same fit.
     endpoint : str, optional
         The endpoint the lesion model learns from; ``None`` uses the one given to ``fit``.
     n_estimators, min_samples_leaf : int
@@ -90,6 +107,8 @@ class LesionRiskAggregation(AggregationStrategy):
     se_ : pandas.Series
         Their cluster-robust (sandwich) standard errors, clustered by patient. With
         ``penalty > 0`` the Cox sandwich uses the unpenalised information (approximate).
+    penalty_ : float
+        The penalty used, on glmnet's scale (converted when ``penalty_scale="total"``).
     converged_ : bool
     n_lesions_train_, n_patients_train_ : int
 
@@ -123,7 +142,7 @@ class LesionRiskAggregation(AggregationStrategy):
                  pooling: Sequence[str] = ("max", "mean"), top_k: int = 2,
                  penalty: float = 0.0, endpoint: str | None = None, n_estimators: int = 100,
                  min_samples_leaf: int = 15, random_state: Any = None,
-                 min_epv: float = 10.0) -> None:
+                 min_epv: float = 10.0, penalty_scale: str = "mean") -> None:
         self.features = features
         self.model = model
         self.pooling = pooling
@@ -134,6 +153,7 @@ class LesionRiskAggregation(AggregationStrategy):
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
         self.min_epv = min_epv
+        self.penalty_scale = penalty_scale
 
     # ------------------------------------------------------------------ fit
     def fit(self, cohort: Cohort, endpoint: str | None = None) -> LesionRiskAggregation:
@@ -152,6 +172,7 @@ class LesionRiskAggregation(AggregationStrategy):
         weights = 1.0 / counts[lm.codes]
         self.endpoint_kind_ = kind
         self.coef_, self.se_ = None, None
+        self.penalty_ = float(self.penalty)    # the linear model converts it (_fit_linear)
         if self.model == "cox":
             self._fit_linear(X, lm, kind, a, b, weights)
         else:
@@ -169,6 +190,19 @@ class LesionRiskAggregation(AggregationStrategy):
         check_int("min_samples_leaf", self.min_samples_leaf, min_value=1)
         if not (np.isfinite(self.penalty) and self.penalty >= 0):
             raise ValueError(f"penalty must be a finite number >= 0, got {self.penalty!r}.")
+        check_choice("penalty_scale", self.penalty_scale, ("mean", "total"))
+
+    def _l2_on_mean_scale(self, n_patients: float) -> float:
+        """The penalty on glmnet's (mean) scale; converts the deprecated "total" scale."""
+        if self.penalty_scale == "mean":
+            return float(self.penalty)
+        value = float(self.penalty) / n_patients
+        warnings.warn(f"LesionRiskAggregation(penalty_scale='total') is deprecated and will "
+                      f"be removed in the next release: penalty now has glmnet's scale (as in "
+                      f"CoxModel). penalty={self.penalty:g} on the total scale is "
+                      f"penalty={value:.6g} for these {n_patients:g} training patients.",
+                      SurvradDeprecationWarning, stacklevel=4)
+        return value
 
     def _standardise_fit(self, X: np.ndarray) -> np.ndarray:
         self.mean_ = X.mean(axis=0)
@@ -191,20 +225,21 @@ class LesionRiskAggregation(AggregationStrategy):
             raise FitError("the lesion features are collinear (rank-deficient design); "
                            "drop redundant features or set penalty > 0.",
                            columns=list(self.features_))
+        total = float(weights.sum())           # patients with lesions
+        self.penalty_ = self._l2_on_mean_scale(total)
         if kind == "binary":
-            C = np.inf if self.penalty == 0 else 1.0 / self.penalty
-            clf = LogisticRegression(C=C, tol=1e-10, max_iter=1000)
-            clf.fit(X, a[lm.codes], sample_weight=weights)
-            self.coef_ = pd.Series(clf.coef_[0], index=self.features_, name="coef")
-            self.intercept_ = float(clf.intercept_[0])
-            se = _logistic_robust_se(X, a[lm.codes], weights, lm.codes, clf.intercept_[0],
-                                     clf.coef_[0], float(self.penalty))
+            fit = logistic_fit(X, a[lm.codes], weights=weights, l2=self.penalty_, max_iter=200)
+            self.coef_ = pd.Series(fit.coef, index=self.features_, name="coef")
+            self.intercept_ = fit.intercept
+            se = _logistic_robust_se(X, a[lm.codes], weights, lm.codes, fit.intercept,
+                                     fit.coef, self.penalty_ * total)
             self.se_ = pd.Series(se, index=self.features_, name="se")
-            self.converged_ = bool(clf.n_iter_[0] < clf.max_iter)
+            self.converged_ = fit.converged
         else:
             self._check_events_per_feature(int(np.count_nonzero(b)), X.shape[1])
             time, event = a[lm.codes], b[lm.codes]
-            fit = cox_fit(X, time, event, weights=weights, l2=float(self.penalty))
+            # glmnet's scale: -loglik_w / sum(w) + penalty/2 |b|^2 <=> loglik_w - l2/2 |b|^2
+            fit = cox_fit(X, time, event, weights=weights, l2=self.penalty_ * total)
             var = cox_robust_variance(X, time, event, fit.coef, groups=lm.codes,
                                       weights=weights)
             self.coef_ = pd.Series(fit.coef, index=self.features_, name="coef")
