@@ -267,6 +267,25 @@ def run(
     typer.echo(f"report written to {folder} (open {folder / 'index.html'})")
 
 
+@app.command()
+@_interruptible
+def report(
+    results: Annotated[Path, typer.Argument(
+        help="A report folder (or its results/ subfolder) whose saved results to render.")],
+    out: Annotated[Path, typer.Option(help="The new report folder.")],
+    force: Annotated[bool, typer.Option(
+        help="Replace an existing report folder that survrad wrote (and nobody changed).")
+    ] = False,
+    n_jobs: Annotated[int | None, typer.Option(help="Figures drawn at a time.")] = None,
+) -> None:
+    """Render a report again from saved results, without computing anything."""
+    from survrad.study.run import render_saved_report
+
+    folder = render_saved_report(results, out, force=force, n_jobs=n_jobs,
+                                 command=["survrad", *sys.argv[1:]])
+    typer.echo(f"report written to {folder} (open {folder / 'index.html'})")
+
+
 # ------------------------------------------------------------------------ main
 @contextlib.contextmanager
 def _signals() -> Iterator[None]:

@@ -10,8 +10,10 @@ from sklearn.base import BaseEstimator, clone
 import survrad as sr
 import survrad.evaluation.bootstrap as bootstrap
 from survrad.evaluation import concordance_index
-from survrad.evaluation.bootstrap import _632, bootstrap_validate, compare_pipelines
+from survrad.evaluation.bootstrap import bootstrap_validate, compare_pipelines
+from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import time_dependent_auc
+from survrad.evaluation.validation import _632
 from survrad.exceptions import ResamplingError, StatisticalWarning
 from survrad.lesions import FeatureStatistics
 from survrad.models import CohortPipeline, CoxModel, SurvivalForest
@@ -65,7 +67,7 @@ def test_lung_calibration_slope_shrinks_like_rms(lung_boot) -> None:
     assert s["corrected"] == pytest.approx(0.94278, abs=0.03)
     # the in-sample slope is 1 whatever the resample, so the interval follows the
     # out-of-sample slopes: it has a real width and holds the corrected value
-    test = lung_boot.replicates["calibration_slope__test"]
+    test = pd.Series(lung_boot.values("calibration_slope", "test"))
     assert s["ci_low"] < s["corrected"] < s["ci_high"]
     width = s["ci_high"] - s["ci_low"]
     assert width == pytest.approx(np.subtract(*np.percentile(test, [97.5, 2.5])), rel=1e-12)
@@ -96,7 +98,7 @@ def test_engine_equals_an_obviously_correct_loop(lung) -> None:
         boot = lung.take(ids[rng.integers(0, ids.size, ids.size)])
         fit = clone(pipe).fit(boot, "os")
         optimism.append(metrics(fit, boot) - metrics(fit, lung))
-    s = res.summary().set_index("metric").loc[["c_index", "td_auc@365"]]
+    s = _by_label(res.summary()).loc[["c_index", "td_auc@365"]]
     np.testing.assert_allclose(s["apparent"], apparent, rtol=0, atol=1e-15)
     np.testing.assert_allclose(s["optimism"], np.mean(optimism, axis=0), rtol=0, atol=1e-14)
     np.testing.assert_allclose(s["corrected"], apparent - np.mean(optimism, axis=0), rtol=0,
@@ -211,12 +213,12 @@ def test_horizon_beyond_follow_up_is_a_recorded_metric_failure(lung) -> None:
               progress=False)
     res = bootstrap_validate(CohortPipeline(model=CoxModel()), lung, "os", n_boot=4,
                              max_failed=1.0, **kw)
-    s = res.summary().set_index("metric")
+    s = _by_label(res.summary())
     assert s.loc["c_index", "n_failed"] == 0
     # one bad horizon does not take the metric's other horizons with it
     assert s.loc["td_auc@365", "n_failed"] == 0 and np.isfinite(s.loc["td_auc@365", "corrected"])
     assert s.loc["td_auc@5000", "n_failed"] == 4 and np.isnan(s.loc["td_auc@5000", "corrected"])
-    assert res.replicates["reason"].str.contains("td_auc@5000").all()
+    assert res.replicates["reason"].str.contains("td_auc@5000").all()   # (display text)
     assert not res.replicates["reason"].str.contains("td_auc@365 (", regex=False).any()
     # by default a metric missing in more than 10% of the replicates is an error
     with pytest.raises(ResamplingError, match=r"metric td_auc@5000 could not be computed in "
@@ -302,13 +304,15 @@ def test_one_failing_pipeline_does_not_fail_the_others(lung) -> None:
 
 def test_632_plus_caps_the_out_of_bag_value_at_no_information() -> None:
     # Efron & Tibshirani 1997: Err1' = min(Err1, gamma); for a C-index gamma is 0.5
-    assert _632(0.60, 0.70, 0.45, "c_index") == pytest.approx(0.5)
+    assert _632(0.60, 0.70, 0.45, MetricKey("c_index")) == pytest.approx(0.5)
     # no overfitting (oob above apparent): the plain .632 weight
-    assert _632(0.60, 0.70, 0.65, "c_index") == pytest.approx(0.368 * 0.60 + 0.632 * 0.65)
+    c = MetricKey("c_index")
+    assert _632(0.60, 0.70, 0.65, c) == pytest.approx(0.368 * 0.60 + 0.632 * 0.65)
     r = (0.8 - 0.6) / (0.8 - 0.5)
     w = 0.632 / (1 - 0.368 * r)
-    assert _632(0.80, 0.85, 0.60, "td_auc@365") == pytest.approx((1 - w) * 0.8 + w * 0.6)
-    assert _632(0.20, 0.18, 0.25, "brier@365") == pytest.approx(0.368 * 0.20 + 0.632 * 0.25)
+    auc, brier = MetricKey("td_auc", 365), MetricKey("brier", 365)
+    assert _632(0.80, 0.85, 0.60, auc) == pytest.approx((1 - w) * 0.8 + w * 0.6)
+    assert _632(0.20, 0.18, 0.25, brier) == pytest.approx(0.368 * 0.20 + 0.632 * 0.25)
 
 
 def test_cv_reports_no_interval(lung) -> None:
@@ -332,7 +336,7 @@ def test_default_metrics_leave_out_the_slope_for_forests(lung) -> None:
     pipe = CohortPipeline(model=SurvivalForest(n_estimators=5, random_state=0))
     res = bootstrap_validate(pipe, lung, "os", n_boot=2, method=".632+", random_state=0,
                              progress=False)
-    assert res.metrics == ("c_index",)
+    assert [m.name for m in res.metrics] == ["c_index"]
 
 
 def test_unseeded_random_steps_are_seeded_from_the_replicate(lung, monkeypatch) -> None:
@@ -354,7 +358,7 @@ def test_pipelines_sharing_a_front_give_the_numbers_of_separate_runs() -> None:
     pipes = {"cox": CohortPipeline(strategy, model=CoxModel(penalty=0.1)),
              "forest": CohortPipeline(strategy, model=SurvivalForest(n_estimators=5,
                                                                      random_state=0))}
-    assert pipes["cox"].front_key() == pipes["forest"].front_key()
+    assert pipes["cox"]._front_key() == pipes["forest"]._front_key()
     methods = {"cox": "optimism", "forest": ".632+"}
     kw = dict(n_boot=3, metrics=["c_index"], random_state=2, progress=False)
     joint = compare_pipelines(pipes, cohort, "os", method=methods, **kw)
@@ -367,3 +371,11 @@ def test_pipelines_sharing_a_front_give_the_numbers_of_separate_runs() -> None:
         joint.differences("c_index")
     with pytest.raises(ValueError, match="cannot be mixed"):
         compare_pipelines(pipes, cohort, "os", method={"cox": "cv", "forest": ".632+"}, **kw)
+
+
+def _by_label(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary indexed by metric labels (``td_auc@365``) for compact assertions."""
+    label = [m if np.isnan(h) else f"{m}@{h:g}" for m, h in zip(summary["metric"],
+                                                                 summary["horizon"],
+                                                                 strict=True)]
+    return summary.set_index(pd.Index(label, name="metric"))

@@ -289,8 +289,8 @@ def test_formula_pipeline_in_the_bootstrap_and_clone() -> None:
     cohort = pbc_cohort(("age", "bili", "edema"))
     pipe = sr.CohortPipeline(formula="rcs(age, 3) + log(bili) + C(edema)")
     twin = clone(pipe)
-    assert twin.formula == pipe.formula and twin.front_key() == pipe.front_key()
-    assert sr.CohortPipeline(formula="age").front_key() != pipe.front_key()
+    assert twin.formula == pipe.formula and twin._front_key() == pipe._front_key()
+    assert sr.CohortPipeline(formula="age")._front_key() != pipe._front_key()
     res = sr.bootstrap_validate(pipe, cohort, "os", n_boot=4, random_state=1, progress=False,
                                 n_jobs=1)
     assert res.replicates["status"].eq("ok").all()
@@ -337,7 +337,7 @@ def test_pipelines_sharing_a_formula_front_give_their_separate_numbers() -> None
     front = {"formula": "rcs(age, 3) + log(bili) + log(chol)", "features": [Imputer()]}
     pipes = {"cox": sr.CohortPipeline(**front),
              "ridge": sr.CohortPipeline(**front, model=sr.CoxModel(penalty=0.05))}
-    assert pipes["cox"].front_key() == pipes["ridge"].front_key()
+    assert pipes["cox"]._front_key() == pipes["ridge"]._front_key()
     both = compare_pipelines(pipes, cohort, "os", n_boot=3, random_state=2, progress=False,
                              n_jobs=1)
     alone = sr.bootstrap_validate(pipes["ridge"], cohort, "os", n_boot=3, random_state=2,

@@ -18,6 +18,9 @@ from survrad.evaluation.decision import (
     decision_curve,
     net_benefit,
 )
+from survrad.evaluation.describe import coefficient_table, table_one
+from survrad.evaluation.groups import risk_group_survival, risk_groups_from_training, roc_curve
+from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import (
     SurvivalCalibration,
     brier_binary,
@@ -43,6 +46,14 @@ from survrad.evaluation.nonparametric import (
     logrank_test,
     rmst,
 )
+from survrad.evaluation.results import (
+    CoefficientTable,
+    PredictionFigures,
+    RiskGroupSurvival,
+    RocCurve,
+    StudyResults,
+    WarningRecord,
+)
 from survrad.evaluation.smooth_calibration import (
     CalibrationOptimism,
     SmoothCalibration,
@@ -52,23 +63,31 @@ from survrad.evaluation.smooth_calibration import (
 
 __all__ = [
     "CalibrationOptimism",
+    "CoefficientTable",
     "ConcordanceCounts",
     "DecisionCurve",
     "KaplanMeier",
     "LogRankResult",
     "MedianSurvival",
+    "MetricKey",
     "NetBenefitPoint",
     "Nomogram",
     "NomogramAxis",
+    "PredictionFigures",
     "RMSTResult",
+    "RiskGroupSurvival",
+    "RocCurve",
     "SmoothCalibration",
+    "StudyResults",
     "SurvivalCalibration",
+    "WarningRecord",
     "brier_binary",
     "brier_score",
     "calibration",
     "calibration_slope_binary",
     "calibration_slope_lp",
     "censoring_survival",
+    "coefficient_table",
     "concordance_index",
     "concordance_index_y",
     "decision_curve",
@@ -81,9 +100,13 @@ __all__ = [
     "nomogram",
     "null_brier_score",
     "optimism_corrected_calibration",
+    "risk_group_survival",
+    "risk_groups_from_training",
     "rmst",
     "roc_auc",
+    "roc_curve",
     "smooth_calibration",
+    "table_one",
     "time_dependent_auc",
     "uno_concordance_index",
 ]

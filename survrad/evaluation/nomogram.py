@@ -24,7 +24,6 @@ terms are not supported: such a model is refused with a message.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from survrad._math.ticks import nice_ticks
 from survrad._validation import check_int
 from survrad.exceptions import NotFittedError, SchemaError
 from survrad.models.cox import CoxModel
@@ -241,24 +241,6 @@ def _terms(names: list[str], terms: Mapping[str, Sequence[str]] | None
             seen.add(t)
             out.append((t, groups.get(t, [c])))
     return out
-
-
-def nice_ticks(low: float, high: float, n: int = 6) -> np.ndarray:
-    """About ``n`` round tick values (steps 1, 2, 2.5 or 5 times a power of 10) in [low, high].
-
-    Examples
-    --------
-    >>> nice_ticks(39, 82).tolist()
-    [40.0, 50.0, 60.0, 70.0, 80.0]
-    """
-    if high <= low:
-        return np.array([low])
-    raw = (high - low) / max(n - 1, 1)
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    start = math.ceil(low / step - 1e-9) * step
-    ticks = np.arange(start, high + step * 1e-9, step)
-    return np.round(ticks, 12)
 
 
 def _format_value(v: float) -> str:

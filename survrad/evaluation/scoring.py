@@ -22,8 +22,9 @@ import numpy as np
 from survrad.data.cohort import Cohort
 from survrad.evaluation import concordance as conc
 from survrad.evaluation import metrics as met
+from survrad.evaluation.keys import MetricKey
 
-__all__ = ["DEFAULT_METRICS", "metric_names", "score_pipeline"]
+__all__ = ["DEFAULT_METRICS", "metric_keys", "score_pipeline"]
 
 DEFAULT_METRICS = {
     "survival": ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope"),
@@ -33,19 +34,26 @@ _PER_HORIZON = ("td_auc", "brier")
 _EXPECTED_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
-def metric_names(kind: str, metrics: Sequence[str], horizons: Sequence[float]) -> list[str]:
-    """Expand per-horizon metrics (``td_auc`` -> ``td_auc@365``) in a stable order."""
+def metric_keys(kind: str, metrics: Sequence[str], horizons: Sequence[float]
+                ) -> list[MetricKey]:
+    """One key per metric, per horizon for the per-horizon metrics, in a stable order.
+
+    Examples
+    --------
+    >>> [k.label for k in metric_keys("survival", ["c_index", "td_auc"], [6, 12])]
+    ['c_index', 'td_auc@6', 'td_auc@12']
+    """
     out = []
     for m in metrics:
         if kind == "survival" and m in _PER_HORIZON:
             if not horizons:
                 raise ValueError(f"metric {m!r} needs horizons=[...] (times at which to "
                                  "evaluate it).")
-            out += [f"{m}@{h:g}" for h in horizons]
+            out += [MetricKey(m, float(h)) for h in horizons]
         elif kind == "survival" and m == "ibs" and len(horizons) < 2:
             raise ValueError("metric 'ibs' needs at least two horizons to integrate over.")
         else:
-            out.append(m)
+            out.append(MetricKey(m))
     return out
 
 
@@ -55,7 +63,7 @@ def _fmt(exc: BaseException) -> str:
 
 def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
                    horizons: Sequence[float], design: Any = None
-                   ) -> tuple[dict[str, float], dict[str, str]]:
+                   ) -> tuple[dict[MetricKey, float], dict[MetricKey, str]]:
     """Compute ``metrics`` of a fitted ``CohortPipeline`` on ``cohort``.
 
     The censoring distribution of the IPCW metrics (Uno's C, time-dependent AUC, Brier) is
@@ -81,14 +89,14 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     Returns
     -------
     values : dict
-        metric name -> value (NaN when it could not be computed).
+        MetricKey -> value (NaN when it could not be computed).
     failures : dict
-        metric name -> reason, for the NaN ones.
+        MetricKey -> reason, for the NaN ones.
     """
     kind = fitted.endpoint_kind_
     y = cohort.y(fitted.endpoint_)
     X = fitted.transform(cohort) if design is None else design  # every metric uses it
-    risk = fitted.risk_from_design(X)
+    risk = fitted._risk_from_design(X)
 
     needed = np.asarray(horizons, float)
     if len(horizons) > 1:
@@ -97,13 +105,13 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
 
     @functools.cache
     def curves() -> np.ndarray:  # one prediction at every time any metric asks for
-        return fitted.survival_from_design(X, needed)
+        return fitted._survival_from_design(X, needed)
 
     def survival(times: tuple[float, ...]) -> np.ndarray:
         pos = np.searchsorted(needed, times)
         if np.any(pos >= needed.size) or np.any(needed[np.minimum(pos, needed.size - 1)]
                                                  != np.asarray(times)):
-            return fitted.survival_from_design(X, times)  # a time outside the set
+            return fitted._survival_from_design(X, times)  # a time outside the set
         return curves()[:, pos]
 
     def compute(m: str, hz: Sequence[float]) -> np.ndarray:
@@ -111,10 +119,10 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
             return np.atleast_1d(_binary_metric(m, y, risk))
         return np.atleast_1d(_survival_metric(m, fitted, survival, y, risk, hz))
 
-    values: dict[str, float] = {}
-    failures: dict[str, str] = {}
+    values: dict[MetricKey, float] = {}
+    failures: dict[MetricKey, str] = {}
     for m in metrics:
-        names = metric_names(kind, [m], horizons)
+        names = metric_keys(kind, [m], horizons)
         if not _record(values, failures, names, lambda m=m: compute(m, horizons)) \
                 and kind == "survival" and m in _PER_HORIZON and len(horizons) > 1:
             # one horizon may be the culprit: score each alone so that the others survive
@@ -123,7 +131,8 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
     return values, failures
 
 
-def _record(values: dict[str, float], failures: dict[str, str], names: Sequence[str],
+def _record(values: dict[MetricKey, float], failures: dict[MetricKey, str],
+            names: Sequence[MetricKey],
             work: Callable[[], np.ndarray]) -> bool:
     """Store ``work()`` under ``names``, or NaN and the reason; True when it worked."""
     try:

@@ -83,14 +83,14 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, cohort: Cohort, endpoint: str) -> CohortPipeline:
         """Fit every learned step on ``cohort`` for ``endpoint``; return ``self``."""
-        X = self.fit_front(cohort, endpoint)
-        return self.fit_model(X, cohort.y(endpoint))
+        X = self._fit_front(cohort, endpoint)
+        return self._fit_model(X, cohort.y(endpoint))
 
     # Resampling engines validate several pipelines on one resample; those with the same
-    # front_key() learn the same strategy and feature steps, so the engine fits that front
-    # once (fit_front), hands it to the others (adopt_front) and fits each model
-    # (fit_model). pipe.fit(c, ep) is exactly pipe.fit_model(pipe.fit_front(c, ep), y).
-    def front_key(self) -> str:
+    # _front_key() learn the same strategy and feature steps, so the engine fits that front
+    # once (_fit_front), hands it to the others (_adopt_front) and fits each model
+    # (_fit_model). pipe.fit(c, ep) is exactly pipe._fit_model(pipe._fit_front(c, ep), y).
+    def _front_key(self) -> str:
         """Hash of what the front learns from: strategy, feature steps, patient columns.
 
         Two unfitted pipelines with equal keys fit identical fronts on the same data.
@@ -100,7 +100,7 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         return str(joblib_hash((self.strategy, list(self.features), self.patient_features,
                                 self.formula)))
 
-    def fit_front(self, cohort: Cohort, endpoint: str) -> pd.DataFrame:
+    def _fit_front(self, cohort: Cohort, endpoint: str) -> pd.DataFrame:
         """Fit the strategy and feature steps; return the model's training matrix."""
         ep = cohort.endpoint(endpoint)
         y = cohort.y(endpoint)
@@ -128,24 +128,24 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         self.feature_names_out_ = list(X.columns)
         return X
 
-    def adopt_front(self, other: CohortPipeline) -> CohortPipeline:
-        """Take the fitted front of ``other`` (same :meth:`front_key`); return ``self``."""
+    def _adopt_front(self, other: CohortPipeline) -> CohortPipeline:
+        """Take the fitted front of ``other`` (same :meth:`_front_key`); return ``self``."""
         if other is self:
             return self
-        if other.front_key() != self.front_key():
-            raise ValueError("adopt_front needs a pipeline with the same strategy, feature "
-                             "steps and patient features (equal front_key()).")
+        if other._front_key() != self._front_key():
+            raise ValueError("_adopt_front needs a pipeline with the same strategy, feature "
+                             "steps and patient features (equal _front_key()).")
         for name in ("endpoint_", "endpoint_kind_", "strategy_", "steps_",
                      "feature_names_in_", "feature_names_out_", "formula_",
                      "formula_variables_", "formula_passthrough_"):
             setattr(self, name, getattr(other, name))
         return self
 
-    def fit_model(self, X: pd.DataFrame, y: Any) -> CohortPipeline:
-        """Fit the model on the front's output ``X`` (after :meth:`fit_front`)."""
+    def _fit_model(self, X: pd.DataFrame, y: Any) -> CohortPipeline:
+        """Fit the model on the front's output ``X`` (after :meth:`_fit_front`)."""
         if not hasattr(self, "steps_"):
-            raise NotFittedError("fit_model needs a fitted front: call fit_front or "
-                                 "adopt_front first.")
+            raise NotFittedError("_fit_model needs a fitted front: call _fit_front or "
+                                 "_adopt_front first.")
         self.model_ = clone(self.model) if self.model is not None else self._default_model()
         kind = getattr(self.model_, "endpoint_kind", self.endpoint_kind_)
         if kind != self.endpoint_kind_:
@@ -228,10 +228,10 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         Survival models give their risk score (Cox: the linear predictor); binary models
         the predicted probability of the positive class.
         """
-        risk = self.risk_from_design(self.transform(cohort))
+        risk = self._risk_from_design(self.transform(cohort))
         return pd.Series(risk, index=cohort.patient_ids, name="risk")
 
-    def risk_from_design(self, X: pd.DataFrame) -> np.ndarray:
+    def _risk_from_design(self, X: pd.DataFrame) -> np.ndarray:
         """Risk from the model's input matrix ``X = self.transform(cohort)``.
 
         Lets a caller that needs several predictions for one cohort (the validation
@@ -259,14 +259,14 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
         if self.endpoint_kind_ != "survival":
             raise SchemaError("predict_survival_function needs a survival endpoint.")
         times = np.asarray(times, dtype=float)
-        surv = self.survival_from_design(self.transform(cohort), times)
+        surv = self._survival_from_design(self.transform(cohort), times)
         return pd.DataFrame(surv, index=cohort.patient_ids, columns=times)
 
-    def survival_from_design(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+    def _survival_from_design(self, X: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
         """Survival probabilities (rows of ``X`` x ``times``) from ``X = self.transform(...)``."""
         self._check_fitted()
         if self.endpoint_kind_ != "survival":
-            raise SchemaError("survival_from_design needs a survival endpoint.")
+            raise SchemaError("_survival_from_design needs a survival endpoint.")
         return np.asarray(self.model_.predict_survival_function(X, np.asarray(times, float)))
 
     def _check_fitted(self) -> None:

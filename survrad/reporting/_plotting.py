@@ -171,11 +171,10 @@ def format_estimate_ci(est: float, low: float, high: float, digits: int = 2) -> 
     return text
 
 
-def metric_label(metric: str) -> str:
-    """Readable name of a metric (``td_auc@12`` -> ``time-dependent AUC at 12``)."""
-    base, _, horizon = metric.partition("@")
-    label = _METRIC_LABELS.get(base, base.replace("_", " "))
-    return f"{label} at {horizon}" if horizon else label
+def metric_label(metric: str, horizon: float | None = None) -> str:
+    """Readable name of a metric (``td_auc``, 12 -> ``time-dependent AUC at 12``)."""
+    label = _METRIC_LABELS.get(metric, metric.replace("_", " "))
+    return f"{label} at {horizon:g}" if horizon is not None else label
 
 
 def ci_percent(level: float) -> str:

@@ -243,7 +243,7 @@ class StrategyComparisonDisplay(DisplayMixin):
             ax.plot(sub["apparent"].to_numpy(float), y, linestyle="none", marker=marker,
                     markersize=4, markerfacecolor="white", markeredgecolor=colors[model],
                     markeredgewidth=0.9, zorder=4)
-        chance = _CHANCE.get(self.metric.partition("@")[0])
+        chance = _CHANCE.get(self.metric)
         if chance is not None:
             ax.axvline(chance, color=GREY, linestyle="--", linewidth=0.6, zorder=1)
         ax.set_yticks([row[p] for p in pipelines], [str(p) for p in pipelines])

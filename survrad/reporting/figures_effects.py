@@ -119,24 +119,6 @@ class PartialEffectDisplay(DisplayMixin):
                    categorical=bool(effect.categorical), ci_level=float(effect.ci_level),
                    observed=obs, label=label)
 
-    @classmethod
-    def from_pipeline(cls, pipeline: Any, variable: str, *, cohort: Any = None,
-                      label: str | None = None, **kwargs: Any) -> PartialEffectDisplay:
-        """Compute :func:`survrad.models.partial_effect` and make its figure.
-
-        ``cohort`` (optional, the training cohort) gives the rug of observed values;
-        ``kwargs`` go to ``partial_effect`` (``values``, ``reference``, ``n_points``,
-        ``ci_level``).
-        """
-        from survrad.models.effects import partial_effect
-
-        effect = partial_effect(pipeline, variable, **kwargs)
-        observed = None
-        if cohort is not None and variable in cohort.patients.columns:
-            observed = cohort.patients[variable].to_numpy(dtype=float, na_value=np.nan) \
-                if not effect.categorical else None
-        return cls.from_effect(effect, observed=observed, label=label)
-
     # --------------------------------------------------------------------- drawing
     def plot(self, ax: Axes | None = None, *, hazard_ratio: bool = False,
              color: str | None = None, **kwargs: Any) -> PartialEffectDisplay:

@@ -19,16 +19,13 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
-from survrad._validation import check_fraction, check_int
-from survrad.data.outcome import Surv, check_event, check_time
-from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult, kaplan_meier, logrank_test
-from survrad.exceptions import FitError, SchemaError
-from survrad.models.cox import CoxModel
+from survrad._validation import check_fraction
+from survrad.evaluation.results import KaplanMeier, LogRankResult
+from survrad.exceptions import SurvradDeprecationWarning
 from survrad.reporting._plotting import (
     DisplayMixin,
     check_columns,
     ci_percent,
-    finite_array,
     format_estimate_ci,
     format_p,
 )
@@ -50,107 +47,21 @@ _TABLE_TOP_PT = 30.0   # distance from the axes bottom to the table header, poin
 # ----------------------------------------------------------------------- risk groups
 def risk_groups_from_training(train_risk: Any, test_risk: Any, n_groups: int = 3, *,
                               labels: Sequence[str] | None = None) -> pd.Categorical:
-    """Risk groups of ``test_risk`` from quantile cut-points of ``train_risk``.
+    """Deprecated: use :func:`survrad.evaluation.risk_groups_from_training` (computation
+    lives in the evaluation layer); removed in survrad 0.3."""
+    import warnings
 
-    The cut-points are the ``1/n_groups, ..., (n_groups-1)/n_groups`` quantiles of the
-    TRAINING risk scores (numpy's default, R's ``quantile(type = 7)``); the test scores
-    are only classified, so the grouping is not tuned on the data it is shown on. A score
-    equal to a cut-point goes to the lower group.
+    from survrad.evaluation.groups import risk_groups_from_training as compute
 
-    Parameters
-    ----------
-    train_risk : array-like of shape (n_train,)
-        Risk scores (higher = riskier) of the training patients.
-    test_risk : array-like of shape (n_test,)
-        Risk scores to classify.
-    n_groups : int, default 3
-    labels : sequence of str, optional
-        Group names from lowest to highest risk. Default ``("Low", "High")`` for 2,
-        ``("Low", "Intermediate", "High")`` for 3, ``Q1..Qk`` otherwise.
-
-    Returns
-    -------
-    pandas.Categorical
-        Ordered categories, lowest risk first (the order the Kaplan-Meier plot uses).
-
-    Raises
-    ------
-    ValueError
-        Non-finite scores, or tied training scores that make two cut-points equal.
-
-    Examples
-    --------
-    >>> g = risk_groups_from_training([1, 2, 3, 4, 5, 6], [0.5, 3.6, 9], n_groups=2)
-    >>> list(g)
-    ['Low', 'High', 'High']
-    """
-    n_groups = check_int("n_groups", n_groups, min_value=2)
-    train = finite_array(train_risk, "train_risk")
-    test = finite_array(test_risk, "test_risk")
-    if labels is None:
-        labels = _DEFAULT_LABELS.get(n_groups, tuple(f"Q{i + 1}" for i in range(n_groups)))
-    labels = [str(lab) for lab in labels]
-    if len(labels) != n_groups or len(set(labels)) != n_groups:
-        raise ValueError(f"labels must be {n_groups} distinct names, got {labels}.")
-    cuts = np.quantile(train, np.arange(1, n_groups) / n_groups)
-    if np.any(np.diff(cuts) <= 0) or train.size < n_groups:
-        raise ValueError(
-            f"the training risk scores do not give {n_groups} distinct groups (cut-points "
-            f"{cuts.tolist()} from {train.size} scores, many tied); use fewer groups.")
-    codes = np.searchsorted(cuts, test, side="left")
-    return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
-
-
-# ------------------------------------------------------------------------ KM display
-def _group_labels(group: Any, n: int, group_order: Sequence[Any] | None
-                  ) -> tuple[np.ndarray, list]:
-    g = pd.Series(group)
-    if len(g) != n:
-        raise SchemaError(f"group has {len(g)} values but time has {n}.")
-    if g.isna().any():
-        raise SchemaError("group is missing for some subjects; every subject needs a group.",
-                          ids=[f"row {i + 1}" for i in np.flatnonzero(g.isna().to_numpy())])
-    if group_order is None:
-        if isinstance(g.dtype, pd.CategoricalDtype):
-            order = [c for c in g.cat.categories if (g == c).any()]
-        else:
-            order = sorted(g.unique().tolist(), key=lambda v: (str(type(v)), v))
-    else:
-        order = list(group_order)
-        unknown = sorted(set(g.unique().tolist()) - set(order), key=str)
-        empty = [o for o in order if not (g == o).any()]
-        if unknown or empty:
-            raise SchemaError(
-                f"group_order {order} does not match the groups in the data: labels not in "
-                f"group_order {unknown}, groups without subjects {empty}.")
-    codes = np.empty(n, dtype=np.intp)
-    for i, label in enumerate(order):
-        codes[(g == label).to_numpy()] = i
-    return codes, order
+    warnings.warn("survrad.reporting.risk_groups_from_training moved to "
+                  "survrad.evaluation.risk_groups_from_training; the reporting alias is "
+                  "removed in survrad 0.3.", SurvradDeprecationWarning, stacklevel=2)
+    return compute(train_risk, test_risk, n_groups, labels=labels)
 
 
 def _default_times(tmax: float) -> np.ndarray:
     ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, tmax)
     return ticks[(ticks >= 0) & (ticks <= tmax * (1 + 1e-9))]
-
-
-def _hazard_ratios(time: np.ndarray, event: np.ndarray, codes: np.ndarray, order: list,
-                   conf_level: float) -> tuple[pd.DataFrame | None, str]:
-    """HR of every group against the first one (Cox model on group indicators)."""
-    X = pd.DataFrame({f"{order[k]} vs {order[0]}": (codes == k).astype(float)
-                      for k in range(1, len(order))})
-    try:
-        # a descriptive HR between groups: fitted whatever the events per group
-        model = CoxModel(ci_level=conf_level, min_epv=0).fit(X, Surv.from_arrays(time, event))
-    except (FitError, SchemaError) as exc:
-        return None, str(exc)
-    s = model.summary()
-    out = pd.DataFrame({"group": [str(o) for o in order[1:]],
-                        "reference": str(order[0]),
-                        "hr": s["hr"].to_numpy(), "hr_ci_low": s["hr_ci_low"].to_numpy(),
-                        "hr_ci_high": s["hr_ci_high"].to_numpy(), "p": s["p"].to_numpy(),
-                        "estimable": s["estimable"].to_numpy(dtype=bool)})
-    return out, ""
 
 
 class KaplanMeierDisplay(DisplayMixin):
@@ -197,63 +108,45 @@ class KaplanMeierDisplay(DisplayMixin):
         self.conf_level = conf_level
 
     @classmethod
+    def from_result(cls, result: Any, *, time_unit: str = "months") -> KaplanMeierDisplay:
+        """The display of a :class:`survrad.evaluation.results.RiskGroupSurvival`.
+
+        Examples
+        --------
+        >>> from survrad.evaluation import risk_group_survival
+        >>> rng = np.random.default_rng(0)
+        >>> grp = np.repeat(["Low", "High"], 50)
+        >>> t = rng.exponential(np.where(grp == "High", 5.0, 15.0))
+        >>> res = risk_group_survival(t, np.ones(100), grp, group_order=["Low", "High"])
+        >>> disp = KaplanMeierDisplay.from_result(res).plot()
+        >>> sorted(disp.lines_)
+        ['High', 'Low']
+        """
+        return cls(curves=dict(zip(result.groups, result.curves, strict=True)),
+                   at_risk=result.at_risk, logrank=result.logrank,
+                   hazard_ratios=result.hazard_ratios, hr_note=result.note,
+                   time_unit=time_unit, conf_level=result.conf_level)
+
+    @classmethod
     def from_risk_groups(cls, time: Any, event: Any, group: Any, *,
                          group_order: Sequence[Any] | None = None, time_unit: str = "months",
                          at_risk_times: Any = None,
                          conf_level: float = 0.95) -> KaplanMeierDisplay:
-        """Compute Kaplan-Meier curves, log-rank test and hazard ratios per risk group.
+        """Deprecated: ``from_result(survrad.evaluation.risk_group_survival(...))``
+        (the survival estimation lives in the evaluation layer); removed in survrad 0.3."""
+        import warnings
 
-        Parameters
-        ----------
-        time, event : array-like of shape (n,)
-            Follow-up time and event indicator (1 = event).
-        group : array-like of shape (n,)
-            Risk group of each subject, e.g. from :func:`risk_groups_from_training`.
-        group_order : sequence, optional
-            Groups from lowest to highest risk. Default: the categories of a Categorical
-            ``group``, else the sorted labels. The hazard ratios compare every group with
-            the first; the legend shows the last against the first.
-        time_unit : str, default "months"
-        at_risk_times : array-like, optional
-            Times of the numbers-at-risk table (also the x ticks). Default: round ticks
-            from 0 to the last follow-up.
-        conf_level : float, default 0.95
-            Level of the pointwise (log-scale, as R's ``survfit``) and HR intervals.
+        from survrad.evaluation.groups import risk_group_survival
 
-        Returns
-        -------
-        KaplanMeierDisplay
-
-        Examples
-        --------
-        >>> rng = np.random.default_rng(0)
-        >>> grp = np.repeat(["Low", "High"], 50)
-        >>> t = rng.exponential(np.where(grp == "High", 5.0, 15.0))
-        >>> disp = KaplanMeierDisplay.from_risk_groups(t, np.ones(100), grp,
-        ...                                             group_order=["Low", "High"])
-        >>> disp = disp.plot()
-        >>> sorted(disp.lines_)
-        ['High', 'Low']
-        """
-        t, e = check_time(time, column="time"), check_event(event, column="event")
-        if t.shape != e.shape:
-            raise SchemaError(f"time and event differ in length: {t.size} vs {e.size}.")
-        conf_level = check_fraction("conf_level", conf_level)
-        codes, order = _group_labels(group, t.size, group_order)
-        curves = {str(lab): kaplan_meier(t[codes == k], e[codes == k], conf_level=conf_level)
-                  for k, lab in enumerate(order)}
-        times = (_default_times(float(t.max())) if at_risk_times is None
-                 else finite_array(at_risk_times, "at_risk_times"))
-        if np.any(times < 0) or np.any(np.diff(times) <= 0):
-            raise ValueError(f"at_risk_times must be increasing and >= 0, got {times}.")
-        at_risk = pd.DataFrame([km.n_risk_at(times) for km in curves.values()],
-                               index=list(curves), columns=times)
-        logrank, hr, note = None, None, ""
-        if len(order) > 1:
-            logrank = logrank_test(t, e, codes)
-            hr, note = _hazard_ratios(t, e, codes, order, conf_level)
-        return cls(curves=curves, at_risk=at_risk, logrank=logrank, hazard_ratios=hr,
-                   hr_note=note, time_unit=time_unit, conf_level=conf_level)
+        warnings.warn("KaplanMeierDisplay.from_risk_groups is deprecated: use "
+                      "KaplanMeierDisplay.from_result(survrad.evaluation."
+                      "risk_group_survival(time, event, group)); removed in survrad 0.3.",
+                      SurvradDeprecationWarning, stacklevel=2)
+        if at_risk_times is None:
+            at_risk_times = _default_times(float(np.max(np.asarray(time, dtype=float))))
+        result = risk_group_survival(time, event, group, group_order=group_order,
+                                     at_risk_times=at_risk_times, ci_level=conf_level)
+        return cls.from_result(result, time_unit=time_unit)
 
     # -------------------------------------------------------------------- drawing
     def stats_text(self) -> str:

@@ -16,9 +16,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from survrad.evaluation.decision import DecisionCurve, decision_curve
-from survrad.evaluation.nomogram import Nomogram, nice_ticks
-from survrad.evaluation.smooth_calibration import SmoothCalibration, smooth_calibration
+from survrad._math.ticks import nice_ticks
+from survrad.evaluation.decision import DecisionCurve
+from survrad.evaluation.nomogram import Nomogram
+from survrad.evaluation.smooth_calibration import SmoothCalibration
 from survrad.reporting._plotting import DisplayMixin, format_number, root_figure
 from survrad.reporting.style import (
     COLUMN_WIDTH,
@@ -110,23 +111,6 @@ class DecisionCurveDisplay(DisplayMixin):
         return cls(thresholds=curve.thresholds, net_benefit=curve.net_benefit,
                    treat_all=curve.treat_all, horizon=curve.horizon, label=label,
                    time_unit=time_unit, event=event)
-
-    @classmethod
-    def from_predictions(cls, y: Any, predicted_risk: Any, thresholds: Any, *,
-                         horizon: float | None = None, label: str = "Model",
-                         time_unit: str = "months", event: str = "the event"
-                         ) -> DecisionCurveDisplay:
-        """Compute the decision curve (:func:`decision_curve`) and make its display.
-
-        Examples
-        --------
-        >>> disp = DecisionCurveDisplay.from_predictions([0, 1, 1, 0, 1], [0.1, 0.8, 0.6, 0.3,
-        ...                                               0.4], [0.2, 0.5], label="Cox")
-        >>> disp.net_benefit.round(3).tolist()
-        [0.55, 0.4]
-        """
-        return cls.from_curve(decision_curve(y, predicted_risk, thresholds, horizon=horizon),
-                              label=label, time_unit=time_unit, event=event)
 
     def plot(self, ax: Axes | None = None, *, color: str | None = None,
              **kwargs: Any) -> DecisionCurveDisplay:
@@ -263,26 +247,6 @@ class SmoothCalibrationDisplay(DisplayMixin):
                    predicted=result.predicted, ici=result.ici, e50=result.e50,
                    e90=result.e90, horizon=result.horizon, label=label,
                    time_unit=time_unit, event=event)
-
-    @classmethod
-    def from_predictions(cls, y: Any, predicted_risk: Any, *, horizon: float | None = None,
-                         n_knots: int = 3, label: str | None = None,
-                         time_unit: str = "months", event: str = "the event"
-                         ) -> SmoothCalibrationDisplay:
-        """Compute :func:`smooth_calibration` and make its display.
-
-        Examples
-        --------
-        >>> rng = np.random.default_rng(1)
-        >>> p = rng.uniform(0.05, 0.9, 400)
-        >>> disp = SmoothCalibrationDisplay.from_predictions((rng.random(400) < p).astype(int),
-        ...                                                  p)
-        >>> disp.horizon is None
-        True
-        """
-        return cls.from_result(smooth_calibration(y, predicted_risk, horizon=horizon,
-                                                  n_knots=n_knots),
-                               label=label, time_unit=time_unit, event=event)
 
     def stats_lines(self) -> list[str]:
         """ICI, E50 and E90 as printed on the figure (three decimals).

@@ -10,16 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from survrad._validation import check_fraction
-from survrad.data.outcome import check_binary
-from survrad.exceptions import SchemaError
+from survrad.exceptions import SchemaError, SurvradDeprecationWarning
 from survrad.reporting._plotting import (
     DisplayMixin,
-    check_columns,
     ci_percent,
     finite_array,
     format_number,
@@ -372,35 +369,30 @@ class ROCDisplay(DisplayMixin):
         self.label = label
 
     @classmethod
-    def from_predictions(cls, y: Any, prob: Any, *, label: str | None = None) -> ROCDisplay:
-        """ROC curve from 0/1 outcomes and predicted probabilities (or scores).
-
-        Parameters
-        ----------
-        y : array-like of shape (n,)
-            0/1 outcome, both classes present.
-        prob : array-like of shape (n,)
-            Predicted probability (or any score) of class 1.
-        label : str, optional
-
-        Returns
-        -------
-        ROCDisplay
+    def from_curve(cls, curve: Any, *, label: str | None = None) -> ROCDisplay:
+        """The display of a :class:`survrad.evaluation.results.RocCurve`.
 
         Examples
         --------
-        >>> disp = ROCDisplay.from_predictions([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-        >>> disp.auc
+        >>> from survrad.evaluation import roc_curve
+        >>> ROCDisplay.from_curve(roc_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])).auc
         0.75
         """
-        from sklearn.metrics import roc_auc_score, roc_curve
+        return cls(fpr=np.asarray(curve.fpr, float), tpr=np.asarray(curve.tpr, float),
+                   auc=float(curve.auc), label=label)
 
-        target = check_binary(y, column="y")
-        p = finite_array(prob, "prob")
-        if p.size != target.size:
-            raise ValueError(f"y has {target.size} values but prob has {p.size}.")
-        fpr, tpr, _ = roc_curve(target, p)
-        return cls(fpr=fpr, tpr=tpr, auc=float(roc_auc_score(target, p)), label=label)
+    @classmethod
+    def from_predictions(cls, y: Any, prob: Any, *, label: str | None = None) -> ROCDisplay:
+        """Deprecated: ``from_curve(survrad.evaluation.roc_curve(y, prob))`` (the curve is
+        computed in the evaluation layer); removed in survrad 0.3."""
+        import warnings
+
+        from survrad.evaluation.groups import roc_curve
+
+        warnings.warn("ROCDisplay.from_predictions is deprecated: use ROCDisplay.from_curve("
+                      "survrad.evaluation.roc_curve(y, prob)); removed in survrad 0.3.",
+                      SurvradDeprecationWarning, stacklevel=2)
+        return cls.from_curve(roc_curve(y, prob), label=label)
 
     def plot(self, ax: Axes | None = None, *, color: str | None = None,
              **kwargs: Any) -> ROCDisplay:
@@ -457,51 +449,52 @@ class OptimismDisplay(DisplayMixin):
     mean_line_ : Line2D
     """
 
-    def __init__(self, *, optimism: np.ndarray, n_failed: int, metric: str) -> None:
+    def __init__(self, *, optimism: np.ndarray, n_failed: int, metric: str,
+                 horizon: float | None = None) -> None:
         self.optimism = optimism
         self.n_failed = n_failed
         self.metric = metric
+        self.horizon = horizon
 
     @classmethod
-    def from_replicates(cls, replicates_df: pd.DataFrame,
-                        metric: str = "c_index") -> OptimismDisplay:
-        """Optimism histogram from ``ValidationResult.replicates``.
+    def from_values(cls, fit: Any, test: Any, *, metric: str = "c_index",
+                    horizon: float | None = None, status_ok: Any = None) -> OptimismDisplay:
+        """Optimism histogram from each replicate's metric on its training resample
+        (``fit``) and on the original cohort (``test``).
 
         Parameters
         ----------
-        replicates_df : DataFrame
-            One row per replicate with ``<metric>__fit`` and ``<metric>__test`` columns
-            (and usually replicate, seed, status, reason, warnings).
+        fit, test : array-like of shape (n_replicates,)
+            NaN where the metric could not be computed.
         metric : str, default "c_index"
-
-        Returns
-        -------
-        OptimismDisplay
+        horizon : float, optional
+            The metric's horizon, for per-horizon metrics.
+        status_ok : array-like of bool, optional
+            False for failed replicates (left out even if values exist).
 
         Raises
         ------
-        ValueError
+        SchemaError
             No replicate has both values.
 
         Examples
         --------
-        >>> reps = pd.DataFrame({"c_index__fit": [0.74, 0.76, np.nan, 0.75],
-        ...                      "c_index__test": [0.71, 0.70, np.nan, 0.72]})
-        >>> disp = OptimismDisplay.from_replicates(reps)
+        >>> disp = OptimismDisplay.from_values([0.74, 0.76, np.nan, 0.75],
+        ...                                    [0.71, 0.70, np.nan, 0.72])
         >>> disp.n_failed, round(float(disp.optimism.mean()), 3)
         (1, 0.04)
         """
-        fit_col, test_col = f"{metric}__fit", f"{metric}__test"
-        df = check_columns(replicates_df, [fit_col, test_col], "replicates_df")
-        fit = pd.to_numeric(df[fit_col], errors="coerce").to_numpy(dtype=float)
-        test = pd.to_numeric(df[test_col], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(fit) & np.isfinite(test)
-        if "status" in df.columns:
-            ok &= (df["status"] == "ok").to_numpy()
+        f = np.asarray(fit, dtype=float)
+        t = np.asarray(test, dtype=float)
+        if f.shape != t.shape:
+            raise ValueError(f"fit has {f.size} values but test has {t.size}.")
+        ok = np.isfinite(f) & np.isfinite(t)
+        if status_ok is not None:
+            ok &= np.asarray(status_ok, dtype=bool)
         if not ok.any():
-            raise SchemaError(f"no replicate has a finite {metric}: all {len(df)} failed; "
-                              "see the 'reason' column.", file="replicates_df")
-        return cls(optimism=fit[ok] - test[ok], n_failed=int((~ok).sum()), metric=metric)
+            raise SchemaError(f"no replicate has a finite {metric}: all {f.size} failed.")
+        return cls(optimism=f[ok] - t[ok], n_failed=int((~ok).sum()), metric=metric,
+                   horizon=horizon)
 
     def plot(self, ax: Axes | None = None, *, bins: int | str = "auto",
              color: str | None = None, **kwargs: Any) -> OptimismDisplay:
@@ -533,7 +526,7 @@ class OptimismDisplay(DisplayMixin):
             self.mean_line_ = ax.axvline(mean, color=OKABE_ITO["vermillion"], linewidth=1.2,
                                          linestyle="--", label=f"Mean {mean:.3f}")
             n_ok = self.optimism.size
-            ax.set_title(f"Bootstrap optimism of {metric_label(self.metric)}\n"
+            ax.set_title(f"Bootstrap optimism of {metric_label(self.metric, self.horizon)}\n"
                          f"{n_ok} of {n_ok + self.n_failed} replicates used, "
                          f"{self.n_failed} failed",
                          fontweight="normal", fontsize=SMALL_FONT_SIZE + 1)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import inspect
 import re
 import shlex
 import struct
@@ -697,22 +696,8 @@ def _strategies_text(strategies: Sequence[Mapping[str, Any]],
     return " ".join(out)
 
 
-def _defaults(name: str) -> dict[str, Any]:
-    from survrad.models.cox import CoxModel
-    from survrad.models.forest import SurvivalForest
-    from survrad.models.response import ForestClassifier, LogisticModel
-
-    cls = {"cox": CoxModel, "forest": SurvivalForest, "logistic": LogisticModel,
-           "forest_classifier": ForestClassifier}.get(name)
-    if cls is None:
-        return {}
-    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
-
 def _models_text(models: Mapping[str, Any]) -> str:
-    out = [_model_sentence(name, {**_defaults(name), **dict(spec or {})})
-           for name, spec in models.items()]
+    out = [_model_sentence(name, dict(spec or {})) for name, spec in models.items()]
     return " ".join(out)
 
 

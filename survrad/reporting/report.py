@@ -1,8 +1,9 @@
-"""Write a study's report folder: results, tables, figures, manifest, index.html.
+"""Render a study's report folder from its :class:`~survrad.evaluation.results.StudyResults`.
 
-Called by :func:`survrad.study.run_study` inside a temporary folder that is renamed into
-place only when everything here has succeeded. Numbers are written unrounded; rounding
-happens only in the HTML tables.
+The reporting layer only formats and draws: every number shown comes from the results
+object (computed by :mod:`survrad.study.run`), which is also saved in ``results/`` so
+that ``survrad report`` can render the same page again without computing anything.
+Tables are written unrounded (CSV, spreadsheet-safe); rounding happens only in the HTML.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from survrad.data.cohort import Cohort
 from survrad.reporting.html import (
     ReportFigure,
     ReportTable,
@@ -22,13 +22,7 @@ from survrad.reporting.html import (
     methods_paragraph,
     write_index_html,
 )
-from survrad.reporting.tables import (
-    coefficient_table,
-    format_coefficients,
-    format_table_one,
-    table_one,
-    write_csv,
-)
+from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
 from survrad.reporting.writer import (
     atomic_write_text,
     json_dumps,
@@ -36,12 +30,19 @@ from survrad.reporting.writer import (
     package_versions,
 )
 
-__all__ = ["write_report"]
+__all__ = ["finish_manifest", "render_report", "write_report"]
 
-_LESION_COLUMNS = ("organ", "volume_ml", "irradiated")
+#: What "corrected" means for each validation method (captions and axis labels).
+ESTIMATES = {"optimism": "optimism-corrected", ".632+": ".632+ bootstrap",
+             "cv": "cross-validated"}
+OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus original)",
+            ".632+": "bootstrap distribution of resample minus out-of-bag performance",
+            "cv": "distribution of training-fold minus held-out-fold performance"}
+BASELINES = ("clinical", "burden")
+_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
 
 
-def _slug(*parts: str) -> str:
+def _slug(*parts: Any) -> str:
     return "_".join(str(p).replace(" ", "-").replace("/", "-") for p in parts)
 
 
@@ -57,14 +58,13 @@ class _Report:
         self.sections.setdefault(section, []).append(item)
 
     def table(self, section: str, df: pd.DataFrame, name: str, caption: str,
-              shown: pd.DataFrame | None = None) -> None:
+              shown: pd.DataFrame | None = None, max_rows: int | None = 50) -> None:
         write_csv(df, self.root / "tables" / f"{name}.csv")
         self.add(section, ReportTable(df if shown is None else shown, caption,
-                                      csv=f"tables/{name}.csv"))
+                                      csv=f"tables/{name}.csv", max_rows=max_rows))
 
-    def figure(self, section: str, make: Callable[[], Any], name: str, caption: str,
-               errors: list[dict[str, Any]]) -> None:
-        """Queue a figure: ``make()`` returns a fitted Display; drawn by :meth:`render`."""
+    def figure(self, section: str, make: Callable[[], Any], name: str, caption: str) -> None:
+        """Queue a figure: ``make()`` returns a drawn Display; saved by :meth:`render`."""
         item = ReportFigure(f"figures/{name}.png", caption)
         self.add(section, item)
         self.pending.append((section, make, name, item))
@@ -73,8 +73,8 @@ class _Report:
         """Draw and save every queued figure, ``n_jobs`` at a time (PNG + PDF each).
 
         A figure that cannot be drawn is logged in ``errors`` and left out of the page,
-        never fatal. Each file depends only on its figure, so the output is the same
-        whatever ``n_jobs``.
+        never fatal; warnings raised while drawing are logged too. Each file depends only
+        on its figure, so the output is the same whatever ``n_jobs``.
         """
         from joblib import Parallel, delayed
 
@@ -112,93 +112,68 @@ def _draw(make: Callable[[], Any], stem: Path
     return failure, sorted({(w.category.__name__, str(w.message)) for w in caught})
 
 
-def _results(rep: _Report, records: list[dict[str, Any]]) -> None:
-    atomic_write_text(rep.root / "results.json", json_dumps(records))
-    frame = pd.DataFrame(records)
-    write_csv(frame, rep.root / "results.csv")
-    primary = frame.groupby("endpoint", sort=False)["metric"].transform("first")
-    shown = frame.loc[frame["metric"] == primary].reset_index(drop=True)
-    rep.add("Validation", ReportTable(
-        shown, "Bootstrap validation of every endpoint x strategy x model: the primary "
-        "metric of each endpoint (Harrell's C for survival, AUC for binary endpoints), "
-        "apparent, optimism and corrected value with its interval (the validation method "
-        "of each model is given in the Methods). Every metric is in the CSV.",
-        csv="results.csv", max_rows=None))
+# --------------------------------------------------------------------- sections
+def _primary(results: Any) -> pd.DataFrame:
+    """The estimates of each endpoint's primary metric (its first metric, no horizon)."""
+    est = results.estimates
+    first = est.groupby("endpoint", sort=False)["metric"].transform("first")
+    return est[(est["metric"] == first) & est["horizon"].isna()]
 
 
-def _comparison_figures(rep: _Report, comparisons: Mapping, config: Mapping,
-                        errors: list) -> None:
+def _validation(rep: _Report, results: Any) -> None:
     from survrad.reporting.figures_comparison import StrategyComparisonDisplay
     from survrad.reporting.figures_validation import OptimismDisplay
 
-    for (ep, model), cmp in comparisons.items():
-        summary = cmp.summary().assign(model=model)
-        summary["baseline"] = summary["pipeline"].isin(["clinical", "burden"])
-        metric = summary["metric"].iloc[0]
-        diffs = cmp.differences(metric).assign(model=model) if len(cmp.results) > 1 else None
-        reps = pd.concat([r.replicates.assign(strategy=s) for s, r in cmp.results.items()])
-        write_csv(reps, rep.root / "tables" / f"replicates_{_slug(ep, model)}.csv")
-        if diffs is not None:
-            rep.table("Validation", diffs, f"differences_{_slug(ep, model)}",
+    est = results.estimates
+    write_csv(est, rep.root / "results.csv")
+    shown = _primary(results).drop(columns=["horizon"]).reset_index(drop=True)
+    rep.add("Validation", ReportTable(
+        shown, "Validation of every endpoint x strategy x model: the primary metric of each "
+        "endpoint (Harrell's C for survival, AUC for binary endpoints), apparent, optimism "
+        "and corrected value with its interval (the validation method of each model is "
+        "given in the Methods). Every metric is in the CSV.", csv="results.csv",
+        max_rows=None))
+    ci = int(100 * results.config["validation"]["ci_level"])
+    for (ep, model), block in _primary(results).groupby(["endpoint", "model"], sort=False):
+        metric = str(block["metric"].iloc[0])
+        method = str(block["method"].iloc[0])
+        estimate = ESTIMATES[method]
+        reps = results.replicates
+        reps_block = reps[(reps["endpoint"] == ep) & (reps["model"] == model)]
+        write_csv(reps_block, rep.root / "tables" / f"replicates_{_slug(ep, model)}.csv")
+        diffs = results.differences
+        diffs = diffs[(diffs["endpoint"] == ep) & (diffs["model"] == model)]
+        if len(diffs):
+            rep.table("Validation", diffs.reset_index(drop=True),
+                      f"differences_{_slug(ep, model)}",
                       f"{ep}, {model}: paired differences of corrected {metric} against "
-                      f"{cmp.reference} (same bootstrap samples).")
-        estimate = ESTIMATES[cmp.results[cmp.reference].method]
-        rep.figure("Validation", lambda s=summary, d=diffs, m=metric, e=estimate: (
+                      f"{diffs['reference'].iloc[0]} (same bootstrap samples).")
+        summary = block.rename(columns={"strategy": "pipeline"}).assign(
+            baseline=lambda d: d["pipeline"].isin(BASELINES))
+        d = (diffs[["pipeline", "reference", "metric", "difference", "ci_low",
+                    "ci_high"]].assign(model=model) if len(diffs) else None)
+        rep.figure("Validation", lambda s=summary, d=d, m=metric, e=estimate: (
             StrategyComparisonDisplay.from_summary(s, metric=m, differences=d,
                                                    estimate=e).plot()),
             f"comparison_{_slug(ep, model)}",
-            f"{ep}, {model}: {estimate} {metric} with "
-            f"{int(100 * config['validation']['ci_level'])}% CI per strategy; baselines "
-            "marked; right: paired differences.", errors)
-        best = _best_name(summary, metric)
-        rep.figure("Validation", lambda r=cmp.results[best].replicates, m=metric: (
-            OptimismDisplay.from_replicates(r, metric=m).plot()),
+            f"{ep}, {model}: {estimate} {metric} with {ci}% CI per strategy; baselines "
+            "marked; right: paired differences.")
+        best = str(block.loc[block["corrected"].idxmax(), "strategy"]) \
+            if block["corrected"].notna().any() else str(block["strategy"].iloc[0])
+        rb = reps_block[(reps_block["strategy"] == best) & (reps_block["metric"] == metric)
+                        & reps_block["horizon"].isna()]
+        rep.figure("Validation", lambda r=rb, m=metric: OptimismDisplay.from_values(
+            r["fit"], r["test"], metric=m, status_ok=r["status"] == "ok").plot(),
             f"optimism_{_slug(ep, model, best)}",
-            f"{ep}, {model}, {best}: {OPTIMISM[cmp.results[best].method]} of {metric}.",
-            errors)
-
-
-#: What "corrected" means for each validation method (captions and axis labels).
-ESTIMATES = {"optimism": "optimism-corrected", ".632+": ".632+ bootstrap",
-             "cv": "cross-validated"}
-OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus original)",
-            ".632+": "bootstrap distribution of resample minus out-of-bag performance",
-            "cv": "distribution of training-fold minus held-out-fold performance"}
-
-
-def _failures(rep: _Report, comparisons: Mapping) -> None:
-    """Replicates that failed (within ``max_failed``), counted by pipeline and reason."""
-    rows = []
-    for (ep, model), cmp in comparisons.items():
-        for strategy, res in cmp.results.items():
-            reps = res.replicates
-            bad = reps["status"] != "ok"
-            partial = ~bad & reps["reason"].astype(str).ne("")
-            for kind, mask in (("replicate failed", bad), ("metric not computed", partial)):
-                if not mask.any():
-                    continue
-                for reason, n in reps.loc[mask, "reason"].astype(str).value_counts().items():
-                    rows.append({"endpoint": ep, "model": model, "strategy": strategy,
-                                 "what": kind, "n_replicates": int(n),
-                                 "of": len(reps), "reason": reason})
-    if rows:
-        table = pd.DataFrame(rows)
-        rep.table("Validation", table, "failures",
+            f"{ep}, {model}, {best}: {OPTIMISM[method]} of {metric}.")
+    if len(results.failures):
+        rep.table("Validation", results.failures, "failures",
                   "Bootstrap replicates that failed or could not compute a metric, by "
                   "pipeline and reason (within the study's max_failed budget; such "
                   "replicates are left out of the estimates and counted in n_failed).")
 
 
-def _best_name(summary: pd.DataFrame, metric: str) -> str:
-    rows = summary[summary["metric"] == metric]
-    if rows["corrected"].notna().any():
-        return str(rows.loc[rows["corrected"].idxmax(), "pipeline"])
-    return str(rows["pipeline"].iloc[0])
-
-
-def _survival_figures(rep: _Report, cohort: Cohort, config: Mapping, cvs: Mapping,
-                      records: list[dict], errors: list) -> None:
-    from survrad.evaluation.metrics import calibration
+def _predictions(rep: _Report, results: Any) -> None:
     from survrad.reporting.figures_survival import KaplanMeierDisplay
     from survrad.reporting.figures_validation import (
         CalibrationDisplay,
@@ -206,85 +181,69 @@ def _survival_figures(rep: _Report, cohort: Cohort, config: Mapping, cvs: Mappin
         TimeDependentAUCDisplay,
     )
 
-    for (ep, strategy, model), cv in cvs.items():
-        spec = config["endpoints"][ep]
+    for pred in results.predictions:
+        ep, strategy, model = pred.endpoint, pred.strategy, pred.model
         name = _slug(ep, model, strategy)
-        label = f"{strategy} ({model})"
-        if cohort.endpoint(ep).kind == "binary":
-            y = cohort.y(ep)
-            rep.figure("Prediction", lambda y=y, cv=cv, lab=label: ROCDisplay.from_predictions(
-                y, cv["risk"].to_numpy(), label=lab).plot(),
+        unit = results.endpoints[ep]["unit"]
+        note = ""
+        if pred.n_predicted < pred.n_patients:
+            note = (f" {pred.n_patients - pred.n_predicted} patients of folds that could not "
+                    f"be fitted have no out-of-fold prediction ({len(pred.fold_failures)} "
+                    "failed folds; see warnings).")
+        if pred.roc is not None:
+            rep.figure("Prediction", lambda r=pred.roc, lab=f"{strategy} ({model})": (
+                ROCDisplay.from_curve(r, label=lab).plot()),
                 f"roc_{name}", f"{ep}: ROC curve of out-of-fold predictions, {strategy}, "
-                f"{model} (5-fold, patient-grouped).", errors)
-            continue
-        y = cohort.y(ep)
-        unit = spec.get("unit", "months")
-        groups = _group_names(cv["risk_group"].to_numpy(), config["report"]["risk_groups"])
-        rep.figure("Prediction", lambda y=y, g=groups, u=unit: KaplanMeierDisplay.from_risk_groups(
-            y["time"], y["event"], g, time_unit=u).plot(),
-            f"km_{name}", f"{ep}: Kaplan-Meier curves by predicted risk group ({strategy}, "
-            f"{model}); groups from out-of-fold predictions with cut-points (tertiles) "
-            "chosen inside each training fold; log-rank p and hazard ratios.", errors)
-        for h in spec.get("horizons", []):
-            col = f"surv@{float(h):g}"
-            if col not in cv:
-                continue
-            rep.figure("Prediction", lambda y=y, cv=cv, h=h, col=col, u=unit: (
-                CalibrationDisplay.from_calibration(
-                    calibration(y, cv[col].to_numpy(), float(h)), time_unit=u).plot()),
-                f"calibration_{name}_{float(h):g}",
-                f"{ep}: calibration at {h:g} {unit} (out-of-fold predicted survival vs "
-                f"Kaplan-Meier by risk quintile), {strategy}, {model}.", errors)
-        auc = [r for r in records if r["endpoint"] == ep and r["strategy"] == strategy
-               and r["model"] == model and str(r["metric"]).startswith("td_auc@")]
-        if auc:
-            rep.figure("Prediction", lambda a=auc, u=unit, lab=label: (
+                f"{model} (5-fold, patient-grouped).{note}")
+        if pred.risk_groups is not None:
+            rep.figure("Prediction", lambda g=pred.risk_groups, u=unit: (
+                KaplanMeierDisplay.from_result(g, time_unit=u).plot()),
+                f"km_{name}", f"{ep}: Kaplan-Meier curves by predicted risk group "
+                f"({strategy}, {model}); groups from out-of-fold predictions with cut-points "
+                "(tertiles) chosen inside each training fold; log-rank p and hazard "
+                f"ratios.{note}")
+        for cal in pred.calibration:
+            rep.figure("Prediction", lambda c=cal, u=unit: (
+                CalibrationDisplay.from_calibration(c, time_unit=u).plot()),
+                f"calibration_{name}_{cal.horizon:g}",
+                f"{ep}: calibration at {cal.horizon:g} {unit} (out-of-fold predicted "
+                f"survival vs Kaplan-Meier by risk quintile), {strategy}, {model}.{note}")
+        est = results.estimates
+        auc = est[(est["endpoint"] == ep) & (est["strategy"] == strategy)
+                  & (est["model"] == model) & (est["metric"] == "td_auc")]
+        if len(auc):
+            method = str(auc["method"].iloc[0])
+            rep.figure("Prediction", lambda a=auc, u=unit, lab=f"{strategy} ({model})": (
                 TimeDependentAUCDisplay.from_values(
-                [float(r["metric"].split("@")[1]) for r in a], [r["corrected"] for r in a],
-                ci_low=[r["ci_low"] for r in a], ci_high=[r["ci_high"] for r in a],
-                label=lab, time_unit=u).plot()),
-                f"td_auc_{name}", f"{ep}: {ESTIMATES[config['validation']['method'][model]]} "
-                "time-dependent AUC with CI.",
-                errors)
+                    a["horizon"].to_numpy(float), a["corrected"].to_numpy(float),
+                    ci_low=a["ci_low"].to_numpy(float), ci_high=a["ci_high"].to_numpy(float),
+                    label=lab, time_unit=u).plot()),
+                f"td_auc_{name}", f"{ep}: {ESTIMATES[method]} time-dependent AUC with CI.")
 
 
-def _group_names(group: Any, n_groups: int) -> pd.Categorical:
-    """Risk groups 1..n as ordered labels (Low / Intermediate / High for tertiles)."""
-    names = {2: ["Low", "High"], 3: ["Low", "Intermediate", "High"]}.get(
-        n_groups, [f"Group {k}" for k in range(1, n_groups + 1)])
-    return pd.Categorical.from_codes(pd.Series(group).to_numpy() - 1, categories=names,
-                                     ordered=True)
-
-
-def _coefficients(rep: _Report, coefs: Mapping, config: Mapping, errors: list) -> None:
+def _coefficients(rep: _Report, results: Any) -> None:
     from survrad.reporting.figures_survival import ForestPlotDisplay
 
     drawn = False
-    for (ep, strategy, model), summary in coefs.items():
-        table = coefficient_table(summary, ci_level=config["validation"]["ci_level"])
-        name = f"coefficients_{_slug(ep, strategy, model)}"
-        rep.table("Models", table, name, f"{ep}, {strategy}, {model}: coefficients fitted on "
-                  "all patients.", shown=format_coefficients(table))
+    for coef in results.coefficients:
+        table = coef.table
+        name = f"coefficients_{_slug(coef.endpoint, coef.strategy, coef.model)}"
+        rep.table("Models", table, name, f"{coef.endpoint}, {coef.strategy}, {coef.model}: "
+                  "coefficients fitted on all patients.", shown=format_coefficients(table))
         has_ci = "hr_ci_low" in table and table["hr_ci_low"].notna().any()
         if has_ci and not drawn:
             drawn = True
             rep.figure("Models", lambda t=table: ForestPlotDisplay.from_summary(t).plot(),
-                       f"forest_{_slug(ep, strategy, model)}",
-                       f"{ep}, {strategy}, {model}: hazard ratios with CIs.", errors)
+                       f"forest_{_slug(coef.endpoint, coef.strategy, coef.model)}",
+                       f"{coef.endpoint}, {coef.strategy}, {coef.model}: hazard ratios "
+                       "with CIs.")
 
 
-def _lesion_outputs(rep: _Report, cohort: Cohort, lesion_risk: pd.DataFrame | None,
-                    errors: list) -> None:
-    from survrad.lesions import lesion_response_rates, mixed_response
+def _lesions(rep: _Report, results: Any) -> None:
     from survrad.reporting.figures_lesions import LesionRiskMapDisplay, LesionWaterfallDisplay
 
-    if not cohort.has_lesions:
-        return
-    base = cohort.baseline_lesions()
-    if lesion_risk is not None:
-        keep = [c for c in _LESION_COLUMNS if c in base.columns]
-        table = lesion_risk.merge(base[["patient_id", "lesion_id", *keep]],
-                                  on=["patient_id", "lesion_id"], how="left", validate="1:1")
+    if results.lesion_risk is not None:
+        table = results.lesion_risk
         strategy = str(table["strategy"].iloc[0])
         rep.table("Lesions", table, "lesion_risk", f"Cross-fitted lesion risk ({strategy}): "
                   "no lesion is scored by a model that saw its patient; rank 1 = riskiest "
@@ -292,66 +251,83 @@ def _lesion_outputs(rep: _Report, cohort: Cohort, lesion_risk: pd.DataFrame | No
         rep.figure("Lesions", lambda: LesionRiskMapDisplay.from_table(table).plot(),
                    "lesion_risk_map", "Lesion risk map: patients x lesions (shade = "
                    "cross-fitted risk; colour = organ, dot size = volume, ring = irradiated, "
-                   "star = high-risk lesion).", errors)
-    if {"longest_diameter_mm", "diameter_followup_mm", "irradiated"} <= set(base.columns):
-        rep.figure("Lesions", lambda: LesionWaterfallDisplay.from_lesions(base).plot(),
+                   "star = high-risk lesion).")
+    if results.lesion_changes is not None:
+        changes = results.lesion_changes
+        rep.figure("Lesions", lambda: LesionWaterfallDisplay.from_lesions(changes).plot(),
                    "lesion_waterfall", "Per-lesion change in longest diameter, irradiated "
-                   "vs non-irradiated (RECIST thresholds +20 % / -30 %).", errors)
-        try:
-            rates = lesion_response_rates(cohort, by="irradiated", random_state=0)
-            rep.table("Lesions", rates.to_frame(), "lesion_response_rates",
-                      "Lesion response rates by irradiation with patient-clustered CIs "
-                      "(abscopal response in non-irradiated lesions).")
-            rep.table("Lesions", mixed_response(cohort).reset_index(), "mixed_response",
-                      "Mixed response per patient (some lesions <= -30 % while others "
-                      ">= +20 %).")
-        except ValueError as exc:
-            errors.append({"stage": "lesion response", "category": type(exc).__name__,
-                           "message": str(exc)})
+                   "vs non-irradiated (RECIST thresholds +20 % / -30 %).")
+    if results.lesion_response_rates is not None:
+        rep.table("Lesions", results.lesion_response_rates, "lesion_response_rates",
+                  "Lesion response rates by irradiation with patient-clustered CIs "
+                  "(abscopal response in non-irradiated lesions).")
+    if results.mixed_response is not None:
+        rep.table("Lesions", results.mixed_response, "mixed_response",
+                  "Mixed response per patient (some lesions <= -30 % while others "
+                  ">= +20 %).")
 
 
-def write_report(root: Path, cohort: Cohort, config: Mapping[str, Any], results: Any,
-                 manifest: dict[str, Any], *, started: float, n_jobs: int | None = None
-                 ) -> Path:
-    """Write every output of a run into ``root`` (a temporary folder).
+# ------------------------------------------------------------------------- page
+def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
+                  n_jobs: int | None = None) -> list[dict[str, Any]]:
+    """Write tables, figures, ``results.json``, ``warnings.json`` and ``index.html`` of
+    ``results`` into ``root``; return the warnings shown (the run's and the report's).
+
+    ``manifest`` is what the run recorded (inputs, command, durations, versions,
+    platform); the page shows it as given, so the same results and manifest give the same
+    page. Nothing here fits, estimates or resamples.
+    """
+    rep = _Report(Path(root))
+    errors: list[dict[str, Any]] = []
+    config = results.config
+    by = config["report"].get("table1_by")
+    rep.table("Cohort", results.table1, "table1", "Cohort characteristics"
+              + (f" by {by}." if by else "."), shown=format_table_one(results.table1))
+    atomic_write_text(rep.root / "results.json", json_dumps(results.records()))
+    _validation(rep, results)
+    _predictions(rep, results)
+    _coefficients(rep, results)
+    _lesions(rep, results)
+    rep.render(errors, n_jobs)
+    if len(results.excluded):
+        write_csv(results.excluded, rep.root / "excluded.csv")
+    warn = [w.to_dict() for w in results.warnings] + errors
+    atomic_write_text(rep.root / "warnings.json", json_dumps(warn))
+    sections = [(s, rep.sections[s]) for s in _SECTIONS if s in rep.sections]
+    if not sections:
+        sections = [("Results", [ReportText("No results.")])]
+    write_index_html(rep.root, title=results.title, description=results.description,
+                     methods=methods_paragraph(config, versions=manifest.get("versions")),
+                     sections=sections, warnings=warn, manifest=manifest)
+    return warn
+
+
+def finish_manifest(root: Path, manifest: Mapping[str, Any], warn: list[Any],
+                    seconds: float, **extra: Any) -> dict[str, Any]:
+    """Write ``manifest.json``: the run's manifest, the report's duration and warning
+    count (not shown on the page, so that a re-rendered page is byte-identical)."""
+    out = {**manifest, **extra,
+           "durations": {**manifest.get("durations", {}),
+                         "report (tables, figures)": round(seconds, 3)},
+           "n_warnings": len(warn)}
+    atomic_write_text(Path(root) / "manifest.json", json_dumps(out))
+    return out
+
+
+def write_report(root: Path, results: Any, manifest: dict[str, Any], *, started: float,
+                 n_jobs: int | None = None) -> Path:
+    """Save ``results`` (``root/results``) and render the report into ``root``.
 
     ``n_jobs`` figures are drawn at a time (the files do not depend on it).
     """
     t0 = time.perf_counter()
-    rep = _Report(Path(root))
-    errors: list[dict[str, Any]] = []
-    by = config["report"].get("table1_by")
-    units = {name: spec.get("unit", "months") for name, spec in config["endpoints"].items()}
-    t1 = table_one(cohort, by=by, endpoint_time_unit=units)
-    rep.table("Cohort", t1, "table1", "Table 1: cohort characteristics"
-              + (f" by {by}." if by else "."), shown=format_table_one(t1))
-    _results(rep, results.records)
-    _comparison_figures(rep, results.comparisons, config, errors)
-    _failures(rep, results.comparisons)
-    _survival_figures(rep, cohort, config, results.cv_predictions, results.records, errors)
-    _coefficients(rep, results.coefficients, config, errors)
-    _lesion_outputs(rep, cohort, results.lesion_risk, errors)
-    rep.render(errors, n_jobs)
-    if len(cohort.excluded):
-        write_csv(cohort.excluded, rep.root / "excluded.csv")
-    warn = [*results.warnings, *errors]
-    atomic_write_text(rep.root / "warnings.json", json_dumps(warn))
-    versions = package_versions()
+    results.save(Path(root) / "results")
     finished = time.time()
-    manifest = {**manifest, "versions": versions, "platform": numerical_platform(),
+    manifest = {**manifest, "versions": package_versions(), "platform": numerical_platform(),
                 "status": "succeeded",
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(finished)),
-                "duration_seconds": round(finished - started, 3),
-                "durations": {**manifest.get("durations", {}),
-                              "report (tables, figures)": round(time.perf_counter() - t0, 3)},
-                "n_warnings": len(warn)}
-    atomic_write_text(rep.root / "manifest.json", json_dumps(manifest))
-    order = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
-    sections = [(s, rep.sections[s]) for s in order if s in rep.sections]
-    if not sections:
-        sections = [("Results", [ReportText("No results.")])]
-    write_index_html(rep.root, title=config["title"], description=config.get("description"),
-                     methods=methods_paragraph(config, versions=versions), sections=sections,
-                     warnings=warn, manifest=manifest)
-    return rep.root
-
+                "duration_seconds": round(finished - started, 3)}
+    atomic_write_text(Path(root) / "results" / "manifest.json", json_dumps(manifest))
+    warn = render_report(Path(root), results, manifest, n_jobs=n_jobs)
+    finish_manifest(root, manifest, warn, time.perf_counter() - t0)
+    return Path(root)

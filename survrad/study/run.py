@@ -25,35 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from survrad._outputs import atomic_write_text, check_target, output_folder
-from survrad._validation import one_blas_thread
 from survrad.data.cohort import Cohort
+from survrad.evaluation.results import StudyResults, WarningRecord
 from survrad.exceptions import ConfigError
-from survrad.models.cox import CoxModel
-from survrad.models.pipeline import CohortPipeline
+from survrad.study.compute import _estimates, study_results
 from survrad.study.plan import StudyPlan, input_files, load_study, read_study
 from survrad.study.schema import check_n_jobs
 
-__all__ = ["StudyResults", "run_study", "simulate_from_config"]
+__all__ = ["StudyResults", "render_saved_report", "run_study", "simulate_from_config"]
 
 log = logging.getLogger("survrad")
-
-
-class StudyResults:
-    """Everything a run computed (unrounded), handed to the report writer."""
-
-    def __init__(self, records: list[dict[str, Any]], comparisons: dict, coefficients: dict,
-                 cv_predictions: dict, lesion_risk: Any, warnings: list[dict[str, Any]]
-                 ) -> None:
-        self.records = records
-        self.comparisons = comparisons          # (endpoint, model) -> ComparisonResult
-        self.coefficients = coefficients        # (endpoint, strategy, model) -> summary
-        self.cv_predictions = cv_predictions    # best pipeline per endpoint x model
-        self.lesion_risk = lesion_risk          # DataFrame or None
-        self.warnings = warnings
-
-
-_RECORD_KEYS = ("metric", "apparent", "optimism", "corrected", "ci_low", "ci_high", "n_boot",
-                "n_failed")
 
 
 class _WarningLog:
@@ -80,6 +61,12 @@ class _WarningLog:
         for w in result.replicate_warnings:
             self.entries.append({**context, "replicate": w.replicate, "category": w.category,
                                  "message": w.message})
+
+    def records(self) -> tuple[WarningRecord, ...]:
+        return tuple(WarningRecord(e["category"], e["message"],
+                                   {k: v for k, v in e.items()
+                                    if k not in ("category", "message")})
+                     for e in self.entries)
 
 
 class _Stopwatch:
@@ -108,19 +95,17 @@ def _metrics_for(plan: StudyPlan, ep: str) -> tuple[list[str] | None, list[float
 
 
 def _validate(plan: StudyPlan, log_: _WarningLog, settings: Mapping[str, Any],
-              timer: _Stopwatch, save: Callable[[list[dict[str, Any]]], None]
-              ) -> tuple[list, dict]:
+              timer: _Stopwatch, save: Callable[[dict], None]) -> dict:
     """Validate every endpoint x model x strategy; one comparison per endpoint x model.
 
     The models of an endpoint are validated in ONE engine call on the same resamples
     (cross-validated ones in a second), so a strategy fitted for the Cox model of a
     replicate is reused by the forest of that replicate; each model keeps its method.
-    ``save`` receives the records after each call (an interrupted run keeps them).
+    ``save`` receives the comparisons after each call (an interrupted run keeps them).
     """
     from survrad.evaluation.bootstrap import ComparisonResult, compare_pipelines
 
     val = plan.config["validation"]
-    records: list[dict[str, Any]] = []
     comparisons: dict[tuple[str, str], Any] = {}
     for ep, by_model in plan.pipelines.items():
         metrics, horizons = _metrics_for(plan, ep)
@@ -130,8 +115,8 @@ def _validate(plan: StudyPlan, log_: _WarningLog, settings: Mapping[str, Any],
                                 []).append(model)
         for models in families.values():
             joint = {(m, s): pipe for m in models for s, pipe in by_model[m].items()}
-            stage = (f"validation of {ep} ({', '.join(models)}): {val['n_boot']} "
-                     f"{'repeats' if val['method'][models[0]] == 'cv' else 'replicates'} x "
+            what = "repeats" if val["method"][models[0]] == "cv" else "replicates"
+            stage = (f"validation of {ep} ({', '.join(models)}): {val['n_boot']} {what} x "
                      f"{len(joint)} pipelines")
             with log_.capture(endpoint=ep, stage="validation"), timer(stage):
                 cmp = compare_pipelines(
@@ -140,137 +125,17 @@ def _validate(plan: StudyPlan, log_: _WarningLog, settings: Mapping[str, Any],
                     method={key: val["method"][key[0]] for key in joint},
                     n_folds=val["n_folds"], random_state=plan.config["random_state"],
                     n_jobs=settings["n_jobs"], backend=settings["backend"],
-                    scheduler=settings["scheduler"], progress=settings["progress"],
-                    ci_level=val["ci_level"], max_failed=val["max_failed"])
+                    scheduler=settings["scheduler"],
+                    progress=f"{ep}: {what}, {len(joint)} pipelines" if settings["progress"]
+                    else False, ci_level=val["ci_level"], max_failed=val["max_failed"])
             for model in models:
                 results = {s: cmp.results[(model, s)] for s in by_model[model]}
                 comparisons[(ep, model)] = ComparisonResult(results, next(iter(results)),
                                                             cmp.ci_level)
                 for strategy, res in results.items():
                     log_.add_replicates(res, endpoint=ep, model=model, strategy=strategy)
-                    for row in res.summary().to_dict("records"):
-                        records.append({"endpoint": ep, "strategy": strategy, "model": model,
-                                        **{k: row[k] for k in _RECORD_KEYS}})
-            save(records)
-    return records, comparisons
-
-
-def _best(cmp: Any) -> str:
-    """The strategy with the highest corrected primary metric (first on ties)."""
-    summary = cmp.summary()
-    primary = summary["metric"].iloc[0]
-    rows = summary[summary["metric"] == primary]
-    if rows["corrected"].notna().any():
-        return str(rows.loc[rows["corrected"].idxmax(), "pipeline"])
-    return str(rows["pipeline"].iloc[0])
-
-
-def _fit_full(plan: StudyPlan, comparisons: dict, log_: _WarningLog,
-              n_jobs: int | None) -> tuple[dict, dict]:
-    """Coefficient tables of every inference model; out-of-fold predictions of the best.
-
-    The coefficient tables are those of the apparent fits of the validation (the whole
-    cohort, seeded as the replicates). The remaining fits are independent, so they run
-    ``n_jobs`` at a time; every ``random_state`` left at None is seeded from the study's
-    seed, so nothing depends on ``n_jobs``. A refit that fails is recorded as a warning
-    with its reason (the validation results stand); it never aborts the run.
-    """
-    from joblib import Parallel, delayed
-
-    from survrad.evaluation.crossval import cross_validated_predictions
-
-    seed = plan.config["random_state"]
-    n_groups = plan.config["report"]["risk_groups"]
-    cohort = plan.cohort
-    coefs: dict[tuple[str, str, str], Any] = {}
-    tasks: list[tuple[str, dict[str, Any], Any]] = []   # (kind, context, work)
-    for (ep, model), cmp in comparisons.items():
-        pipes = plan.pipelines[ep][model]
-        for strategy in pipes:
-            fitted = cmp.results[strategy].fitted.model_
-            if hasattr(fitted, "summary"):
-                coefs[(ep, strategy, model)] = fitted.summary()
-        descriptive = plan.config["strategies"] and cohort.patient_features
-        if descriptive and cohort.endpoint(ep).kind == "survival" \
-                and not any(t[1]["endpoint"] == ep and t[1]["strategy"] == "clinical_unpenalised"
-                            for t in tasks):
-            # descriptive table: fitted whatever the events per variable (a low EPV still
-            # warns, and the warning is reported)
-            clinical = CohortPipeline(None, (), CoxModel(min_epv=0))
-            tasks.append(("coef", {"endpoint": ep, "model": "cox",
-                                   "strategy": "clinical_unpenalised", "stage": "final fit"},
-                          delayed(_captured)(_summary_of, clinical, cohort, ep)))
-        best = _best(cmp)
-        _, horizons = _metrics_for(plan, ep)
-        tasks.append(("cv", {"endpoint": ep, "model": model, "strategy": best,
-                             "stage": "cross-validation"},
-                      delayed(_captured)(cross_validated_predictions, pipes[best], cohort, ep,
-                                         n_folds=5, n_groups=n_groups, horizons=horizons,
-                                         random_state=seed)))
-    outcomes = Parallel(n_jobs=n_jobs or 1)(work for _, _, work in tasks)
-    cvs = {}
-    for (kind, ctx, _), (value, caught) in zip(tasks, outcomes, strict=True):
-        log_.extend(caught, **ctx)
-        key = (ctx["endpoint"], ctx["strategy"], ctx["model"])
-        if value is None:
-            continue
-        if kind == "cv":
-            cvs[key] = value
-        else:
-            coefs[key] = value
-    return coefs, cvs
-
-
-#: Failures of a refit made for the report that are recorded, not raised: statistical
-#: failures of the data (the validation already counted them against ``max_failed``).
-_EXPECTED = (ValueError, ArithmeticError)
-
-
-def _captured(fn: Callable[..., Any], *args: Any, **kwargs: Any
-              ) -> tuple[Any, list[tuple[str, str]]]:
-    """``fn(*args, **kwargs)`` and the warnings it raised (category name, message).
-
-    An expected failure (a constant feature in a fold, a fold without events) gives
-    ``None`` and a ``RefitFailed`` entry with the reason. BLAS runs on one thread, in this
-    process as in a worker, so that the numbers do not depend on ``n_jobs``.
-    """
-    with warnings.catch_warnings(record=True) as caught, one_blas_thread():
-        warnings.simplefilter("always")
-        try:
-            value = fn(*args, **kwargs)
-        except _EXPECTED as exc:
-            value = None
-            failure = ("RefitFailed", f"{type(exc).__name__}: {exc}")
-        else:
-            failure = None
-    out = [(w.category.__name__, str(w.message)) for w in caught]
-    return value, out + ([failure] if failure else [])
-
-
-def _summary_of(pipe: CohortPipeline, cohort: Cohort, endpoint: str) -> Any:
-    """The fitted model's summary table (None for models without one)."""
-    model = pipe.fit(cohort, endpoint).model_
-    return model.summary() if hasattr(model, "summary") else None
-
-
-def _lesion_risk(plan: StudyPlan, log_: _WarningLog) -> Any:
-    """Cross-fitted lesion risk from the first strategy with lesion-level scores."""
-    from survrad.lesions import lesion_risk_table
-
-    surv = [ep for ep, e in plan.cohort.endpoints.items()
-            if e.kind == "survival" and ep in plan.pipelines]
-    for ep in surv[:1]:
-        for pipes in plan.pipelines[ep].values():
-            for name, pipe in pipes.items():
-                if pipe.strategy is not None and hasattr(pipe.strategy, "lesion_scores"):
-                    rep = plan.config["report"]
-                    value, caught = _captured(
-                        lesion_risk_table, pipe.strategy, plan.cohort, ep,
-                        n_folds=rep["lesion_risk_folds"],
-                        random_state=plan.config["random_state"], high_risk=rep["high_risk"])
-                    log_.extend(caught, endpoint=ep, strategy=name, stage="lesion risk")
-                    return None if value is None else value.assign(strategy=name, endpoint=ep)
-    return None
+            save(comparisons)
+    return comparisons
 
 
 def simulate_from_config(cfg: Mapping[str, Any], file: str) -> Cohort:
@@ -378,16 +243,13 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
         _study_copy(study, cfg, tmp)
         inputs = _write_simulated(simulated, tmp) if simulated is not None else plan.inputs
 
-        def save(records: list[dict[str, Any]]) -> None:
-            atomic_write_text(tmp / "results.json", json_dumps(records))
+        def save(comparisons: Mapping[tuple[str, str], Any]) -> None:
+            atomic_write_text(tmp / "results.json", json_dumps(
+                _estimates(comparisons).to_dict("records")))
 
         before = {p: input_record(p) for p in inputs}
-        records, comparisons = _validate(plan, log_, settings, timer, save)
-        with timer("final fits and cross-validated predictions"):
-            coefs, cvs = _fit_full(plan, comparisons, log_, settings["n_jobs"])
-        with timer("lesion risk table"):
-            lesion_risk = _lesion_risk(plan, log_)
-        results = StudyResults(records, comparisons, coefs, cvs, lesion_risk, log_.entries)
+        comparisons = _validate(plan, log_, settings, timer, save)
+        results = study_results(plan, comparisons, log_, timer, settings["n_jobs"])
         after = {p: input_record(p) for p in inputs}
         if before != after:
             changed = [p for p in before if before[p] != after[p]]
@@ -403,9 +265,50 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
             "durations": timer.seconds,  # seconds per stage; the report adds its own
         }
         with timer("report (tables, figures, page)"):
-            write_report(tmp, plan.cohort, plan.config, results, manifest, started=started,
+            write_report(tmp, results, manifest, started=started,
                          n_jobs=settings["n_jobs"])
-        _summarise_warnings(results.warnings)
+        _summarise_warnings([w.to_dict() for w in results.warnings])
+    return folder.target
+
+
+def render_saved_report(results_dir: str | Path, out: str | Path, *, force: bool = False,
+                        n_jobs: int | None = None, command: Sequence[str] | None = None
+                        ) -> Path:
+    """Render a report again from saved results (``REPORT/results``), computing nothing.
+
+    Parameters
+    ----------
+    results_dir : path
+        A report folder (its ``results/`` subfolder is read) or the results folder itself.
+    out : path
+        The new report folder (the rules of :func:`run_study` apply).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import json as _json
+
+    from survrad.reporting.report import finish_manifest, render_report
+
+    src = Path(results_dir)
+    if (src / "results" / "study_results.json").is_file():
+        src = src / "results"
+    results = StudyResults.load(src)
+    manifest_path = src / "manifest.json"
+    manifest = (_json.loads(manifest_path.read_text(encoding="utf-8"))
+                if manifest_path.is_file() else {})
+    label = " ".join(command) if command else "survrad.render_saved_report"
+    with output_folder(out, force=force, protected=[src], kind="report",
+                       command=label) as folder:
+        results.save(folder.path / "results")
+        if manifest:
+            atomic_write_text(folder.path / "results" / "manifest.json",
+                              manifest_path.read_text(encoding="utf-8"))
+        t0 = time.perf_counter()
+        warn = render_report(folder.path, results, manifest, n_jobs=n_jobs)
+        finish_manifest(folder.path, manifest, warn, time.perf_counter() - t0,
+                        rendered_from=str(src.resolve()))
     return folder.target
 
 
