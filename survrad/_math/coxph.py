@@ -85,6 +85,7 @@ _TOLER_CHOL = np.finfo(float).eps ** 0.75     # R's coxph.control(toler.chol)
 _TINY_DEN = 1e-100   # Efron denominators below this: rescale before squaring 1 / den
 _FAST = 0.1          # elastic net: a reused information matrix must shrink the residual so
 _AHEAD = 3           # ... and covers the strong set of this many penalties further on
+_KKT_SLACK = 1e-12   # a warm start within this (times lambda) of the KKT conditions stands
 
 
 # --------------------------------------------------------------------------- risk sets
@@ -1393,8 +1394,11 @@ def cox_elastic_net_path(X: Any, time: Any, event: Any, *, penalties: Any,
         further = float(lams[order[min(rank + _AHEAD, m - 1)]])
         ahead = np.flatnonzero(_strong_set(prob, beta, score, further, prev))
         steps = 0
+        ok = True
         while True:
             cols = np.flatnonzero(strong)
+            if not (prob.kkt(beta, score, lam) > _KKT_SLACK * lam).any():
+                break             # the warm start already solves it (e.g. lambda_max)
             if cols.size:
                 beta, ll, score, it, ok = prob.newton(beta, ll, score, cols, ahead, lam,
                                                       max_iter, tol)
