@@ -19,6 +19,11 @@ event, tied risks 1/2, R's comparability rules:
   timefix = FALSE, std.err = FALSE)`` (the C alone; ``timefix = FALSE`` as the times
   are whole numbers already).
 
+The first call in a fresh process (numba imported and the kernels loaded from its
+on-disk cache) is timed too: a child process is run twice (the first run fills the cache
+if it is empty), and the second one's first ``concordance_index(..., return_se=True)``
+call is reported (``first_call`` in the JSON).
+
 A second case per n times the standard error: ``survrad`` with ``return_se=True``
 against R's ``concordancefit(..., std.err = TRUE)`` (C and its infinitesimal-jackknife
 SE on both sides).
@@ -32,6 +37,8 @@ Run::
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -157,6 +164,31 @@ def cases(sizes, sksurv_max, r):
     return out
 
 
+FIRST_CALL = """
+import json, time
+t0, c0 = time.perf_counter(), time.process_time()
+import numpy as np
+from survrad.evaluation import concordance_index
+t1, c1 = time.perf_counter(), time.process_time()
+concordance_index(np.array([1., 2., 3., 4.]), np.array([1, 1, 0, 1]),
+                  np.array([4., 1., 2., .5]), return_se=True)
+t2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({"import_wall": t1 - t0, "first_call_wall": t2 - t1,
+                  "first_call_cpu": c2 - c1}))
+"""
+
+
+def first_call() -> dict:
+    """Cost of the first C (with SE) in a fresh process once numba's cache is warm."""
+    runs = [json.loads(subprocess.run([sys.executable, "-c", FIRST_CALL], check=True,
+                                      capture_output=True, text=True).stdout)
+            for _ in range(2)]
+    print(f"first call in a fresh process (cache warm): {runs[1]['first_call_wall']:.3f} s "
+          f"wall, {runs[1]['first_call_cpu']:.3f} s CPU (import survrad.evaluation "
+          f"{runs[1]['import_wall']:.3f} s before it)")
+    return {"cold_or_warm_first_run": runs[0], "warm_cache": runs[1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     def extra(p):
         p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -175,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     write_results("bench_concordance", results, out=args.out,
                   params={"sizes": args.sizes, "sksurv_max": args.sksurv_max,
                           "smoke": args.smoke},
-                  extra={"r": None if r is None else r.version})
+                  extra={"r": None if r is None else r.version, "first_call": first_call()})
     return 0 if all(c["agreement"]["ok"] for c in results) else 1
 
 

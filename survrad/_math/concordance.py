@@ -385,24 +385,19 @@ def _pair_influence_wavelet(time: np.ndarray, event: np.ndarray, risk: np.ndarra
 # the inserted subjects (or weights) per rank; ``same`` the same per single rank, so the
 # tied-risk count is one look-up instead of a second prefix query.
 @compiled
-def _dense_rank_kernel(x, order):                           # pragma: no cover (compiled)
+def _sorted_kernel(time, event, risk, risk_order, order):    # pragma: no cover (compiled)
+    """Dense risk ranks (from the risk order), then time, event and rank in the time
+    order (the sweeps then read memory in order); and the number of ranks."""
     n = order.size
-    rank = np.empty(n, np.int64)
+    rank = np.empty(n, np.int32)
     k = -1
     prev = 0.0
     for q in range(n):
-        v = x[order[q]]
+        v = risk[risk_order[q]]
         if q == 0 or v != prev:
             k += 1
             prev = v
-        rank[order[q]] = k
-    return rank, k + 1
-
-
-@compiled
-def _gather_kernel(time, event, rank, order):                # pragma: no cover (compiled)
-    """Time, event and rank in the time order (the sweeps then read memory in order)."""
-    n = order.size
+        rank[risk_order[q]] = k
     t_s = np.empty(n)
     e_s = np.empty(n, np.bool_)
     r_s = np.empty(n, np.int32)
@@ -411,7 +406,7 @@ def _gather_kernel(time, event, rank, order):                # pragma: no cover 
         t_s[q] = time[i]
         e_s[q] = event[i]
         r_s[q] = rank[i]
-    return t_s, e_s, r_s
+    return t_s, e_s, r_s, k + 1
 
 
 @compiled
@@ -423,6 +418,7 @@ def _event_counts_kernel(t_s, e_s, r_s, n_ranks, order):    # pragma: no cover (
     for q in range(n):
         n_ev += e_s[q]
     index = np.empty(n_ev, np.int64)
+    ev_time = np.empty(n_ev)
     conc = np.empty(n_ev, np.int64)
     tied = np.empty(n_ev, np.int64)
     comp = np.empty(n_ev, np.int64)
@@ -450,6 +446,7 @@ def _event_counts_kernel(t_s, e_s, r_s, n_ranks, order):    # pragma: no cover (
                         below += tree[j]
                         j -= j & -j
                     index[m] = order[q]
+                    ev_time[m] = t
                     conc[m] = below
                     tied[m] = same[r]
                     comp[m] = inserted
@@ -464,7 +461,7 @@ def _event_counts_kernel(t_s, e_s, r_s, n_ranks, order):    # pragma: no cover (
         d = m - d
         tied_time += d * (d - 1) // 2
         hi = lo
-    return index, conc, tied, comp, tied_time
+    return index, ev_time, conc, tied, comp, tied_time
 
 
 @compiled
@@ -515,9 +512,9 @@ def _partner_weights_kernel(t_s, e_s, r_s, n_ranks, order, w):  # pragma: no cov
 def _sorted_inputs(time: np.ndarray, event: np.ndarray, risk: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
     """Time, event and dense risk rank in increasing time; the number of ranks; the order."""
-    rank, n_ranks = _dense_rank_kernel(risk, np.argsort(risk))
     order = np.argsort(time)
-    return (*_gather_kernel(time, event, rank, order), int(n_ranks), order)
+    t_s, e_s, r_s, n_ranks = _sorted_kernel(time, event, risk, np.argsort(risk), order)
+    return t_s, e_s, r_s, int(n_ranks), order
 
 
 def event_pair_counts(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> EventPairCounts:
@@ -549,8 +546,8 @@ def event_pair_counts(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> 
     time = np.ascontiguousarray(time, dtype=float)
     event = np.ascontiguousarray(event, dtype=bool)
     inputs = _sorted_inputs(time, event, np.ascontiguousarray(risk, dtype=float))
-    index, conc, tied, comp, tied_time = _event_counts_kernel(*inputs)
-    return EventPairCounts(index=index, time=time[index], concordant=conc,
+    index, ev_time, conc, tied, comp, tied_time = _event_counts_kernel(*inputs)
+    return EventPairCounts(index=index, time=ev_time, concordant=conc,
                            discordant=comp - conc - tied, tied_risk=tied, comparable=comp,
                            tied_time=int(tied_time), sorted_inputs=inputs)
 

@@ -85,6 +85,7 @@ _TOLER_CHOL = np.finfo(float).eps ** 0.75     # R's coxph.control(toler.chol)
 _TINY_DEN = 1e-100   # Efron denominators below this: rescale before squaring 1 / den
 _FAST = 0.1          # elastic net: a reused information matrix must shrink the residual so
 _AHEAD = 3           # ... and covers the strong set of this many penalties further on
+_CHEAP_INFO = 4e6     # n p^2 below this: recompute the information at every step
 _KKT_SLACK = 1e-12   # a warm start within this (times lambda) of the KKT conditions stands
 
 
@@ -1310,7 +1311,8 @@ class _NetProblem:
             if float(np.max(resid * resid / np.maximum(np.diag(h), 1e-300),
                             initial=0.0)) < tol:
                 return beta, ll, score, it, True
-            if step < 1.0 or resid.max() > _FAST * before.max():
+            if step < 1.0 or resid.max() > _FAST * before.max() \
+                    or self.rs.n * cols.size ** 2 < _CHEAP_INFO:
                 self.stale()
         return beta, ll, score, max_iter, False
 
