@@ -1,95 +1,111 @@
-"""Fit time of survrad's CoxModel against lifelines and scikit-survival.
+"""Unpenalised Cox fit (Efron ties): survrad against lifelines and R's coxph.
 
-Run: ``python benchmarks/bench_cox_fit.py [--repeats 7] [--threads 1]``. Prints the
-median wall time of one unpenalised Efron fit (``CoxPHSurvivalAnalysis(ties="efron")``
-for scikit-survival) at (n, p) = (500, 20) and (5000, 50), and the ratio to survrad.
-All three fit the same simulated data with tied times, so the coefficients are also
-compared (maximum absolute difference to survrad). survrad's timing includes its input
-checks (NaN/inf, constant columns, rank via SVD, event counts) and the baseline hazard.
+Data (per n, p = 10): standard-normal features, log hazard ratios drawn once from
+N(0, 0.3^2), exponential event times, exponential censoring (about 60 % events), times
+rounded up to 0.1 (tied times, so Efron's correction matters). Every size has at least
+50 events per variable (CoxModel's min_epv default is 10; the old version of this
+script simulated 99 events for 20 features and stopped with ``FitError: EPV 4.95``).
 
-BLAS threads are limited to ``--threads`` (default 1) for all three libraries: on a
-small shared machine OpenBLAS's default threading oversubscribes the cores and makes a
-5000 x 50 matrix product 100x slower, which would measure the machine, not the code.
+Sides, timed interleaved by ``benchmarks/harness.py`` (one BLAS thread; R warm, timed
+inside R); each returns the coefficients, compared with survrad's:
+
+* ``survrad``: ``CoxModel().fit(X, y)`` with ``X`` a DataFrame and ``y`` built once
+  outside the timing: input checks (NaN, constant and collinear columns, EPV), Newton-
+  Raphson, standard errors, baseline hazard;
+* ``lifelines``: ``CoxPHFitter().fit(df, "time", "event")`` (Efron; standard errors,
+  baseline hazard);
+* ``R coxph``: ``coxph(Surv(time, event) ~ ., ties = "efron")`` on a data frame sent
+  before the timing; R also computes the concordance, residuals and the three global
+  tests (more than the others), and merges times equal up to ``all.equal``
+  (``timefix``; none here: the times are multiples of 0.1 written exactly).
+
+Run::
+
+    python benchmarks/bench_cox_fit.py                   # n = 500 ... 200,000, p = 10
+    python benchmarks/bench_cox_fit.py --smoke           # n = 500, 2 repeats, no R
+    python benchmarks/bench_cox_fit.py --sizes 5000 --no-r
 """
 
 from __future__ import annotations
 
-import argparse
-import time
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.linalg  # noqa: F401  (load every BLAS before limiting its threads)
-from lifelines import CoxPHFitter
-from sksurv.linear_model import CoxPHSurvivalAnalysis
-from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Case, Side, main_args, r_session_or_none, run_cases, write_results
 
 from survrad.data.outcome import Surv
 from survrad.models.cox import CoxModel
 
+P = 10
 
-def simulate(n: int, p: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+
+def simulate(n: int, p: int = P, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, p))
     beta = rng.normal(scale=0.3, size=p)
-    t = np.ceil(rng.exponential(np.exp(-x @ beta)) * 100) / 10   # ties
-    c = rng.exponential(2.0, size=n)
+    t = rng.exponential(np.exp(-x @ beta))
+    c = rng.exponential(1.5, size=n)
     event = t <= c
-    time_ = np.minimum(t, np.ceil(c * 10) / 10)
+    time_ = np.ceil(np.minimum(t, c) * 10) / 10
     return pd.DataFrame(x, columns=[f"f{i}" for i in range(p)]), time_, event
 
 
-def median_time(fn, repeats: int) -> tuple[float, np.ndarray]:
-    times, coef = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        coef = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), np.asarray(coef)
+def cases(sizes, r) -> list[Case]:
+    from lifelines import CoxPHFitter
+
+    out = []
+    for n in sizes:
+        X, t, e = simulate(n)
+        y = Surv.from_arrays(time=t, event=e)
+        df = X.assign(time=t, event=e.astype(int))
+
+        def lifelines_fit(df=df) -> np.ndarray:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return CoxPHFitter().fit(df, "time", "event").params_.to_numpy()
+
+        sides = [Side("survrad", "coef, SE, checks, baseline hazard",
+                      lambda X=X, y=y: CoxModel().fit(X, y).coef_),
+                 Side("lifelines", "coef, SE, baseline hazard", lifelines_fit)]
+        if r is not None:                  # R objects named per case: cases run later
+            r.assign("xm", X.to_numpy())
+            r.assign("tt", t)
+            r.assign("ee", e.astype(float))
+            r.eval(f"library(survival); d{n} <- data.frame(xm, time = tt, event = ee); "
+                   "invisible(NULL)")
+            sides.append(r.side("R coxph", "coef, var, concordance, residuals, tests",
+                                f'unname(coef(coxph(Surv(time, event) ~ ., data = d{n}, '
+                                'ties = "efron")))'))
+        # lifelines stops its Newton steps earlier (a few 1e-6 at n = 500)
+        out.append(Case(f"Cox fit, n = {n:,}, p = {P}", sides, tolerance=1e-5,
+                        params={"n": n, "p": P, "events": int(e.sum())}))
+    return out
 
 
-def fitters(X: pd.DataFrame, t: np.ndarray, e: np.ndarray) -> dict:
-    y = Surv.from_arrays(time=t, event=e)
-    df = X.assign(time=t, event=e.astype(int))
+def main(argv: list[str] | None = None) -> int:
+    def extra(p):
+        p.add_argument("--sizes", type=int, nargs="+",
+                       default=[500, 5_000, 50_000, 200_000])
 
-    def survrad_fit():
-        return CoxModel().fit(X, y).coef_
-
-    def lifelines_fit():
-        return CoxPHFitter().fit(df, "time", "event").params_.to_numpy()
-
-    def sksurv_fit():
-        return CoxPHSurvivalAnalysis(ties="efron").fit(X.to_numpy(), y).coef_
-
-    return {"survrad": survrad_fit, "lifelines": lifelines_fit, "sksurv": sksurv_fit}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
-    args = parser.parse_args()
-    with threadpool_limits(limits=args.threads):
-        run(args.repeats)
-
-
-def run(repeats: int) -> None:
-    rows = []
-    for n, p in [(500, 20), (5000, 50)]:
-        X, t, e = simulate(n, p)
-        results = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # EPV warnings are not the point here
-            for name, fn in fitters(X, t, e).items():
-                results[name] = median_time(fn, repeats)
-        base_t, base_c = results["survrad"]
-        for name, (sec, coef) in results.items():
-            rows.append({"n": n, "p": p, "library": name, "median_ms": 1000 * sec,
-                         "ratio_to_survrad": sec / base_t,
-                         "max_coef_diff": float(np.max(np.abs(coef - base_c)))})
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    args = main_args(__doc__, argv, extra)
+    if args.smoke:
+        args.sizes = [500]
+    r = r_session_or_none(args.no_r or args.smoke)
+    try:
+        results = run_cases(cases(args.sizes, r), args.repeats)
+    finally:
+        if r is not None:
+            r.close()
+    write_results("bench_cox_fit", results, out=args.out,
+                  params={"sizes": args.sizes, "p": P, "smoke": args.smoke},
+                  extra={"r": None if r is None else r.version})
+    return 0 if all(c["agreement"]["ok"] for c in results) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from survrad._math.concordance import harrell_c
 from survrad.data.outcome import Surv
 from survrad.exceptions import FitError, NotFittedError, SchemaError, StatisticalWarning
 from survrad.models._checks import (
@@ -21,7 +22,7 @@ from survrad.models._checks import (
     check_rank,
     float32_collapsed_columns,
 )
-from survrad.models.forest import SurvivalForest, harrell_c
+from survrad.models.forest import SurvivalForest
 
 
 def simulate(n=300, p=5, seed=0):

@@ -1,4 +1,4 @@
-"""Concordance kernels: per-event pair counts in O(n log n) with numpy only (layer 0).
+"""Concordance kernels: per-event pair counts in O(n log n), compiled (layer 0).
 
 For right-censored data a pair (i, j) is *comparable* when the shorter time is an event;
 two events at the same time are not comparable; an event and a censoring at the same time
@@ -7,14 +7,19 @@ are comparable (the censored subject is taken to outlive the event). This is R's
 
 Algorithm
 ---------
-Subjects are put in *processing order*: time descending; at a tied time censored
-subjects first, then events by risk descending. For the event at position ``k`` the
-comparable subjects are exactly those at positions ``< P``, where ``P`` is the first
-position of its group of tied events. Counting, among those, the risks below / equal to /
-above its own is a two-dimensional dominance count, done here with a wavelet-tree sweep
-over the bits of the dense risk ranks: ``ceil(log2(K))`` levels, each a handful of
-vectorised O(n) passes (a cumulative sum and a stable partition), so the whole kernel is
-O(n log n) with two ``argsort`` calls and no Python loop over subjects.
+:func:`event_pair_counts` sorts the subjects by time and the risks into dense ranks (two
+numpy sorts), then sweeps the times downwards once with a Fenwick (binary indexed) tree
+over the ranks, compiled by numba (:mod:`survrad._math._jit`, cached on disk): at each
+distinct time its censored subjects enter the tree, its events count the subjects
+already in it with a lower or equal rank (all of them later, or censored at the same
+time: the comparable partners), then its events enter. O(n log K) for K distinct risks,
+with no Python loop. :func:`pair_influence` is the weighted sweep upwards for the
+standard error.
+
+The numpy wavelet-tree sweep that preceded the compiled kernel is kept as
+:func:`earlier_lower_counts` / :func:`earlier_lower_weights` (and the private
+``_event_pair_counts_wavelet`` / ``_pair_influence_wavelet``): the tests hold the compiled
+kernels to it and to the naive O(n^2) count.
 
 Standard error
 --------------
@@ -26,17 +31,20 @@ number of comparable pairs and ``d = (C - D) / N``,
 ``dfbeta_i = (C_i - D_i) / N - d (C_i + D_i + T_i) / N`` and
 ``var(C) = sum_i dfbeta_i^2 / 4``. :func:`pair_influence` computes ``C_i, D_i, T_i`` in
 O(n log n): the event role comes from :func:`event_pair_counts`, the partner role from a
-weighted version of the same sweep (:func:`earlier_lower_weights`).
+weighted Fenwick-tree sweep in increasing time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from survrad._math._jit import compiled
+from survrad.exceptions import SchemaError
+
 __all__ = ["EventPairCounts", "PairInfluence", "earlier_lower_counts", "earlier_lower_weights",
-           "event_pair_counts", "pair_influence"]
+           "event_pair_counts", "harrell_c", "pair_influence"]
 
 # rank, position and running count share one int64 when they fit in this many bits
 _PACKED_BITS = 63
@@ -44,7 +52,7 @@ _PACKED_BITS = 63
 
 @dataclass(frozen=True)
 class EventPairCounts:
-    """Pair counts per event, in processing order (see module docstring).
+    """Pair counts per event, by decreasing event time (see module docstring).
 
     Attributes
     ----------
@@ -67,6 +75,9 @@ class EventPairCounts:
     tied_risk: np.ndarray
     comparable: np.ndarray
     tied_time: int
+    #: time, event and risk rank in time order, the number of ranks and that order, as
+    #: the counts were computed (reused by :func:`pair_influence`; None: recomputed)
+    sorted_inputs: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def _dense_rank(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -210,30 +221,10 @@ def _run_starts(*keys: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(new, np.arange(n), 0))
 
 
-def event_pair_counts(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> EventPairCounts:
-    """Concordant / discordant / tied-risk comparable pairs of every event.
-
-    Inputs are assumed validated (same length, finite, ``event`` boolean); see
-    :func:`survrad.evaluation.concordance_index` for the checked public function.
-
-    Parameters
-    ----------
-    time : ndarray of float (n,)
-    event : ndarray of bool (n,)
-    risk : ndarray of float (n,)
-        Higher risk = earlier event expected.
-
-    Returns
-    -------
-    EventPairCounts
-
-    Examples
-    --------
-    >>> c = event_pair_counts(np.array([1., 2., 3.]), np.array([True, True, False]),
-    ...                       np.array([3., 1., 2.]))
-    >>> int(c.concordant.sum()), int(c.discordant.sum()), int(c.comparable.sum())
-    (2, 1, 3)
-    """
+def _event_pair_counts_wavelet(time: np.ndarray, event: np.ndarray, risk: np.ndarray
+                               ) -> EventPairCounts:
+    """:func:`event_pair_counts` by the numpy wavelet-tree sweep (the reference the
+    compiled kernel is tested against; events of a tied time by risk descending)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     rank, risk_order, n_ranks = _dense_rank(np.asarray(risk, dtype=float))
@@ -346,31 +337,9 @@ class PairInfluence:
     tied_risk: np.ndarray
 
 
-def pair_influence(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
-                   pairs: EventPairCounts, weight: np.ndarray) -> PairInfluence:
-    """Per-subject weighted pair counts behind the standard error of C (see module docstring).
-
-    Parameters
-    ----------
-    time, event, risk : ndarray (n,)
-        As :func:`event_pair_counts` (validated).
-    pairs : EventPairCounts
-        ``event_pair_counts(time, event, risk)``.
-    weight : ndarray of float (n_events,)
-        Time weight of each event, aligned with ``pairs.index`` (1 for Harrell's C,
-        ``1 / G(t-)^2`` for Uno's, 0 after a truncation time).
-
-    Returns
-    -------
-    PairInfluence
-
-    Examples
-    --------
-    >>> t, e, r = np.array([1., 2., 3.]), np.array([True, True, False]), np.array([3., 1., 2.])
-    >>> inf = pair_influence(t, e, r, event_pair_counts(t, e, r), np.ones(2))
-    >>> inf.concordant.tolist(), inf.discordant.tolist()
-    ([2.0, 1.0, 1.0], [0.0, 1.0, 1.0])
-    """
+def _pair_influence_wavelet(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                            pairs: EventPairCounts, weight: np.ndarray) -> PairInfluence:
+    """:func:`pair_influence` by the numpy wavelet-tree sweep (the tested reference)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     n = time.size
@@ -408,3 +377,246 @@ def pair_influence(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
     disc[pairs.index] += weight * pairs.discordant
     tied[pairs.index] += weight * pairs.tied_risk
     return PairInfluence(concordant=conc, discordant=disc, tied_risk=tied)
+
+
+# ------------------------------------------------------------------ compiled kernels
+# One Fenwick (binary indexed) tree over the dense risk ranks, swept once over the time
+# order: O(n log K) after two sorts, the floor for exact pair counting. ``tree`` holds
+# the inserted subjects (or weights) per rank; ``same`` the same per single rank, so the
+# tied-risk count is one look-up instead of a second prefix query.
+@compiled
+def _sorted_kernel(time, event, risk, risk_order, order):    # pragma: no cover (compiled)
+    """Dense risk ranks (from the risk order), then time, event and rank in the time
+    order (the sweeps then read memory in order); and the number of ranks."""
+    n = order.size
+    rank = np.empty(n, np.int32)
+    k = -1
+    prev = 0.0
+    for q in range(n):
+        v = risk[risk_order[q]]
+        if q == 0 or v != prev:
+            k += 1
+            prev = v
+        rank[risk_order[q]] = k
+    t_s = np.empty(n)
+    e_s = np.empty(n, np.bool_)
+    r_s = np.empty(n, np.int32)
+    for q in range(n):
+        i = order[q]
+        t_s[q] = time[i]
+        e_s[q] = event[i]
+        r_s[q] = rank[i]
+    return t_s, e_s, r_s, k + 1
+
+
+@compiled
+def _event_counts_kernel(t_s, e_s, r_s, n_ranks, order):    # pragma: no cover (compiled)
+    """Event role, time descending. Per block of tied times: its censored subjects enter
+    the tree, its events are counted against the tree, then its events enter."""
+    n = order.size
+    n_ev = 0
+    for q in range(n):
+        n_ev += e_s[q]
+    index = np.empty(n_ev, np.int64)
+    ev_time = np.empty(n_ev)
+    conc = np.empty(n_ev, np.int64)
+    tied = np.empty(n_ev, np.int64)
+    comp = np.empty(n_ev, np.int64)
+    tree = np.zeros(n_ranks + 1, np.int32)
+    same = np.zeros(n_ranks, np.int32)
+    inserted = 0
+    tied_time = 0
+    m = 0
+    hi = n
+    while hi > 0:
+        t = t_s[hi - 1]
+        lo = hi - 1
+        while lo > 0 and t_s[lo - 1] == t:
+            lo -= 1
+        d = m
+        for stage in range(3):     # 0: censored enter, 1: events are counted, 2: events enter
+            for q in range(lo, hi):
+                if e_s[q] != (stage > 0):
+                    continue
+                r = r_s[q]
+                if stage == 1:
+                    below = 0
+                    j = r
+                    while j > 0:
+                        below += tree[j]
+                        j -= j & -j
+                    index[m] = order[q]
+                    ev_time[m] = t
+                    conc[m] = below
+                    tied[m] = same[r]
+                    comp[m] = inserted
+                    m += 1
+                    continue
+                same[r] += 1
+                inserted += 1
+                j = r + 1
+                while j <= n_ranks:
+                    tree[j] += 1
+                    j += j & -j
+        d = m - d
+        tied_time += d * (d - 1) // 2
+        hi = lo
+    return index, ev_time, conc, tied, comp, tied_time
+
+
+@compiled
+def _partner_weights_kernel(t_s, e_s, r_s, n_ranks, order, w):  # pragma: no cover
+    """Partner role, time ascending: each subject sums the weights of the events that
+    precede it (earlier time; at its own time, only a censored subject counts the
+    events), split by their risk rank below / equal to / above its own."""
+    n = order.size
+    lower = np.empty(n)
+    equal = np.empty(n)
+    higher = np.empty(n)
+    tree = np.zeros(n_ranks + 1)
+    same = np.zeros(n_ranks)
+    total = 0.0
+    lo = 0
+    while lo < n:
+        t = t_s[lo]
+        hi = lo + 1
+        while hi < n and t_s[hi] == t:
+            hi += 1
+        for stage in range(3):          # 0: events query, 1: events enter, 2: censored query
+            for q in range(lo, hi):
+                if e_s[q] != (stage < 2):
+                    continue
+                i = order[q]
+                r = r_s[q]
+                if stage == 1:
+                    wi = w[i]
+                    same[r] += wi
+                    j = r + 1
+                    while j <= n_ranks:
+                        tree[j] += wi
+                        j += j & -j
+                    total += wi
+                    continue
+                below = 0.0
+                j = r
+                while j > 0:
+                    below += tree[j]
+                    j -= j & -j
+                lower[i] = below
+                equal[i] = same[r]
+                higher[i] = total - below - same[r]
+        lo = hi
+    return lower, equal, higher
+
+
+def _sorted_inputs(time: np.ndarray, event: np.ndarray, risk: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+    """Time, event and dense risk rank in increasing time; the number of ranks; the order."""
+    order = np.argsort(time)
+    t_s, e_s, r_s, n_ranks = _sorted_kernel(time, event, risk, np.argsort(risk), order)
+    return t_s, e_s, r_s, int(n_ranks), order
+
+
+def event_pair_counts(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> EventPairCounts:
+    """Concordant / discordant / tied-risk comparable pairs of every event.
+
+    Compiled O(n log n) kernel (two sorts and one Fenwick-tree sweep). Inputs are assumed
+    validated (same length, finite, ``event`` boolean); see
+    :func:`survrad.evaluation.concordance_index` for the checked public function.
+
+    Parameters
+    ----------
+    time : ndarray of float (n,)
+    event : ndarray of bool (n,)
+    risk : ndarray of float (n,)
+        Higher risk = earlier event expected.
+
+    Returns
+    -------
+    EventPairCounts
+        Events by decreasing time (the order of events sharing a time is unspecified).
+
+    Examples
+    --------
+    >>> c = event_pair_counts(np.array([1., 2., 3.]), np.array([True, True, False]),
+    ...                       np.array([3., 1., 2.]))
+    >>> int(c.concordant.sum()), int(c.discordant.sum()), int(c.comparable.sum())
+    (2, 1, 3)
+    """
+    time = np.ascontiguousarray(time, dtype=float)
+    event = np.ascontiguousarray(event, dtype=bool)
+    inputs = _sorted_inputs(time, event, np.ascontiguousarray(risk, dtype=float))
+    index, ev_time, conc, tied, comp, tied_time = _event_counts_kernel(*inputs)
+    return EventPairCounts(index=index, time=ev_time, concordant=conc,
+                           discordant=comp - conc - tied, tied_risk=tied, comparable=comp,
+                           tied_time=int(tied_time), sorted_inputs=inputs)
+
+
+def pair_influence(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                   pairs: EventPairCounts, weight: np.ndarray) -> PairInfluence:
+    """Per-subject weighted pair counts behind the standard error of C (see module docstring).
+
+    Compiled O(n log n) kernel: the partner role by one weighted Fenwick-tree sweep in
+    increasing time, the event role from ``pairs``.
+
+    Parameters
+    ----------
+    time, event, risk : ndarray (n,)
+        As :func:`event_pair_counts` (validated).
+    pairs : EventPairCounts
+        ``event_pair_counts(time, event, risk)``.
+    weight : ndarray of float (n_events,)
+        Time weight of each event, aligned with ``pairs.index`` (1 for Harrell's C,
+        ``1 / G(t-)^2`` for Uno's, 0 after a truncation time).
+
+    Returns
+    -------
+    PairInfluence
+
+    Examples
+    --------
+    >>> t, e, r = np.array([1., 2., 3.]), np.array([True, True, False]), np.array([3., 1., 2.])
+    >>> inf = pair_influence(t, e, r, event_pair_counts(t, e, r), np.ones(2))
+    >>> inf.concordant.tolist(), inf.discordant.tolist()
+    ([2.0, 1.0, 1.0], [0.0, 1.0, 1.0])
+    """
+    time = np.ascontiguousarray(time, dtype=float)
+    event = np.ascontiguousarray(event, dtype=bool)
+    w = np.zeros(time.size)
+    w[pairs.index] = weight
+    inputs = pairs.sorted_inputs
+    if inputs is None or inputs[0].size != time.size:
+        inputs = _sorted_inputs(time, event, np.ascontiguousarray(risk, dtype=float))
+    lower, equal, higher = _partner_weights_kernel(*inputs, w)
+    # the partner's earlier event with the higher risk is concordant
+    conc, disc, tied = higher, lower, equal
+    conc[pairs.index] += weight * pairs.concordant
+    disc[pairs.index] += weight * pairs.discordant
+    tied[pairs.index] += weight * pairs.tied_risk
+    return PairInfluence(concordant=conc, discordant=disc, tied_risk=tied)
+
+
+def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
+    """Harrell's C of validated arrays (higher risk = earlier event; tied risks count 1/2).
+
+    The kernel behind :func:`survrad.evaluation.concordance_index` without its input
+    checks and id alignment, for callers below the evaluation layer (e.g. the forest's
+    permutation importance).
+
+    Raises
+    ------
+    SchemaError
+        No comparable pair (the index is undefined).
+
+    Examples
+    --------
+    >>> harrell_c(np.array([1.0, 2.0, 3.0]), np.array([True, True, False]),
+    ...           np.array([3.0, 1.0, 2.0]))
+    0.6666666666666666
+    """
+    pairs = event_pair_counts(time, event, risk)
+    comparable = int(pairs.comparable.sum())
+    if comparable == 0:
+        raise SchemaError("no comparable pair of patients (no event before another patient's "
+                          "time): the concordance index is undefined.")
+    return float((pairs.concordant.sum() + 0.5 * pairs.tied_risk.sum()) / comparable)

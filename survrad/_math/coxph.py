@@ -41,8 +41,9 @@ cox_score_residuals, cox_robust_variance
 cox_baseline_hazard
     Breslow cumulative baseline hazard, with Efron's adjustment as in
     ``survfit.coxph``.
-cox_fit_elastic_net
-    glmnet's elastic-net Cox objective by proximal Newton + coordinate descent.
+cox_elastic_net_path, cox_fit_elastic_net
+    glmnet's elastic-net Cox objective along a path of penalties (warm starts, strong
+    rules, one sort of the risk sets), or at one penalty.
 CoxRiskSets
     The prepared risk sets behind all of the above; reuse one for repeated evaluations
     (``loglik_grad``), and its ``zph_score`` gives the building blocks of R's
@@ -56,15 +57,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.linalg import cholesky as _cholesky
+from scipy.linalg import solve_triangular as _solve_triangular
 from scipy.linalg.lapack import dposv as _dposv
 
+from survrad._math._jit import compiled
 from survrad._validation import check_choice
 
 __all__ = [
     "CoxFit",
     "CoxNetFit",
+    "CoxNetPath",
     "CoxRiskSets",
     "cox_baseline_hazard",
+    "cox_elastic_net_path",
     "cox_fit",
     "cox_fit_elastic_net",
     "cox_information",
@@ -77,6 +83,10 @@ _TIES = ("efron", "breslow")
 _VANISHED = 1e-8   # information at the fit / at the start below this: coefficient diverged
 _TOLER_CHOL = np.finfo(float).eps ** 0.75     # R's coxph.control(toler.chol)
 _TINY_DEN = 1e-100   # Efron denominators below this: rescale before squaring 1 / den
+_FAST = 0.1          # elastic net: a reused information matrix must shrink the residual so
+_AHEAD = 3           # ... and covers the strong set of this many penalties further on
+_CHEAP_INFO = 4e6     # n p^2 below this: recompute the information at every step
+_KKT_SLACK = 1e-12   # a warm start within this (times lambda) of the KKT conditions stands
 
 
 # --------------------------------------------------------------------------- risk sets
@@ -1037,6 +1047,7 @@ class CoxNetFit:
     score : ndarray (p,)
         Gradient of the log partial likelihood at ``coef`` (for KKT checks).
     n_iter : int
+        Newton steps.
     converged : bool
     """
 
@@ -1048,64 +1059,428 @@ class CoxNetFit:
     converged: bool
 
 
+@dataclass(frozen=True)
+class CoxNetPath:
+    """Result of :func:`cox_elastic_net_path`: one row per penalty, decreasing.
+
+    Attributes
+    ----------
+    penalties : ndarray (m,)
+        glmnet's ``lambda`` values, as given.
+    coef : ndarray (m, p)
+        Coefficients on the scale of the given ``X``.
+    loglik : ndarray (m,)
+        Log partial likelihood at each row of ``coef`` (unpenalised).
+    loglik_null : float
+        At ``coef = 0``.
+    objective : ndarray (m,)
+        glmnet's penalised objective at each row (see :class:`CoxNetFit`).
+    n_iter : ndarray of int (m,)
+        Newton steps per penalty.
+    converged : ndarray of bool (m,)
+    score : ndarray (m, p)
+        Gradient of the log partial likelihood at each row of ``coef`` (KKT checks).
+    """
+
+    penalties: np.ndarray
+    coef: np.ndarray
+    loglik: np.ndarray
+    loglik_null: float
+    objective: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    score: np.ndarray
+
+
 def _enet_penalty(beta: np.ndarray, lam: float, alpha: float) -> float:
     return lam * (alpha * np.abs(beta).sum() + 0.5 * (1 - alpha) * float(beta @ beta))
 
 
-def _cd_quadratic(g: np.ndarray, h: np.ndarray, beta: np.ndarray, lam: float, alpha: float,
-                  tol: float, max_sweeps: int = 1000) -> np.ndarray:
-    """Minimise ``g'd + d'Hd/2 + penalty(beta + d)`` over ``z = beta + d`` by coordinates.
+@compiled
+def _cd_quadratic_kernel(h, c, z, l1, l2, tol, max_sweeps):   # pragma: no cover (compiled)
+    """Coordinate descent on ``z'Hz/2 - c'z + l1 |z|_1 + l2 |z|^2 / 2``, in place on ``z``.
 
     glmnet's active-set scheme: a full sweep, then sweeps over the non-zero coordinates
-    until they settle, repeated until a full sweep changes nothing. Scalars are Python
-    floats (numpy scalar arithmetic would dominate the run time).
+    until they settle, repeated until a full sweep moves no coordinate by more than
+    ``tol`` (``H_jj * step^2``). Returns the number of sweeps.
     """
-    if alpha == 0.0:                 # ridge: the quadratic model has a closed form
-        return np.linalg.solve(h + lam * np.eye(beta.size), h @ beta - g)
-    zl = beta.tolist()
-    gl = g.tolist()
-    dl = np.diag(h).tolist()
-    rows = list(h)                   # H is symmetric: row j = column j, contiguous
-    q = np.zeros(beta.size)          # H @ (z - beta)
-    l1, l2 = lam * alpha, lam * (1 - alpha)
-
-    def sweep(coords) -> float:
+    p = z.size
+    hz = h @ z
+    everyone = np.arange(p)
+    active = np.empty(p, np.int64)
+    coords, n_coords, full = everyone, p, True
+    sweeps = 0
+    while sweeps < max_sweeps:
         biggest = 0.0
-        for j in coords:
-            zj, dj = zl[j], dl[j]
-            rho = dj * zj - gl[j] - float(q[j])
-            excess = abs(rho) - l1
-            new = (excess if rho > 0 else -excess) / (dj + l2) if excess > 0 else 0.0
-            delta = new - zj
+        n_active = 0
+        for a in range(n_coords):
+            j = coords[a]
+            hjj = h[j, j]
+            rho = c[j] - hz[j] + hjj * z[j]
+            new = 0.0
+            if abs(rho) > l1:
+                new = (rho - l1 if rho > 0 else rho + l1) / (hjj + l2)
+            delta = new - z[j]
             if delta != 0.0:
-                q.__iadd__(rows[j] * delta)
-                zl[j] = new
-                biggest = max(biggest, dj * delta * delta)
-        return biggest
-
-    everyone = range(len(zl))
-    for _ in range(max_sweeps):
-        if sweep(everyone) < tol:
-            break
-        active = [j for j, v in enumerate(zl) if v != 0.0]
-        for _ in range(max_sweeps):
-            if sweep(active) < tol:
+                for k in range(p):
+                    hz[k] += h[k, j] * delta
+                z[j] = new
+                biggest = max(biggest, hjj * delta * delta)
+            if full and new != 0.0:
+                active[n_active] = j
+                n_active += 1
+        sweeps += 1
+        if biggest < tol:
+            if full:
                 break
-    return np.asarray(zl)
+            coords, n_coords, full = everyone, p, True     # settled: check every coordinate
+        elif full:
+            coords, n_coords, full = active, n_active, False
+    return sweeps
+
+
+def _face_solve(h: np.ndarray, c: np.ndarray, z: np.ndarray, l1: float, l2: float,
+                factor: _Factors, rounds: int = 30) -> np.ndarray | None:
+    """Exact minimiser of the quadratic model by an active-set method, or None.
+
+    On the face where the non-zero coordinates ``A`` of ``z`` keep their signs ``s`` the
+    model is smooth: ``(H_AA + l2 I) z_A = c_A - l1 s``. Move from ``z`` towards that
+    solution, stopping at the first coordinate that would change sign (it leaves ``A``);
+    once the solution keeps its signs, accept it if every zero coordinate satisfies the
+    KKT condition ``|c_j - H_jA z_A| <= l1``, else let the violators enter with the sign
+    of their gradient. None when this does not settle in ``rounds`` solves (the caller
+    then runs coordinate descent to its tolerance).
+    """
+    z = z.copy()
+    slack = 1e-12 * max(1.0, float(np.abs(c).max()))
+    for _ in range(rounds):
+        act = np.flatnonzero(z)
+        if act.size:
+            s = np.sign(z[act])
+            target = factor.solve(h, act, l2, c[act] - l1 * s)
+            if target is None:
+                return None
+            flipped = np.sign(target) != s
+            if flipped.any():
+                cur = z[act]
+                frac = cur[flipped] / (cur[flipped] - target[flipped])   # in (0, 1]
+                t = float(frac.min())
+                moved = cur + t * (target - cur)
+                drop = np.zeros(act.size, dtype=bool)
+                drop[np.flatnonzero(flipped)[frac <= t]] = True
+                moved[drop] = 0.0
+                z[act] = moved
+                continue
+            z[act] = target
+        resid = c - h[:, act] @ z[act]
+        resid[act] = 0.0
+        enter = np.abs(resid) - l1 > slack
+        if not enter.any():
+            return z
+        # enter with the sign of the gradient, at a value that only fixes that sign
+        z[enter] = np.sign(resid[enter]) * 1e-300
+    return None
+
+
+class _Factors:
+    """Cholesky factor of ``H_AA + l2 I`` for the current information, grown with ``A``.
+
+    The last factor is kept with its coordinates (in factor order). When the next active
+    set contains them, only the new coordinates are added, by the Schur complement
+    (``O(|A|^2 k)`` for ``k`` new ones instead of ``O(|A|^3)``); otherwise, or after a new
+    information matrix (:meth:`reset`), the factor is computed afresh.
+    """
+
+    def __init__(self) -> None:
+        self.cols: np.ndarray = np.zeros(0, dtype=np.intp)
+        self._last: tuple[np.ndarray, np.ndarray, float] | None = None
+
+    def reset(self, cols: np.ndarray) -> None:
+        """A new information matrix: forget the factor."""
+        self.cols = cols
+        self._last = None
+
+    def _factor(self, h: np.ndarray, glob: np.ndarray, l2: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+        last = self._last
+        if last is not None and last[2] == l2 and 2 * last[0].size >= glob.size \
+                and np.isin(last[0], glob).all():
+            order, low = last[0], last[1]
+            new = np.setdiff1d(glob, order, assume_unique=True)
+            if not new.size:
+                return order, low
+            a_loc = np.searchsorted(self.cols, order)
+            b_loc = np.searchsorted(self.cols, new)
+            w = _solve_triangular(low, h[np.ix_(a_loc, b_loc)], lower=True,
+                                  check_finite=False)
+            schur = h[np.ix_(b_loc, b_loc)] - w.T @ w
+            schur[np.diag_indices_from(schur)] += l2
+            try:
+                low_b = _cholesky(schur, lower=True, check_finite=False)
+            except np.linalg.LinAlgError:
+                pass
+            else:
+                k, m = order.size, new.size
+                grown = np.zeros((k + m, k + m))
+                grown[:k, :k] = low
+                grown[k:, :k] = w.T
+                grown[k:, k:] = low_b
+                return np.concatenate((order, new)), grown
+        loc = np.searchsorted(self.cols, glob)
+        sub = h[np.ix_(loc, loc)]
+        sub[np.diag_indices_from(sub)] += l2
+        return glob, _cholesky(sub, lower=True, check_finite=False)
+
+    def solve(self, h: np.ndarray, act: np.ndarray, l2: float, rhs: np.ndarray
+              ) -> np.ndarray | None:
+        """``(H_AA + l2 I)^-1 rhs`` for the positions ``act`` of ``h`` (None: singular)."""
+        glob = self.cols[act]
+        try:
+            order, low = self._factor(h, glob, l2)
+        except np.linalg.LinAlgError:
+            self._last = None
+            return None
+        self._last = (order, low, l2)
+        idx = np.searchsorted(glob, order)             # factor order -> position in act
+        y = _solve_triangular(low, rhs[idx], lower=True, check_finite=False)
+        z = _solve_triangular(low, y, lower=True, trans="T", check_finite=False)
+        out = np.empty_like(rhs)
+        out[idx] = z
+        return out
+
+
+def _quadratic_step(h: np.ndarray, c: np.ndarray, z0: np.ndarray, l1: float, l2: float,
+                    tol: float, factor: _Factors) -> np.ndarray:
+    """Minimiser of ``z'Hz/2 - c'z + l1 |z|_1 + l2 |z|^2 / 2`` from the start ``z0``."""
+    z = z0.copy()
+    if l1 == 0.0:
+        out = factor.solve(h, np.arange(z.size), l2, c)
+        return np.linalg.solve(h + l2 * np.eye(z.size), c) if out is None else out
+    _cd_quadratic_kernel(h, c, z, l1, l2, max(tol, 1e-10), 4)    # a first active set
+    exact = _face_solve(h, c, z, l1, l2, factor)
+    if exact is not None:
+        return exact
+    _cd_quadratic_kernel(h, c, z, l1, l2, tol, 100_000)
+    return z
+
+
+class _NetProblem:
+    """A penalised Cox problem: risk sets sorted once, reused for every penalty and step.
+
+    The information matrix is computed on a superset of the strong set (the coordinates
+    the strong rule would keep a few penalties further down the path) and reused, as a
+    fixed quadratic model, for as long as the steps it gives keep shrinking the KKT
+    residual by a factor ``_FAST`` or more; it is recomputed at the current
+    coefficients when they do not, or when a coordinate outside it enters.
+    """
+
+    def __init__(self, rs: CoxRiskSets, x: np.ndarray, alpha: float) -> None:
+        self.rs = rs
+        self.x = x - _weighted_mean(x, rs.weights)     # centred: the likelihood is unchanged
+        self.scale = float(rs.weights.sum())
+        self.alpha = alpha
+        self._h: np.ndarray | None = None
+        self._pos = np.full(x.shape[1], -1, dtype=np.intp)
+        self.factor = _Factors()
+        self._sub: np.ndarray | None = None      # the cached information on factor.cols
+        self.n_hessians = 0
+
+    def hessian(self, beta: np.ndarray, cols: np.ndarray, ahead: np.ndarray) -> np.ndarray:
+        """Information / sum(w) on ``cols``, from the cache when it covers them."""
+        if self._h is None or (self._pos[cols] < 0).any():
+            wide = np.union1d(cols, ahead)
+            design = self.rs._design(self.x[:, wide])
+            self._h = self.rs._derivatives(design, beta[wide])[2] / self.scale
+            self._pos[:] = -1
+            self._pos[wide] = np.arange(wide.size)
+            self.n_hessians += 1
+            self._sub = None
+        if self._sub is None or not np.array_equal(self.factor.cols, cols):
+            if self._sub is None:
+                self.factor.reset(cols)          # new information: forget the factors
+            else:
+                self.factor.cols = cols          # same information, other columns
+            idx = self._pos[cols]
+            self._sub = self._h[np.ix_(idx, idx)]
+        return self._sub
+
+    def stale(self) -> None:
+        """Recompute the information at the next step."""
+        self._h = None
+
+    def at(self, beta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Log likelihood and score (all columns) at ``beta``."""
+        ll, g_eta = self.rs.loglik_grad(self.x @ beta)
+        return ll, g_eta @ self.x
+
+    def kkt(self, beta: np.ndarray, score: np.ndarray, lam: float) -> np.ndarray:
+        """Per coordinate: by how much the subgradient condition fails (objective scale)."""
+        g = -score / self.scale + lam * (1 - self.alpha) * beta
+        l1 = lam * self.alpha
+        out = np.abs(g + l1 * np.sign(beta))
+        zero = beta == 0
+        out[zero] = np.maximum(np.abs(g[zero]) - l1, 0.0)
+        return out
+
+    def newton(self, beta, ll, score, cols, ahead, lam, max_iter, tol):
+        """Proximal Newton steps on the coordinates ``cols`` (the others stay 0)."""
+        l1, l2 = lam * self.alpha, lam * (1 - self.alpha)
+        b = beta[cols]
+        obj = -ll / self.scale + _enet_penalty(b, lam, self.alpha)
+        resid = self.kkt(beta, score, lam)[cols]
+        xs = self.x[:, cols]
+        for it in range(1, max_iter + 1):
+            h = self.hessian(beta, cols, ahead)
+            z = _quadratic_step(h, h @ b + score[cols] / self.scale, b, l1, l2, tol,
+                                self.factor)
+            d = z - b
+            step = 1.0
+            for _ in range(60):                    # backtrack until the objective decreases
+                new = b + step * d
+                new_ll = self.rs.loglik(xs @ new)
+                new_obj = -new_ll / self.scale + _enet_penalty(new, lam, self.alpha)
+                if new_obj <= obj + 1e-12 * abs(obj):
+                    break
+                step /= 2
+            b, obj = new, new_obj
+            beta = np.zeros_like(beta)
+            beta[cols] = b
+            ll, score = self.at(beta)
+            before, resid = resid, self.kkt(beta, score, lam)[cols]
+            # converged when the Newton step the residual still asks for is below tol
+            # (glmnet's criterion max_j H_jj step_j^2 < tol, with step_j ~ resid_j / H_jj)
+            if float(np.max(resid * resid / np.maximum(np.diag(h), 1e-300),
+                            initial=0.0)) < tol:
+                return beta, ll, score, it, True
+            if step < 1.0 or resid.max() > _FAST * before.max() \
+                    or self.rs.n * cols.size ** 2 < _CHEAP_INFO:
+                self.stale()
+        return beta, ll, score, max_iter, False
+
+
+def cox_elastic_net_path(X: Any, time: Any, event: Any, *, penalties: Any,
+                         l1_ratio: float = 0.0, weights: Any = None, strata: Any = None,
+                         ties: str = "breslow", init: Any = None, max_iter: int = 100,
+                         tol: float = 1e-18, start: Any = None) -> CoxNetPath:
+    """Elastic-net Cox regression along a path of penalties (glmnet's objective).
+
+    Minimises ``-loglik(beta) / sum(w) + lambda * (l1_ratio * |beta|_1 + (1 - l1_ratio)
+    / 2 * |beta|_2^2)`` for each ``lambda`` in ``penalties`` (decreasing), each fit
+    warm-started at the previous solution. As glmnet, only the *strong set* enters a fit
+    (the non-zero coefficients and the coordinates the sequential strong rule of
+    Tibshirani et al. 2012 keeps, ``|score_j| / sum(w) >= l1_ratio * (2 lambda -
+    lambda_prev)``); the KKT conditions of every other coordinate are checked after the
+    fit and violators enter for a refit. The risk sets are sorted once for the whole
+    path. Each fit takes proximal Newton steps with the exact information matrix of the
+    strong set; the penalised quadratic model is solved by coordinate descent (to find
+    its active set) and then exactly on that set (an active-set method), so the path is
+    converged to ``tol`` even where coordinate descent alone crawls (many active
+    coordinates, ill-conditioned information).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, p)
+        Used as given: standardise first for glmnet's ``standardize = TRUE``
+        (:meth:`survrad.models.CoxModel.fit_path` does).
+    time, event, weights, strata, start
+        As in :func:`cox_fit`.
+    penalties : array-like of shape (m,)
+        glmnet's ``lambda`` values (> 0 for the strong rule, any order; fitted from the
+        largest down, returned in the order given).
+    l1_ratio : float, default 0
+        glmnet's ``alpha`` in [0, 1]: 0 ridge, 1 lasso.
+    ties : {"breslow", "efron"}, default "breslow" (glmnet's)
+    init : array-like of shape (p,), optional
+        Warm start of the first (largest) penalty.
+    max_iter : int, default 100
+        Newton steps per penalty.
+    tol : float, default 1e-18
+        Convergence when the Newton step the KKT residual still asks for is below it,
+        ``max_j resid_j^2 / H_jj < tol`` (glmnet's ``max_j H_jj step_j^2`` criterion on
+        the next step rather than the last one; ``H`` the information / ``sum(w)``).
+
+    Returns
+    -------
+    CoxNetPath
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 5))
+    >>> t = rng.exponential(np.exp(-x[:, 0]))
+    >>> path = cox_elastic_net_path(x, t, np.ones(200), penalties=[0.3, 0.1, 0.01],
+    ...                             l1_ratio=1.0)
+    >>> (path.coef != 0).sum(axis=1).tolist()      # more coefficients as lambda falls
+    [1, 1, 5]
+    """
+    x = np.asarray(X, dtype=float)
+    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties, start=start)
+    if x.ndim != 2 or x.shape[0] != rs.n:
+        raise ValueError(f"X has shape {x.shape}; expected ({rs.n}, p).")
+    lams = np.asarray(penalties, dtype=float).ravel()
+    if not 0.0 <= l1_ratio <= 1.0 or not lams.size or not np.isfinite(lams).all() \
+            or (lams < 0).any():
+        raise ValueError("penalties must be finite numbers >= 0 and l1_ratio in [0, 1].")
+    prob = _NetProblem(rs, x, float(l1_ratio))
+    p = x.shape[1]
+    beta = np.zeros(p) if init is None else np.asarray(init, dtype=float).ravel().copy()
+    ll_null = rs.loglik(np.zeros(rs.n))
+    ll, score = prob.at(beta)
+    order = np.argsort(-lams, kind="stable")
+    m = lams.size
+    coef, scores = np.zeros((m, p)), np.zeros((m, p))
+    logliks, n_iter, conv = np.zeros(m), np.zeros(m, dtype=np.int64), np.zeros(m, dtype=bool)
+    prev = float(np.max(np.abs(score))) / prob.scale / max(l1_ratio, 1e-3)
+    for rank, k in enumerate(order):
+        lam = float(lams[k])
+        strong = _strong_set(prob, beta, score, lam, prev)
+        further = float(lams[order[min(rank + _AHEAD, m - 1)]])
+        ahead = np.flatnonzero(_strong_set(prob, beta, score, further, prev))
+        steps = 0
+        ok = True
+        while True:
+            cols = np.flatnonzero(strong)
+            if not (prob.kkt(beta, score, lam) > _KKT_SLACK * lam).any():
+                break             # the warm start already solves it (e.g. lambda_max)
+            if cols.size:
+                beta, ll, score, it, ok = prob.newton(beta, ll, score, cols, ahead, lam,
+                                                      max_iter, tol)
+            else:
+                it, ok = 0, True
+            steps += it
+            viol = ~strong & (prob.kkt(beta, score, lam) > 0.0)
+            if not viol.any():
+                break
+            strong |= viol
+        coef[k], scores[k], logliks[k], n_iter[k], conv[k] = beta, score, ll, steps, ok
+        prev = lam
+    objective = -logliks / prob.scale + np.array(
+        [_enet_penalty(b, lam, prob.alpha) for b, lam in zip(coef, lams, strict=True)])
+    return CoxNetPath(penalties=lams, coef=coef, loglik=logliks, loglik_null=ll_null,
+                      objective=objective, n_iter=n_iter, converged=conv, score=scores)
+
+
+def _strong_set(prob: _NetProblem, beta: np.ndarray, score: np.ndarray, lam: float,
+                prev: float) -> np.ndarray:
+    """The non-zero coefficients and the sequential strong rule's survivors."""
+    if prob.alpha == 0.0:                           # ridge: every coefficient is non-zero
+        return np.ones(beta.size, dtype=bool)
+    keep = np.abs(score) / prob.scale >= prob.alpha * (2 * lam - prev)
+    return keep | (beta != 0)
 
 
 def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
                         l1_ratio: float = 0.0, weights: Any = None, strata: Any = None,
                         ties: str = "breslow", init: Any = None, max_iter: int = 100,
-                        tol: float = 1e-14, start: Any = None) -> CoxNetFit:
-    """Elastic-net Cox regression with glmnet's objective, by proximal Newton steps.
+                        tol: float = 1e-18, start: Any = None) -> CoxNetFit:
+    """Elastic-net Cox regression with glmnet's objective at one penalty.
 
     Minimises ``-loglik(beta) / sum(w) + penalty * (l1_ratio * |beta|_1
     + (1 - l1_ratio) / 2 * |beta|_2^2)``: glmnet's ``lambda`` is ``penalty`` and its
     ``alpha`` is ``l1_ratio``. ``X`` is used as given: standardise it first for
-    glmnet's ``standardize = TRUE`` (``survrad.models.CoxModel`` does). Each step
-    minimises the exact quadratic model of the log partial likelihood plus the penalty by
-    cyclic coordinate descent, then backtracks until the objective decreases.
+    glmnet's ``standardize = TRUE`` (``survrad.models.CoxModel`` does). The one-penalty
+    path of :func:`cox_elastic_net_path` (strong rule, proximal Newton steps, exact
+    active-set solves of each penalised quadratic model).
 
     Parameters
     ----------
@@ -1121,9 +1496,8 @@ def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
         Warm start.
     max_iter : int, default 100
         Newton steps.
-    tol : float, default 1e-14
-        Convergence when ``max_j H_jj * step_j^2 < tol`` (glmnet's criterion; ``H`` the
-        Hessian of the objective).
+    tol : float, default 1e-18
+        As in :func:`cox_elastic_net_path`.
     start : array-like of shape (n,), optional
         Entry times of counting-process rows (as in :func:`cox_fit`).
 
@@ -1140,31 +1514,10 @@ def cox_fit_elastic_net(X: Any, time: Any, event: Any, *, penalty: float,
     >>> bool(fit.converged), bool(fit.coef[1] == 0.0)
     (True, True)
     """
-    x = np.asarray(X, dtype=float)
-    rs = CoxRiskSets(time, event, weights=weights, strata=strata, ties=ties, start=start)
-    if x.ndim != 2 or x.shape[0] != rs.n:
-        raise ValueError(f"X has shape {x.shape}; expected ({rs.n}, p).")
     if penalty < 0 or not 0.0 <= l1_ratio <= 1.0:
         raise ValueError("penalty must be >= 0 and l1_ratio in [0, 1].")
-    design = rs._design(x, _weighted_mean(x, rs.weights))
-    scale = rs.weights.sum()
-    beta = np.zeros(x.shape[1]) if init is None else np.asarray(init, dtype=float).copy()
-    ll, u, info = rs._derivatives(design, beta)
-    obj = -ll / scale + _enet_penalty(beta, penalty, l1_ratio)
-    for it in range(1, max_iter + 1):
-        h = info / scale
-        z = _cd_quadratic(-u / scale, h, beta, penalty, l1_ratio, tol)
-        d = z - beta
-        step = 1.0
-        for _ in range(60):                       # backtrack until the objective decreases
-            new = beta + step * d
-            n_ll, n_u, n_info = rs._derivatives(design, new)
-            new_obj = -n_ll / scale + _enet_penalty(new, penalty, l1_ratio)
-            if new_obj <= obj + 1e-12 * abs(obj):
-                break
-            step /= 2
-        moved = float(np.max(np.diag(h) * (new - beta) ** 2)) if beta.size else 0.0
-        beta, obj, ll, u, info = new, new_obj, n_ll, n_u, n_info
-        if moved < tol:
-            return CoxNetFit(beta, ll, obj, u, it, True)
-    return CoxNetFit(beta, ll, obj, u, max_iter, False)
+    path = cox_elastic_net_path(X, time, event, penalties=[penalty], l1_ratio=l1_ratio,
+                                weights=weights, strata=strata, ties=ties, init=init,
+                                max_iter=max_iter, tol=tol, start=start)
+    return CoxNetFit(path.coef[0], float(path.loglik[0]), float(path.objective[0]),
+                     path.score[0], int(path.n_iter[0]), bool(path.converged[0]))

@@ -21,9 +21,11 @@ the weighted pairs every subject belongs to (:func:`survrad._math.concordance.pa
 in O(n log n). For Uno's C the time weights ``1 / G(t-)^2`` are held fixed, as R does (the
 variability of the estimated censoring curve is not propagated).
 
-Counting uses :mod:`survrad._math.concordance`: O(n log n) in numpy, about 30 ms for
-n = 100,000, 20-35 times faster than ``lifelines.utils.concordance_index`` and several
-hundred times faster than scikit-survival's (``benchmarks/bench_concordance.py``).
+Counting uses :mod:`survrad._math.concordance`: two sorts and one Fenwick-tree sweep
+compiled by numba (cached on disk; the first call in a new process loads it, well under a
+second), O(n log n). ``benchmarks/bench_concordance.py`` holds it to a minimal compiled
+Fenwick-tree floor written in the benchmark, lifelines, scikit-survival and R's
+``concordancefit``; its figures are in ``benchmarks/results/bench_concordance.json``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@
 * ``penalty > 0``: glmnet's elastic net (``penalty`` = glmnet's ``lambda``,
   ``l1_ratio`` = glmnet's ``alpha``, Breslow ties, features standardised internally);
 * ``penalty="cv"``: the penalty is chosen by patient-grouped K-fold cross-validation of
-  the partial likelihood (:func:`select_penalty`).
+  the partial likelihood (:func:`select_penalty`);
+* :meth:`CoxModel.fit_path`: the whole elastic-net path at once (warm starts and strong
+  rules as glmnet's; one sort of the risk sets), a :class:`CoxPath`.
 
 Every mode also fits counting-process data (R's ``coxph(Surv(start, stop, event) ~ ...)``,
 time-varying covariates): pass ``y`` from :meth:`survrad.Surv.from_counting`, one row
@@ -35,8 +37,8 @@ from sklearn.base import BaseEstimator
 
 from survrad._math.coxph import (
     CoxRiskSets,
+    cox_elastic_net_path,
     cox_fit,
-    cox_fit_elastic_net,
     cox_robust_variance,
 )
 from survrad._math.linear import linear_predictor
@@ -65,7 +67,7 @@ from survrad.models._checks import (
     constant_columns,
 )
 
-__all__ = ["CoxModel", "cox_zph", "select_penalty"]
+__all__ = ["CoxModel", "CoxPath", "cox_zph", "select_penalty"]
 
 _RANK_TOL = 1e-8          # smallest singular value / largest, below = rank deficient
 _PENALISED_NOTE = (
@@ -172,6 +174,82 @@ def _scale(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]
     mean = np.average(x, axis=0, weights=w)
     sd = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
     return mean, sd
+
+
+# ------------------------------------------------------------------------- the path
+@dataclass(frozen=True)
+class CoxPath:
+    """Elastic-net Cox coefficients along a path of penalties (:meth:`CoxModel.fit_path`).
+
+    Unrounded numbers, one row per penalty in the order given (glmnet's ``lambda``,
+    usually decreasing).
+
+    Attributes
+    ----------
+    penalties : ndarray (m,)
+    coef_path_ : ndarray (m, p)
+        Coefficients per unit of the original features (glmnet's ``coef(fit)``, transposed).
+    feature_names : tuple of str
+        Column of ``coef_path_`` -> feature.
+    l1_ratio : float
+        glmnet's ``alpha``.
+    loglik : ndarray (m,)
+        Log partial likelihood at each row of ``coef_path_``.
+    loglik_null, loglik_saturated : float
+        At coefficients 0, and of the saturated model (0 without tied events; glmnet's
+        ``-sum_k W_k log W_k`` over the total weight ``W_k`` of the events at each tied
+        time with Breslow ties).
+    n_iter : ndarray of int (m,)
+        Newton steps per penalty.
+    converged : ndarray of bool (m,)
+    """
+
+    penalties: np.ndarray
+    coef_path_: np.ndarray
+    feature_names: tuple[str, ...]
+    l1_ratio: float
+    loglik: np.ndarray
+    loglik_null: float
+    loglik_saturated: float
+    n_iter: np.ndarray
+    converged: np.ndarray
+
+    @property
+    def deviance(self) -> np.ndarray:
+        """glmnet's Cox deviance ``2 (loglik_saturated - loglik)`` per penalty."""
+        return 2.0 * (self.loglik_saturated - self.loglik)
+
+    @property
+    def dev_ratio(self) -> np.ndarray:
+        """glmnet's ``dev.ratio``: fraction of the null deviance explained."""
+        return 1.0 - self.deviance / (2.0 * (self.loglik_saturated - self.loglik_null))
+
+    @property
+    def n_nonzero(self) -> np.ndarray:
+        """Non-zero coefficients per penalty (glmnet's ``df``)."""
+        return (self.coef_path_ != 0).sum(axis=1)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per penalty: ``penalty, n_nonzero, loglik, dev_ratio`` and the
+        coefficients (one column per feature)."""
+        head = pd.DataFrame({"penalty": self.penalties, "n_nonzero": self.n_nonzero,
+                             "loglik": self.loglik, "dev_ratio": self.dev_ratio})
+        coef = pd.DataFrame(self.coef_path_, columns=list(self.feature_names))
+        return pd.concat([head, coef], axis=1)
+
+
+def _saturated_loglik(time: np.ndarray, event: np.ndarray, w: np.ndarray | None,
+                      codes: np.ndarray | None) -> float:
+    """``-sum W log W`` over the event weight ``W`` of each (stratum, event time)."""
+    dead = event.astype(bool)
+    if not dead.any():
+        return 0.0
+    ww = np.ones(time.size) if w is None else w
+    key = np.column_stack([time[dead], np.zeros(int(dead.sum())) if codes is None
+                           else np.asarray(codes)[dead]])
+    _, inverse = np.unique(key, axis=0, return_inverse=True)
+    tot = np.bincount(inverse.ravel(), weights=ww[dead])
+    return float(-np.sum(tot * np.log(tot)))
 
 
 # ------------------------------------------------------------------------ the model
@@ -439,32 +517,98 @@ class CoxModel(CachedParamNames, BaseEstimator):
                 xs, time, event, l1_ratio=self.l1_ratio, groups=groups, sample_weight=w,
                 strata=codes, ties=ties, cv_folds=self.cv_folds,
                 n_penalties=self.n_penalties, random_state=self.random_state, start=start)
-            path = self.cv_results_["penalty"].to_numpy()
-            path = path[path >= lam]
+            grid = self.cv_results_["penalty"].to_numpy()
+            grid = grid[grid >= lam]       # warm starts down the grid to the chosen value
         else:
             lam, self.cv_results_ = float(self.penalty), None
-            path = np.array([lam])
-        beta = None
-        for value in path:   # warm starts down the grid (a single value when fixed)
-            fit = cox_fit_elastic_net(xs, time, event, penalty=float(value),
-                                      l1_ratio=self.l1_ratio, weights=w, strata=codes,
-                                      ties=ties, init=beta, start=start)
-            beta = fit.coef
-        if not fit.converged:
-            warnings.warn(f"penalised Cox fit did not converge in {fit.n_iter} Newton steps "
-                          f"(penalty={lam:.4g}).", ConvergenceWarning, stacklevel=3)
+            grid = np.array([lam])
+        path = cox_elastic_net_path(xs, time, event, penalties=grid, l1_ratio=self.l1_ratio,
+                                    weights=w, strata=codes, ties=ties, start=start)
+        coef = path.coef[-1]
+        if not path.converged[-1]:
+            warnings.warn(f"penalised Cox fit did not converge in {path.n_iter[-1]} Newton "
+                          f"steps (penalty={lam:.4g}).", ConvergenceWarning, stacklevel=3)
         p = xs.shape[1]
-        self.coef_ = fit.coef / self.x_scale_
+        self.coef_ = coef / self.x_scale_
         self.se_ = np.full(p, np.nan)
         self.var_ = np.full((p, p), np.nan)
         self.naive_se_ = None
-        self.loglik_ = fit.loglik
-        self.loglik_null_ = CoxRiskSets(time, event, weights=w, strata=codes, ties=ties,
-                                        start=start).loglik(np.zeros(time.shape[0]))
-        self.n_iter_, self.converged_ = fit.n_iter, fit.converged
+        self.loglik_ = float(path.loglik[-1])
+        self.loglik_null_ = path.loglik_null
+        self.n_iter_, self.converged_ = int(path.n_iter[-1]), bool(path.converged[-1])
         self.penalty_ = lam
         self.estimable_ = np.ones(p, dtype=bool)
-        return fit.coef
+        return coef
+
+    def fit_path(self, X: Any, y: Any, penalties: Any = None,
+                 sample_weight: Any = None) -> CoxPath:
+        """Fit the elastic net along a path of penalties (glmnet's ``glmnet(x, y, "cox")``).
+
+        Uses ``l1_ratio``, ``ties`` (Breslow by default, as glmnet), ``strata``,
+        ``n_penalties`` and ``drop_constant`` of this model; ``penalty`` is ignored and
+        the model itself is left unchanged (nothing is stored on it). Features are
+        standardised as in :meth:`fit` (glmnet's ``standardize = TRUE``); coefficients
+        are returned per unit of the original features. Each penalty is warm-started at
+        the previous solution, only the strong-rule set enters each fit (KKT conditions
+        checked for the rest), and the risk sets are sorted once for the whole path
+        (:func:`survrad._math.coxph.cox_elastic_net_path`).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n, p)
+        y : structured survival array (right-censored or counting-process)
+        penalties : array-like of shape (m,), optional
+            glmnet's ``lambda`` values (>= 0). Default: ``n_penalties`` values from the
+            smallest penalty that keeps every coefficient at 0 down to ``1e-4`` of it
+            (``1e-2`` when n <= p), glmnet's default sequence.
+        sample_weight : array-like of shape (n,), optional
+            Strictly positive case weights.
+
+        Returns
+        -------
+        CoxPath
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from survrad.data.outcome import Surv
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
+        >>> y = Surv.from_arrays(rng.exponential(np.exp(-X["a"].to_numpy())), np.ones(200))
+        >>> path = CoxModel(l1_ratio=1.0, n_penalties=20).fit_path(X, y)
+        >>> path.n_nonzero[[0, -1]].tolist()          # nothing at lambda_max, all at the end
+        [0, 4]
+        >>> path.to_frame().columns[:4].tolist()
+        ['penalty', 'n_nonzero', 'loglik', 'dev_ratio']
+        """
+        self._check_params()
+        d, _ = _fit_design(X, self._strata_cols(), bool(self.drop_constant))
+        start, time, event = check_y_counting(y)
+        n = d.x.shape[0]
+        if time.shape[0] != n:
+            raise ValueError(f"X has {n} rows but y has {time.shape[0]}.")
+        w = _check_weights(sample_weight, n)
+        codes, _ = _strata_codes(d.strata)
+        event_sufficiency(time, event, n_features=None)
+        ties = self._ties(True)
+        if penalties is None:
+            grid = _penalty_grid(d.x, time, event, w, codes, ties, self.l1_ratio,
+                                 self.n_penalties, start)
+        else:
+            grid = _check_penalties(penalties)
+        mean, sd = _scale(d.x, w)
+        path = cox_elastic_net_path((d.x - mean) / sd, time, event, penalties=grid,
+                                    l1_ratio=self.l1_ratio, weights=w, strata=codes,
+                                    ties=ties, start=start)
+        if not path.converged.all():
+            warnings.warn(f"penalised Cox path did not converge at penalties "
+                          f"{format_values(grid[~path.converged].tolist())}.",
+                          ConvergenceWarning, stacklevel=2)
+        return CoxPath(penalties=grid, coef_path_=path.coef / sd,
+                       feature_names=tuple(d.names), l1_ratio=float(self.l1_ratio),
+                       loglik=path.loglik, loglik_null=path.loglik_null,
+                       loglik_saturated=_saturated_loglik(time, event, w, codes),
+                       n_iter=path.n_iter, converged=path.converged)
 
     def _set_baseline(self, eta, time, event, w, codes, ties, start, risk_sets=None) -> None:
         rs = risk_sets if risk_sets is not None else CoxRiskSets(
@@ -651,18 +795,21 @@ def _penalty_grid(x, time, event, w, codes, ties, l1_ratio, n_penalties,
     return np.geomspace(lam_max, lam_max * ratio, n_penalties)
 
 
+def _check_penalties(penalties: Any) -> np.ndarray:
+    grid = np.atleast_1d(np.asarray(penalties, dtype=float))
+    if grid.ndim != 1 or not grid.size or not np.isfinite(grid).all() or (grid < 0).any():
+        raise ValueError(f"penalties must be a non-empty 1-d sequence of finite numbers >= 0, "
+                         f"got {penalties!r}.")
+    return grid
+
+
 def _path_coefs(x, time, event, w, codes, ties, l1_ratio, grid, start) -> np.ndarray:
-    """Coefficients (original scale of ``x``) along the grid, warm-started."""
+    """Coefficients (original scale of ``x``) along the grid: one warm-started path."""
     mean, sd = _scale(x, w)
-    xs = (x - mean) / sd
-    out = np.zeros((grid.size, x.shape[1]))
-    beta = None
-    for i, lam in enumerate(grid):
-        beta = cox_fit_elastic_net(xs, time, event, penalty=float(lam), l1_ratio=l1_ratio,
-                                   weights=w, strata=codes, ties=ties, init=beta,
-                                   start=start).coef
-        out[i] = beta / sd
-    return out
+    path = cox_elastic_net_path((x - mean) / sd, time, event, penalties=grid,
+                                l1_ratio=l1_ratio, weights=w, strata=codes, ties=ties,
+                                start=start)
+    return path.coef / sd
 
 
 def _subset(a: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from survrad._math.concordance import event_pair_counts
+from survrad._math.concordance import harrell_c
 from survrad._validation import CachedParamNames, RandomState, check_int, check_random_state
 from survrad.data.outcome import check_y_survival, event_sufficiency
 from survrad.exceptions import NotFittedError, SchemaError
@@ -130,24 +130,6 @@ def permutation_drop(
             drops[r] = base - score(Ap)
         rows.append((str(name), float(drops.mean()), float(drops.std())))
     return pd.DataFrame(rows, columns=["feature", "importance_mean", "importance_std"])
-
-
-def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    """Harrell's C (higher risk = earlier event; tied risks count 1/2), R's convention.
-
-    Examples
-    --------
-    >>> harrell_c(np.array([1.0, 2.0, 3.0]), np.array([True, True, False]),
-    ...           np.array([3.0, 1.0, 2.0]))
-    0.6666666666666666
-    """
-    pairs = event_pair_counts(np.asarray(time, dtype=float), np.asarray(event, dtype=bool),
-                              np.asarray(risk, dtype=float))
-    comparable = int(pairs.comparable.sum())
-    if comparable == 0:
-        raise SchemaError("no comparable pair of patients (no event before another patient's "
-                          "time): the concordance index is undefined.")
-    return float((pairs.concordant.sum() + 0.5 * pairs.tied_risk.sum()) / comparable)
 
 
 def _check_times(times: Any) -> np.ndarray:
