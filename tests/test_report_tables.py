@@ -13,14 +13,16 @@ from scipy import stats
 
 import survrad as sr
 from survrad.exceptions import SchemaError
-from survrad.reporting.tables import (
+from survrad.evaluation.describe import (
     COEFFICIENT_COLUMNS,
     TABLE_ONE_COLUMNS,
     coefficient_table,
+    table_one,
+)
+from survrad.reporting.tables import (
     format_coefficients,
     format_p,
     format_table_one,
-    table_one,
     write_csv,
 )
 
