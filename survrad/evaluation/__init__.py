@@ -43,6 +43,7 @@ from survrad.evaluation.nonparametric import (
     logrank_test,
     rmst,
 )
+from survrad.evaluation.scorers import SurvivalScorer, make_survival_scorer
 from survrad.evaluation.smooth_calibration import (
     CalibrationOptimism,
     SmoothCalibration,
@@ -63,6 +64,7 @@ __all__ = [
     "RMSTResult",
     "SmoothCalibration",
     "SurvivalCalibration",
+    "SurvivalScorer",
     "brier_binary",
     "brier_score",
     "calibration",
@@ -77,6 +79,7 @@ __all__ = [
     "ipa",
     "kaplan_meier",
     "logrank_test",
+    "make_survival_scorer",
     "net_benefit",
     "nomogram",
     "null_brier_score",
