@@ -34,7 +34,7 @@ X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"f{j}" for j in range(p)])
 lp = 0.8 * X["f0"] - 0.5 * X["f1"]
 t = rng.exponential(np.exp(-lp))
 c = rng.exponential(2.0, size=n)
-y = Surv.from_arrays(np.minimum(t, c), t <= c)
+y = Surv.from_arrays(time=np.minimum(t, c), event=t <= c)
 base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 t0 = time.perf_counter()

@@ -30,6 +30,7 @@ _EXPORTS = {
     "landmark": "survrad.longitudinal.landmark",
     "status_at": "survrad.longitudinal.landmark",
     "ipa": "survrad.evaluation.metrics",
+    "make_survival_scorer": "survrad.evaluation.scorers",
     "integrated_auc": "survrad.evaluation.metrics",
     "decision_curve": "survrad.evaluation.decision",
     "smooth_calibration": "survrad.evaluation.smooth_calibration",

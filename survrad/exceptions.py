@@ -16,7 +16,7 @@ __all__ = [
     "DataWarning",
     "ExtractionWarning",
     "FitError",
-    "NotFittedError",
+    "NotFittedError",  # noqa: F822 (made on first use by the module __getattr__)
     "ResamplingError",
     "SchemaError",
     "StatisticalWarning",
@@ -146,8 +146,39 @@ class ResamplingError(ValueError):
     """Too many bootstrap / cross-validation replicates failed to be trusted."""
 
 
-class NotFittedError(ValueError, AttributeError):
-    """An estimator was used before ``fit``."""
+def _make_not_fitted_error() -> type:
+    """:class:`NotFittedError`, made on first use (importing scikit-learn takes seconds,
+    which the command line's quick paths, e.g. ``check --patients``, do not pay).
+
+    Examples
+    --------
+    >>> import sklearn.exceptions
+    >>> from survrad.exceptions import NotFittedError
+    >>> issubclass(NotFittedError, sklearn.exceptions.NotFittedError)
+    True
+    >>> issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    True
+    """
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    class NotFittedError(SklearnNotFittedError, ValueError, AttributeError):
+        """An estimator was used before ``fit``.
+
+        A subclass of scikit-learn's :class:`sklearn.exceptions.NotFittedError` (code
+        built on ``sklearn.utils.validation.check_is_fitted`` catches it) and, as that
+        class, of :class:`ValueError` and :class:`AttributeError`.
+        """
+
+    NotFittedError.__module__ = __name__
+    NotFittedError.__qualname__ = "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        cls = globals()["NotFittedError"] = _make_not_fitted_error()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Terminated(KeyboardInterrupt):

@@ -256,7 +256,7 @@ def test_lung_cox_model_predict_concordance_r(lung, ties, r_coef):
     d = lung.dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     X = d[["age", "sex", "ph.ecog"]]
     time, event = d["time"].to_numpy(float), (d["status"] == 2).to_numpy()
-    model = CoxModel(ties=ties).fit(X, Surv.from_arrays(time, event))
+    model = CoxModel(ties=ties).fit(X, Surv.from_arrays(time=time, event=event))
     np.testing.assert_allclose(model.coef_, r_coef, rtol=1e-8)
     risk = model.predict(X)
     assert concordance_index(time, event, risk) == pytest.approx(0.6371354930005, abs=1e-9)
@@ -280,7 +280,7 @@ def test_lung_uno_vs_sksurv_ipcw(lung):
     from sksurv.metrics import concordance_index_ipcw
 
     time, event, lp = lung_cox_data(lung)
-    y = Surv.from_arrays(time, event)
+    y = Surv.from_arrays(time=time, event=event)
     theirs = concordance_index_ipcw(y, y, lp)[0]
     assert theirs == pytest.approx(uno_concordance_index(time, event, lp), abs=5e-4)
 
@@ -360,7 +360,7 @@ def test_bad_inputs_raise(time, event, risk, match):
 
 
 def test_concordance_index_y_and_uno_errors():
-    y = Surv.from_arrays([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 1])
+    y = Surv.from_arrays(time=[1.0, 2.0, 3.0, 4.0], event=[1, 1, 0, 1])
     assert concordance_index_y(y, [4.0, 3.0, 2.0, 1.0]) == 1.0
     with pytest.raises(ValueError, match="tau must be a positive"):
         uno_concordance_index([1, 2, 3], [1, 1, 0], [3, 2, 1], tau=-1)

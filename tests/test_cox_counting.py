@@ -238,7 +238,7 @@ def test_start_zero_is_exactly_the_right_censored_fit(ties):
     w = np.linspace(0.5, 2.0, time.size)
     groups = np.arange(time.size) // 2
     Xs = X.assign(strat=(X["sex"] == 1).astype(int)).drop(columns="sex")
-    right = CoxModel(ties=ties, strata="strat").fit(Xs, Surv.from_arrays(time, event),
+    right = CoxModel(ties=ties, strata="strat").fit(Xs, Surv.from_arrays(time=time, event=event),
                                                     groups=groups, sample_weight=w)
     y0 = Surv.from_counting(start=np.zeros(time.size), stop=time, event=event)
     counting = CoxModel(ties=ties, strata="strat").fit(Xs, y0, groups=groups, sample_weight=w)
@@ -279,7 +279,7 @@ def test_split_rows_give_the_same_fit(ties):
     assert ids.size > 2 * time.size
     Xr = X.iloc[ids].reset_index(drop=True)
     w = np.linspace(0.5, 2.0, time.size)
-    whole = CoxModel(ties=ties).fit(X, Surv.from_arrays(time, event), sample_weight=w,
+    whole = CoxModel(ties=ties).fit(X, Surv.from_arrays(time=time, event=event), sample_weight=w,
                                     groups=np.arange(time.size))
     y = Surv.from_counting(start=start, stop=stop, event=ev, ids=ids)
     split = CoxModel(ties=ties).fit(Xr, y, sample_weight=w[ids], groups=ids)
@@ -321,7 +321,7 @@ def test_model_checks_work_on_counting_rows():
     model = clone(CoxModel()).fit(X, y, groups=ids)
     assert model.predict(X).shape == (len(X),)
     assert model.predict_survival_function(X.iloc[:3], [10.0, 100.0]).shape == (3, 2)
-    assert list(model.summary()["term"]) == list(X.columns)
+    assert list(model.summary().to_frame().index) == list(X.columns)
 
 
 def test_penalised_fits_on_counting_rows():

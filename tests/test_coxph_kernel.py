@@ -430,7 +430,7 @@ def test_identical_rows_get_identical_risk() -> None:
         for A in (np.ascontiguousarray(X), np.asfortranarray(X)):
             lp = linear_predictor(A - A.mean(axis=0), coef, 0.3)
             assert all(np.unique(lp[rows == g]).size == 1 for g in np.unique(rows))
-        y = Surv.from_arrays(rng.exponential(size=n), rng.random(n) < 0.7)
+        y = Surv.from_arrays(time=rng.exponential(size=n), event=rng.random(n) < 0.7)
         with warnings.catch_warnings():   # low events per variable: not the point here
             warnings.simplefilter("ignore")
             risk = CoxModel(min_epv=0).fit(X, y).predict(X)

@@ -59,7 +59,7 @@ def test_survival_matches_dcurves_where_both_are_defined():
     d = pd.read_csv(os.path.join(dcurves.data, "df_surv.csv"))
     theirs, theirs_all = run_dca(d, "cancerpredmarker", SURV_THRESHOLDS, outcome="cancer",
                                  time=1.5, time_to_outcome_col="ttcancer")
-    y = Surv.from_arrays(d["ttcancer"], d["cancer"].astype(int))
+    y = Surv.from_arrays(time=d["ttcancer"], event=d["cancer"].astype(int))
     dc = decision_curve(y, d["cancerpredmarker"], SURV_THRESHOLDS, horizon=1.5)
     np.testing.assert_allclose(dc.treat_all, theirs_all, rtol=0, atol=1e-12)
     both = np.isfinite(theirs) & np.isfinite(dc.net_benefit)
@@ -80,7 +80,7 @@ def test_survival_matches_dcurves_where_both_are_defined():
 def test_lung_cox_at_365_matches_dcurves():
     d = load_dataset("lung").dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     X = d[["age", "sex", "ph.ecog"]]
-    y = Surv.from_arrays(d["time"].to_numpy(float), (d["status"] == 2).to_numpy())
+    y = Surv.from_arrays(time=d["time"].to_numpy(float), event=(d["status"] == 2).to_numpy())
     risk = 1.0 - CoxModel().fit(X, y).predict_survival_function(X, [365.0])[:, 0]
     data = pd.DataFrame({"time": d["time"].to_numpy(float), "dead": y["event"],
                          "risk": risk})
@@ -94,7 +94,7 @@ def test_lung_cox_at_365_matches_dcurves():
 
 def test_survival_net_benefit_by_hand():
     # Vickers et al. 2008: NB = (1 - S+) P - S+ P pt / (1 - pt), S+ the KM of the positives
-    y = Surv.from_arrays([1, 2, 3, 4, 5, 6, 7, 8], [1, 0, 1, 1, 0, 1, 0, 0])
+    y = Surv.from_arrays(time=[1, 2, 3, 4, 5, 6, 7, 8], event=[1, 0, 1, 1, 0, 1, 0, 0])
     risk = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.1, 0.05])
     dc = decision_curve(y, risk, [0.5], horizon=4.5)
     # positives: times 1, 2+, 3, 4 -> KM at 4.5: (3/4 after t=1) * (1/2 after t=3) * 0 = 0
@@ -113,7 +113,7 @@ def test_survival_net_benefit_by_hand():
 
 def test_net_benefit_is_the_curves_model_column():
     d = pd.read_csv(os.path.join(dcurves.data, "df_surv.csv"))
-    y = Surv.from_arrays(d["ttcancer"], d["cancer"].astype(int))
+    y = Surv.from_arrays(time=d["ttcancer"], event=d["cancer"].astype(int))
     dc = decision_curve(y, d["cancerpredmarker"], THRESHOLDS, horizon=1.5)
     np.testing.assert_array_equal(net_benefit(y, d["cancerpredmarker"], THRESHOLDS,
                                               horizon=1.5), dc.net_benefit)
@@ -158,7 +158,7 @@ def test_errors(kwargs, error, match):
 
 
 def test_survival_outcome_needs_horizon_within_follow_up():
-    y = Surv.from_arrays([1.0, 2.0, 3.0], [1, 0, 1])
+    y = Surv.from_arrays(time=[1.0, 2.0, 3.0], event=[1, 0, 1])
     with pytest.raises(ValueError, match="horizon"):
         decision_curve(y, [0.5, 0.2, 0.1], [0.3])
     with pytest.raises(ValueError, match="beyond the last follow-up"):

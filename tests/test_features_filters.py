@@ -105,7 +105,7 @@ def _pairs(seed: int = 3, n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
 def test_correlation_filter_keeps_most_associated_survival_and_binary():
     X, eta = _pairs()
     rng = np.random.default_rng(4)
-    y = Surv.from_arrays(rng.exponential(np.exp(-eta)), rng.random(len(X)) < 0.8)
+    y = Surv.from_arrays(time=rng.exponential(np.exp(-eta)), event=rng.random(len(X)) < 0.8)
     step = CorrelationFilter(threshold=0.9).fit(X, y)
     assert list(step.get_feature_names_out()) == ["b", "d"]
     assert step.dropped_["a"][0] == "b" and step.dropped_["c"][0] == "d"

@@ -47,7 +47,7 @@ def _sim(n: int = 200, p: int = 15, seed: int = 0, binary: bool = False):
         return X, (rng.random(n) < 1 / (1 + np.exp(-1.5 * eta))).astype(int)
     t = rng.exponential(np.exp(-eta))
     c = rng.exponential(2.0, size=n)
-    return X, Surv.from_arrays(np.round(np.minimum(t, c), 2) + 0.01, t <= c)
+    return X, Surv.from_arrays(time=np.round(np.minimum(t, c), 2) + 0.01, event=t <= c)
 
 
 # --------------------------------------------------------------------------- score test
@@ -174,7 +174,7 @@ def test_lasso_cv_selects_truth_and_is_reproducible():
     largest = a.coef_.abs().sort_values(ascending=False, kind="stable").index[:2]
     assert list(top2.get_feature_names_out()) == [c for c in X.columns if c in largest]
     # no censoring is valid (RELIABILITY #16)
-    all_events = Surv.from_arrays(y["time"], np.ones(len(y)))
+    all_events = Surv.from_arrays(time=y["time"], event=np.ones(len(y)))
     assert set(TRUE) <= set(LassoCoxSelector(random_state=0).fit(X, all_events)
                             .get_feature_names_out())
 
@@ -245,7 +245,7 @@ def test_stability_fallback_and_too_few_events():
     freq = step.selection_frequencies_
     assert len(step.get_feature_names_out()) == 1
     assert freq[step.get_feature_names_out()[0]] == freq.max()
-    few = Surv.from_arrays(y["time"][:20], np.r_[np.ones(3), np.zeros(17)])
+    few = Surv.from_arrays(time=y["time"][:20], event=np.r_[np.ones(3), np.zeros(17)])
     with pytest.raises(FitError, match="too few to fit"):
         StabilitySelector(penalty=0.1).fit(X.iloc[:20], few)
 

@@ -260,7 +260,7 @@ def _cox_summary(cohort):
     model = CoxModel().fit(X, Surv.from_frame(p, time="os_time", event="os_event"))
     bad = pd.DataFrame({"term": ["mutation_x"], "hr": [np.nan], "hr_ci_low": [np.nan],
                         "hr_ci_high": [np.nan], "p": [np.nan], "estimable": [False]})
-    return pd.concat([model.summary(), bad], ignore_index=True)
+    return pd.concat([model.summary().to_frame().reset_index(), bad], ignore_index=True)
 
 
 def test_forest_plot(cohort):

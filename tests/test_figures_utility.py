@@ -31,7 +31,7 @@ from survrad.reporting.figures_utility import (
 def lung():
     d = load_dataset("lung").dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     X = d[["age", "sex", "ph.ecog"]].astype(float)
-    y = Surv.from_arrays(d["time"].to_numpy(float), (d["status"] == 2).to_numpy())
+    y = Surv.from_arrays(time=d["time"].to_numpy(float), event=(d["status"] == 2).to_numpy())
     model = CoxModel().fit(X, y)
     risk = 1 - model.predict_survival_function(X, [365.0])[:, 0]
     return X, y, model, risk
@@ -154,7 +154,7 @@ def test_nomogram_categorical_and_logistic_figures(lung, tmp_path):
     X = pd.concat([d[["karno", "age"]].astype(float),
                    pd.DataFrame({c: (d["celltype"] == c).astype(float) for c in cells})],
                   axis=1)
-    y = Surv.from_arrays(d["time"].to_numpy(float), d["status"].to_numpy())
+    y = Surv.from_arrays(time=d["time"].to_numpy(float), event=d["status"].to_numpy())
     nom = nomogram(CoxModel().fit(X, y), X, horizons=[90.0], terms={"celltype": cells})
     disp = NomogramDisplay.from_nomogram(nom, time_unit="days").plot()
     render(disp.figure_, tmp_path, "nomogram_categorical")

@@ -33,7 +33,7 @@ def simulate(n=300, p=5, seed=0):
     lp = 1.0 * X["f0"].to_numpy() - 0.7 * X["f1"].to_numpy()
     t = rng.exponential(np.exp(-lp))
     c = rng.exponential(2.0, size=n)
-    y = Surv.from_arrays(np.minimum(t, c), t <= c)
+    y = Surv.from_arrays(time=np.minimum(t, c), event=t <= c)
     return X, y, lp
 
 
@@ -276,11 +276,11 @@ def test_bad_cells_named(data, bad, match):
 def test_all_tied_times_refused_before_sksurv(data):
     """#15: scikit-survival would crash; survrad says why."""
     X, _, _ = data
-    y = Surv.from_arrays(np.full(len(X), 5.0), np.r_[np.ones(50), np.zeros(len(X) - 50)])
+    y = Surv.from_arrays(time=np.full(len(X), 5.0), event=np.r_[np.ones(50), np.zeros(len(X) - 50)])
     with pytest.raises(SchemaError, match="all survival times are tied"):
         SurvivalForest(n_estimators=3).fit(X, y)
     t = np.r_[np.full(20, 1.0), np.full(20, 2.0), np.full(len(X) - 40, 3.0)]
-    y2 = Surv.from_arrays(t, np.r_[np.ones(40), np.zeros(len(X) - 40)])
+    y2 = Surv.from_arrays(time=t, event=np.r_[np.ones(40), np.zeros(len(X) - 40)])
     with pytest.raises(SchemaError, match="only 2 distinct event time"):
         SurvivalForest(n_estimators=3).fit(X, y2)
 
@@ -288,7 +288,7 @@ def test_all_tied_times_refused_before_sksurv(data):
 def test_no_censoring_is_valid(data):
     """#16: every patient had the event."""
     X, y, _ = data
-    y1 = Surv.from_arrays(y["time"], np.ones(len(y)))
+    y1 = Surv.from_arrays(time=y["time"], event=np.ones(len(y)))
     m = SurvivalForest(n_estimators=5, random_state=0).fit(X, y1)
     assert harrell_c(y1["time"], y1["event"], m.predict(X)) > 0.7
 
@@ -322,7 +322,7 @@ def test_float32_check_refuses_any_merge_of_distinct_values():
     assert np.unique(w.astype(np.float32)).size < w.size
     assert float32_collapsed_columns(w[:, None], ["w"]) == []
     Xb = pd.DataFrame({"pair": x, "g": rng.normal(size=x.size)})
-    y = Surv.from_arrays(rng.exponential(size=x.size), np.ones(x.size))
+    y = Surv.from_arrays(time=rng.exponential(size=x.size), event=np.ones(x.size))
     with pytest.raises(FitError, match=r"'pair' \(1002 distinct values -> 1001\)"):
         SurvivalForest(n_estimators=2, standardize=False).fit(Xb, y)
 

@@ -144,7 +144,7 @@ def test_categorical_partial_effect_is_the_coefficient() -> None:
     eff = partial_effect(pipe, "edema")
     assert eff.categorical and eff.reference == 0.0
     np.testing.assert_array_equal(eff.values, np.array([0.0, 0.5, 1.0], dtype=object))
-    s = pipe.model_.summary().set_index("term")
+    s = pipe.model_.summary().to_frame()
     np.testing.assert_allclose(eff.log_hazard, [0.0, s.loc["edema=0.5", "coef"],
                                                 s.loc["edema=1.0", "coef"]], atol=1e-12)
     np.testing.assert_allclose(eff.se[1:], s.loc[["edema=0.5", "edema=1.0"], "se"],

@@ -56,7 +56,7 @@ def lung_cox():
     event = (d["status"] == 2).to_numpy()
     lp = d[["age", "sex", "ph.ecog"]].to_numpy(float) @ LUNG_COEF
     surv = np.exp(-np.outer(np.exp(lp), efron_cumhaz(time, event, lp, TIMES)))
-    return Surv.from_arrays(time, event), lp, surv
+    return Surv.from_arrays(time=time, event=event), lp, surv
 
 
 def test_time_dependent_auc_matches_riskregression(lung_cox):
@@ -95,7 +95,7 @@ def test_integrated_brier_is_trapezoid_over_range(lung_cox):
 
 
 def test_perfect_and_reversed_rankings():
-    y = Surv.from_arrays(np.arange(1.0, 11.0), np.ones(10))
+    y = Surv.from_arrays(time=np.arange(1.0, 11.0), event=np.ones(10))
     risk = -np.arange(1.0, 11.0)          # the earliest death has the highest risk
     assert time_dependent_auc(y, y, risk, [3.5, 7.5]).tolist() == [1.0, 1.0]
     assert time_dependent_auc(y, y, -risk, [3.5]).tolist() == [0.0]
@@ -106,8 +106,8 @@ def test_external_training_data_changes_the_weights():
     rng = np.random.default_rng(2)
     t = rng.exponential(10, 300)
     c = rng.uniform(0, 20, 300)
-    train = Surv.from_arrays(np.minimum(t, c), t <= c)
-    test = Surv.from_arrays(np.minimum(t, c)[:100], (t <= c)[:100])
+    train = Surv.from_arrays(time=np.minimum(t, c), event=t <= c)
+    test = Surv.from_arrays(time=np.minimum(t, c)[:100], event=(t <= c)[:100])
     risk = -t[:100] + rng.normal(0, 5, 100)
     own = time_dependent_auc(test, test, risk, [5.0])
     ext = time_dependent_auc(train, test, risk, [5.0])
@@ -142,7 +142,7 @@ def test_brier_input_errors(lung_cox):
         brier_score(y, y, surv[:10], TIMES)
     with pytest.raises(ValueError, match="two strictly increasing"):
         integrated_brier_score(y, y, surv[:, :1], TIMES[:1])
-    short_train = Surv.from_arrays([1.0, 2.0, 3.0], [1, 0, 0])   # G = 0 after t = 3
+    short_train = Surv.from_arrays(time=[1.0, 2.0, 3.0], event=[1, 0, 0])   # G = 0 after t = 3
     with pytest.raises(ValueError, match="beyond the training follow-up"):
         brier_score(short_train, y, surv[:, :1], [180.0])
 
@@ -154,7 +154,7 @@ def simulate(n, seed, censor=True):
     lp = rng.normal(0, 0.8, n)
     t = rng.exponential(np.exp(-lp))
     c = rng.exponential(2.0, n) if censor else np.full(n, np.inf)
-    return Surv.from_arrays(np.minimum(t, c), t <= c), lp
+    return Surv.from_arrays(time=np.minimum(t, c), event=t <= c), lp
 
 
 def test_slope_lp_is_one_in_sample_for_the_cox_fit(lung_cox):
@@ -179,7 +179,7 @@ def test_slope_lp_known_truth():
     with pytest.raises(ValueError, match="all equal"):
         calibration_slope_lp(y, np.zeros(3000))
     # a score that orders the event times perfectly has an infinite Cox coefficient
-    ordered = Surv.from_arrays(np.arange(1.0, 41.0), np.ones(40))
+    ordered = Surv.from_arrays(time=np.arange(1.0, 41.0), event=np.ones(40))
     with pytest.raises(ValueError, match="did not converge"):
         calibration_slope_lp(ordered, -np.arange(40.0))
 

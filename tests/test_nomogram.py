@@ -24,7 +24,7 @@ from survrad.models import CoxModel, LogisticModel
 def lung():
     d = load_dataset("lung").dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     X = d[["age", "sex", "ph.ecog"]].astype(float)
-    y = Surv.from_arrays(d["time"].to_numpy(float), (d["status"] == 2).to_numpy())
+    y = Surv.from_arrays(time=d["time"].to_numpy(float), event=(d["status"] == 2).to_numpy())
     return X, y, CoxModel().fit(X, y)
 
 
@@ -89,7 +89,7 @@ def test_categorical_term_from_dummy_columns():
     X = pd.concat([d[["karno", "age"]].astype(float),
                    pd.DataFrame({c: (d["celltype"] == c).astype(float) for c in cells})],
                   axis=1)
-    y = Surv.from_arrays(d["time"].to_numpy(float), d["status"].to_numpy())
+    y = Surv.from_arrays(time=d["time"].to_numpy(float), event=d["status"].to_numpy())
     model = CoxModel().fit(X, y)
     nom = nomogram(model, X, horizons=[90.0], terms={"celltype": cells})
     axis = {a.term: a for a in nom.axes}["celltype"]

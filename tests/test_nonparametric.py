@@ -95,7 +95,7 @@ def test_logrank_three_groups_matches_sksurv():
     time = np.floor(rng.exponential(np.where(group == "a", 5.0, 8.0))) + 1
     event = rng.random(150) < 0.75
     res = logrank_test(time, event, group)
-    chisq, p = compare_survival(Surv.from_arrays(time, event), group)
+    chisq, p = compare_survival(Surv.from_arrays(time=time, event=event), group)
     assert res.chisq == pytest.approx(chisq, rel=1e-9)
     assert res.p == pytest.approx(p, rel=1e-9)
     assert res.df == 2

@@ -20,7 +20,7 @@ IDS = ["P1", "P2", "P3", "P4"]
 
 
 def from_arrays(time, event, **kw) -> np.ndarray:
-    return Surv.from_arrays(time, event, ids=IDS[:len(time)], **kw)
+    return Surv.from_arrays(time=time, event=event, ids=IDS[:len(time)], **kw)
 
 
 def from_frame(time, event, **kw) -> np.ndarray:
@@ -85,15 +85,15 @@ def test_event_map_recodes_explicitly(build) -> None:
 
 def test_from_arrays_lengths_must_match() -> None:
     with pytest.raises(SchemaError, match=r"inputs differ in length \(time: 3, event: 2\)"):
-        Surv.from_arrays([1.0, 2.0, 3.0], [1, 0])
+        Surv.from_arrays(time=[1.0, 2.0, 3.0], event=[1, 0])
     with pytest.raises(SchemaError, match=r"inputs differ in length \(time: 2, event: 2, "
                                           r"ids: 3\)"):
-        Surv.from_arrays([1.0, 2.0], [1, 0], ids=["a", "b", "c"])
+        Surv.from_arrays(time=[1.0, 2.0], event=[1, 0], ids=["a", "b", "c"])
 
 
 def test_from_arrays_needs_one_dimensional_input() -> None:
     with pytest.raises(SchemaError, match=r"time must be one-dimensional, got shape \(2, 1\)"):
-        Surv.from_arrays([[1.0], [2.0]], [1, 0])
+        Surv.from_arrays(time=[[1.0], [2.0]], event=[1, 0])
 
 
 def test_from_frame_missing_column_names_close_matches() -> None:
@@ -120,7 +120,7 @@ def test_from_frame_equals_from_arrays() -> None:
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"t": rng.exponential(10, 30) + 0.1, "d": rng.integers(0, 2, 30)})
     a = Surv.from_frame(df, time="t", event="d")
-    b = Surv.from_arrays(df["t"], df["d"])
+    b = Surv.from_arrays(time=df["t"], event=df["d"])
     np.testing.assert_array_equal(a, b)
 
 
@@ -137,7 +137,7 @@ def test_one_two_hint_survives_a_missing_event() -> None:
 def test_check_y_survival_accepts_every_layout() -> None:
     from sksurv.util import Surv as SksurvSurv
 
-    y = Surv.from_arrays([4.0, 2.0, 7.0], [1, 0, 1])
+    y = Surv.from_arrays(time=[4.0, 2.0, 7.0], event=[1, 0, 1])
     for candidate in (y, SksurvSurv.from_arrays([True, False, True], [4.0, 2.0, 7.0]),
                       ([4.0, 2.0, 7.0], [1, 0, 1])):
         time, event = check_y_survival(candidate)

@@ -362,7 +362,7 @@ def test_coefficient_table_computes_wald_intervals_as_r():
 def test_coefficient_table_from_cox_model(lung):
     pats = lung.patients.dropna(subset=["ph.ecog"])
     X = pats[["age", "sex", "ph.ecog"]].astype(float)
-    y = sr.Surv.from_arrays(pats["time"], pats["status"])
+    y = sr.Surv.from_arrays(time=pats["time"], event=pats["status"])
     model = sr.CoxModel().fit(X, y)
     out = coefficient_table(model.summary())
     assert tuple(out.columns) == COEFFICIENT_COLUMNS

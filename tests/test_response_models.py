@@ -64,7 +64,7 @@ def test_parity_with_sklearn_unpenalised(data):
 
 def test_known_truth_within_3_se():
     X, y = simulate(n=3000, seed=11)
-    s = LogisticModel().fit(X, y).summary(intercept=True).set_index("term")
+    s = LogisticModel().fit(X, y).summary().to_frame()
     slope_truth = pd.Series({"a": 0.8, "b": -0.05, "c": 2.0})
     z = (s.loc[["a", "b", "c"], "coef"] - slope_truth) / s.loc[["a", "b", "c"], "se"]
     assert np.all(np.abs(z) < 3), z
@@ -104,22 +104,23 @@ def test_cluster_robust_se_is_crv1_sandwich():
     assert m.n_clusters_ == G
     naive = LogisticModel(cluster_robust=False).fit(X, y, groups=pid)
     np.testing.assert_allclose(naive.coef_, m.coef_)
-    assert m.summary()["se"][0] > 1.2 * naive.summary()["se"][0]  # within-patient correlation
+    # within-patient correlation
+    assert m.summary().to_frame().loc["a", "se"] > 1.2 * naive.summary().to_frame().loc["a", "se"]
 
 
 def test_summary_columns_ci_and_p(data):
     X, y = data
     m = LogisticModel(ci_level=0.9).fit(X, y)
-    s = m.summary()
-    assert list(s.columns) == ["term", "coef", "se", "or", "or_ci_low", "or_ci_high", "p",
+    s = m.summary().to_frame()
+    assert list(s.columns) == ["coef", "or", "se", "z", "p", "or_ci_low", "or_ci_high",
                                "estimable"]
-    assert list(s["term"]) == ["a", "b", "c"]
+    assert list(s.index) == ["intercept", "a", "b", "c"]
     z = stats.norm.ppf(0.95)
     np.testing.assert_allclose(s["or"], np.exp(s["coef"]))
     np.testing.assert_allclose(s["or_ci_low"], np.exp(s["coef"] - z * s["se"]))
     np.testing.assert_allclose(s["or_ci_high"], np.exp(s["coef"] + z * s["se"]))
     np.testing.assert_allclose(s["p"], 2 * stats.norm.sf(np.abs(s["coef"] / s["se"])))
-    assert m.summary(intercept=True)["term"][0] == "intercept"
+    assert list(m.summary(intercept=False).to_frame().index) == ["a", "b", "c"]
 
 
 def test_predict_proba(data):
@@ -139,7 +140,7 @@ def test_complete_separation_not_estimable():
     y = (X["x"] > 0).astype(int)
     with pytest.warns(ConvergenceWarning, match=r"complete separation.*'x'"):
         m = LogisticModel().fit(X, y)
-    s = m.summary()
+    s = m.summary().to_frame()
     assert not m.converged_
     assert not s["estimable"].any()
     assert s[["coef", "se", "or", "or_ci_low", "or_ci_high", "p"]].isna().all().all()
@@ -155,7 +156,7 @@ def test_quasi_separation_names_the_column(data):
     with pytest.warns(ConvergenceWarning, match=r"quasi-complete separation.*'marker' "
                                                 r"\(1 in total\)"):
         m = LogisticModel().fit(Xs, y)
-    s = m.summary(intercept=True).set_index("term")
+    s = m.summary().to_frame()
     assert not m.converged_
     assert s["estimable"].to_dict() == {"intercept": True, "a": True, "b": True, "c": True,
                                         "marker": False}
@@ -171,7 +172,7 @@ def test_multivariable_separation_detected():
         assert X.loc[y == 0, col].max() > X.loc[y == 1, col].min()
     with pytest.warns(ConvergenceWarning, match="'x1', 'x2'"):
         m = LogisticModel().fit(X, y)
-    assert not m.summary()["estimable"].any()
+    assert not m.summary(intercept=False).to_frame()["estimable"].any()
 
 
 def test_separation_lp_finds_nothing_on_overlapping_data(data):
@@ -194,7 +195,7 @@ def test_statsmodels_perfect_separation_error_handled(monkeypatch):
     y = (X["x"] > 0.2).astype(int)
     with pytest.warns(ConvergenceWarning, match="separation"):
         m = LogisticModel().fit(X, y)
-    assert not m.summary()["estimable"].any()
+    assert not m.summary(intercept=False).to_frame()["estimable"].any()
     assert roc_auc_score(y, m.predict_proba(X)[:, 1]) == 1.0
 
 
@@ -214,7 +215,7 @@ def test_ridge_matches_direct_minimisation(data):
     w = optimize.minimize(obj, np.zeros(4), method="BFGS", options={"gtol": 1e-10}).x
     np.testing.assert_allclose(m.coef_, w[1:] / sd, rtol=1e-5)
     assert abs(m.intercept_ - (w[0] - np.sum(w[1:] * mu / sd))) < 1e-4
-    s = m.summary()
+    s = m.summary().to_frame()
     assert s["estimable"].all() and s[["se", "or_ci_low", "or_ci_high", "p"]].isna().all().all()
     assert m.cov_ is None and m.converged_
     unpen = LogisticModel().fit(X, y)
@@ -261,7 +262,7 @@ def test_logistic_clone_refit_no_data(data):
     m.fit(X, y, groups=np.arange(len(y)) // 2)
     assert m.n_clusters_ == len(y) // 2
     m.fit(X[["a"]], y)
-    assert m.n_clusters_ is None and list(m.summary()["term"]) == ["a"]
+    assert m.n_clusters_ is None and list(m.summary().to_frame().index) == ["intercept", "a"]
     blob = pickle.dumps(m)
     for v in X["b"].to_numpy()[:25]:
         assert np.float64(v).tobytes() not in blob

@@ -34,7 +34,7 @@ from survrad.exceptions import FitError, SchemaError
 def lung():
     d = load_dataset("lung").dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     d = d.assign(event=(d["status"] == 2).astype(int))
-    return d, Surv.from_arrays(d["time"].to_numpy(float), d["event"].to_numpy())
+    return d, Surv.from_arrays(time=d["time"].to_numpy(float), event=d["event"].to_numpy())
 
 
 # ------------------------------------------------------------------------ the spline
@@ -142,7 +142,7 @@ def test_known_truth_calibrated_and_miscalibrated():
     lp = rng.normal(size=n)
     t = rng.exponential(np.exp(-lp))
     c = rng.uniform(0.5, 3.0, n)
-    y = Surv.from_arrays(np.minimum(t, c), t <= c)
+    y = Surv.from_arrays(time=np.minimum(t, c), event=t <= c)
     truth = 1 - np.exp(-np.exp(lp))
     good = smooth_calibration(y, truth, horizon=1.0)
     assert good.ici < 0.01
@@ -192,7 +192,7 @@ def test_errors(lung):
         smooth_calibration(y, risk[:-1], horizon=365)
     with pytest.raises(ValueError, match="same"):
         smooth_calibration(y, np.full(risk.size, 0.4), horizon=365)
-    few = Surv.from_arrays(np.arange(1.0, 41.0), np.r_[np.ones(8), np.zeros(32)])
+    few = Surv.from_arrays(time=np.arange(1.0, 41.0), event=np.r_[np.ones(8), np.zeros(32)])
     with pytest.raises(FitError):           # 8 events for 2 spline columns: EPV < 10
         smooth_calibration(few, np.linspace(0.1, 0.9, 40), horizon=20.0)
 

@@ -154,7 +154,8 @@ def switch_fits(seed: int) -> tuple[float, float, float, float, float]:
     tv = CoxModel().fit(rows[["responded"]], y, groups=rows["patient_id"])
     ever = sim.scans.groupby("patient_id")["responded"].max().reindex(sim.patients.index)
     naive = CoxModel().fit(ever.to_frame("ever_responded"),
-                           Surv.from_arrays(sim.patients["os_time"], sim.patients["os_event"]))
+                           Surv.from_arrays(time=sim.patients["os_time"],
+                                            event=sim.patients["os_event"]))
     return sim.log_hr, tv.coef_[0], tv.se_[0], naive.coef_[0], naive.se_[0]
 
 

@@ -30,7 +30,7 @@ from survrad.models import CoxModel
 def lung_fit():
     d = load_dataset("lung").dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     X = d[["age", "sex", "ph.ecog"]]
-    y = Surv.from_arrays(d["time"].to_numpy(float), (d["status"] == 2).to_numpy())
+    y = Surv.from_arrays(time=d["time"].to_numpy(float), event=(d["status"] == 2).to_numpy())
     model = CoxModel().fit(X, y)
     return y, model.predict(X), model.predict_survival_function(X, r_ref("metrics", "lung_ipa")[
         "times"])
@@ -49,7 +49,7 @@ def test_ipa_matches_riskregression(lung_fit):
 def test_ipa_null_model_is_zero_and_perfect_is_one():
     rng = np.random.default_rng(0)
     t = rng.exponential(10, 300)
-    y = Surv.from_arrays(np.minimum(t, 12), t <= 12)
+    y = Surv.from_arrays(time=np.minimum(t, 12), event=t <= 12)
     km = kaplan_meier(y["time"], y["event"]).survival_at([5.0, 8.0])
     assert ipa(y, y, np.tile(km, (300, 1)), [5.0, 8.0]) == pytest.approx([0, 0], abs=1e-12)
     perfect = np.column_stack([(y["time"] > h).astype(float) for h in (5.0, 8.0)])
@@ -58,8 +58,8 @@ def test_ipa_null_model_is_zero_and_perfect_is_one():
 
 def test_ipa_null_model_from_training_data():
     rng = np.random.default_rng(1)
-    train = Surv.from_arrays(rng.exponential(10, 200), np.ones(200))
-    test = Surv.from_arrays(rng.exponential(5, 100), np.ones(100))   # shorter survival
+    train = Surv.from_arrays(time=rng.exponential(10, 200), event=np.ones(200))
+    test = Surv.from_arrays(time=rng.exponential(5, 100), event=np.ones(100))   # shorter survival
     surv = np.full((100, 1), 0.6)
     own = ipa(train, test, surv, [4.0])
     from_train = ipa(train, test, surv, [4.0], null_model="train")
@@ -72,7 +72,7 @@ def test_ipa_null_model_from_training_data():
 
 
 def test_ipa_undefined_without_events_before_horizon():
-    y = Surv.from_arrays([5.0, 6.0, 7.0], [1, 1, 0])
+    y = Surv.from_arrays(time=[5.0, 6.0, 7.0], event=[1, 1, 0])
     with pytest.raises(ValueError, match="null model's Brier score is 0"):
         ipa(y, y, np.full((3, 1), 0.5), [2.0])
 

@@ -372,6 +372,40 @@ class CoxRiskSets:
             info += np.block([[i11, i12], [i12.T, i22]])
         return u, info
 
+    def schoenfeld_residuals(self, X: np.ndarray,
+                             beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unscaled Schoenfeld residuals ``x_i - xbar(t_i)`` of every event row.
+
+        ``xbar(t)`` is the risk-weighted covariate mean of the risk set at ``t``; with
+        Efron ties the deaths at one time share the average of their Efron-adjusted
+        means, as R's ``cox.zph`` (C routine ``zph1``) and ``residuals(fit,
+        "schoenfeld")``. Residuals are unweighted (case weights enter ``xbar`` only).
+
+        Returns
+        -------
+        rows : ndarray of int (n_events,)
+            Position of each event row in the caller's arrays (stratum by stratum, by
+            decreasing time).
+        resid : ndarray (n_events, p)
+
+        Examples
+        --------
+        >>> rs = CoxRiskSets([1.0, 2.0, 3.0], [1, 1, 0])
+        >>> rows, r = rs.schoenfeld_residuals(np.array([[1.0], [0.0], [2.0]]), np.zeros(1))
+        >>> rows.tolist(), r.ravel().tolist()      # xbar = 1 at t = 1, 1 at t = 2
+        ([1, 0], [-1.0, 0.0])
+        """
+        X = np.asarray(X, dtype=float)
+        rows, out = [], []
+        for st in self.strata:
+            x = X[st.index]
+            part = _core(st, x @ beta)
+            tie_mean = _per_block(st, _xbar_events(st, x, part))[:-1] / st.ev_count[:, None]
+            dead = np.flatnonzero(st.delta)
+            rows.append(st.index[dead])
+            out.append(x[dead] - tie_mean[st.rep])
+        return np.concatenate(rows), np.vstack(out)
+
     def baseline_cumhaz(self, eta: Any) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
         """Cumulative baseline hazard at ``eta = 0`` per stratum: {label: (times, cumhaz)}.
 

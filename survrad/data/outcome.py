@@ -283,13 +283,23 @@ class Surv:
     """
 
     @staticmethod
-    def from_arrays(time: Any, event: Any, *, ids: Sequence[Any] | None = None,
+    def from_arrays(*args: Any, time: Any = None, event: Any = None,
+                    ids: Sequence[Any] | None = None,
                     event_map: Mapping[Any, int] | None = None) -> np.ndarray:
         """Structured array with fields ``event`` and ``time`` after validation.
 
+        Call it with keywords: ``Surv.from_arrays(time=..., event=...)``. Positional
+        arguments are deprecated: survrad read them as ``(time, event)``, the reverse of
+        scikit-survival's ``Surv.from_arrays(event, time)``, and the two orders cannot
+        be told apart from the values (0/1 times exist). Until the next release they
+        are still read as ``(time, event)`` with a
+        :class:`~survrad.exceptions.SurvradDeprecationWarning`, except when the first
+        argument is an event indicator and the second is not (scikit-survival's order):
+        that is a ``TypeError`` at once, never a silent swap.
+
         Parameters
         ----------
-        time, event : array-like, one-dimensional, same length
+        time, event : array-like, one-dimensional, same length (keyword-only)
             Survival times (numbers >= 0) and event codes (0/1, booleans, or codes
             recoded by ``event_map``).
         ids : sequence, optional
@@ -304,6 +314,9 @@ class Surv:
 
         Raises
         ------
+        TypeError
+            ``time`` or ``event`` missing, more than two positional arguments, or
+            positional arguments in scikit-survival's order.
         SchemaError
             Inputs of different lengths or not one-dimensional; any case of
             :func:`check_time` and :func:`check_event`.
@@ -312,12 +325,19 @@ class Surv:
         -----
         DataWarning
             A survival time equal to 0 (allowed, RELIABILITY.md #10), naming the ids.
+        SurvradDeprecationWarning
+            Positional ``time, event``.
 
         Examples
         --------
-        >>> Surv.from_arrays([4.0, 2.0], [True, False])["event"].tolist()
+        >>> Surv.from_arrays(time=[4.0, 2.0], event=[True, False])["event"].tolist()
         [True, False]
         """
+        if args:
+            time, event = _positional_outcome(args, time, event)
+        if time is None or event is None:
+            raise TypeError("Surv.from_arrays needs both time= and event= (keywords): "
+                            "Surv.from_arrays(time=..., event=...).")
         _check_lengths(time=time, event=event, ids=ids)
         t = check_time(time, ids=ids)
         e = check_event(event, ids=ids, event_map=event_map)
@@ -364,7 +384,7 @@ class Surv:
 
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}; use "
-                            "Surv.from_arrays(time, event) for arrays.")
+                            "Surv.from_arrays(time=..., event=...) for arrays.")
         cols = [str(c) for c in df.columns]
         for col in (time, event):
             if col not in df.columns:
@@ -480,6 +500,38 @@ def _check_intervals(start: np.ndarray, stop: np.ndarray, ids: Sequence[Any] | N
             column="start", ids=list(dict.fromkeys(_ids_or_rows(ids, mask))))
 
 
+def _event_like(values: Any) -> bool:
+    """Booleans, or numbers that are all 0 or 1: an event indicator, not times."""
+    a = np.asarray(values)
+    if a.dtype == bool:
+        return True
+    if a.dtype.kind not in "iuf" or a.size == 0:
+        return False
+    return bool(np.all((a == 0) | (a == 1)))
+
+
+def _positional_outcome(args: tuple, time: Any, event: Any) -> tuple[Any, Any]:
+    """``(time, event)`` from deprecated positional arguments of ``Surv.from_arrays``."""
+    keywords = "Surv.from_arrays(time=..., event=...)"
+    if len(args) == 1 and time is None and event is not None:    # old (time, event=...)
+        args = (args[0], event)
+    elif len(args) != 2 or time is not None or event is not None:
+        raise TypeError(f"Surv.from_arrays takes time and event as keywords: {keywords}.")
+    first, second = args
+    if _event_like(first) and not _event_like(second):
+        raise TypeError(
+            "Surv.from_arrays got (event, time) in scikit-survival's positional order; "
+            "survrad's positional order was (time, event). Pass keywords to avoid any "
+            f"confusion: {keywords}.")
+    from survrad._validation import warn_deprecated
+
+    warn_deprecated(
+        "Surv.from_arrays(time, event) with positional arguments is deprecated (the reverse "
+        "of scikit-survival's Surv.from_arrays(event, time)) and becomes an error in the next "
+        f"release: pass keywords, {keywords}.", stacklevel=3)
+    return first, second
+
+
 def _check_lengths(**arrays: Any) -> None:
     """One-dimensional inputs of one length (``None`` entries are skipped)."""
     sizes = {}
@@ -539,7 +591,7 @@ def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> time, event = check_y_survival(Surv.from_arrays([2.0, 1.0], [0, 1]))
+    >>> time, event = check_y_survival(Surv.from_arrays(time=[2.0, 1.0], event=[0, 1]))
     >>> time.tolist(), event.tolist()
     ([2.0, 1.0], [False, True])
     """
@@ -554,7 +606,8 @@ def check_y_survival(y: Any) -> tuple[np.ndarray, np.ndarray]:
             "Only CoxModel fits (start, stop] rows; for the other methods use one row per "
             "patient (e.g. a landmark analysis, survrad.longitudinal.landmark).")
     if y.dtype.names is None or len(y.dtype.names) != 2:
-        raise TypeError("y must be a survival outcome: use survrad.Surv.from_arrays(time, event).")
+        raise TypeError("y must be a survival outcome: use survrad.Surv.from_arrays(time=..., "
+                        "event=...).")
     f_event, f_time = y.dtype.names
     if y.dtype[f_event] != np.bool_:
         f_event, f_time = f_time, f_event
@@ -570,7 +623,7 @@ def is_counting(y: Any) -> bool:
     --------
     >>> is_counting(Surv.from_counting(start=[0.0], stop=[2.0], event=[1]))
     True
-    >>> is_counting(Surv.from_arrays([2.0], [1]))
+    >>> is_counting(Surv.from_arrays(time=[2.0], event=[1]))
     False
     """
     names = getattr(getattr(y, "dtype", None), "names", None)
@@ -605,7 +658,7 @@ def check_y_counting(y: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]
     >>> y = Surv.from_counting(start=[0.0, 3.0], stop=[3.0, 5.0], event=[0, 1])
     >>> [a.tolist() for a in check_y_counting(y)]
     [[0.0, 3.0], [3.0, 5.0], [False, True]]
-    >>> check_y_counting(Surv.from_arrays([2.0], [1]))[0] is None
+    >>> check_y_counting(Surv.from_arrays(time=[2.0], event=[1]))[0] is None
     True
     """
     if not is_counting(y):

@@ -54,6 +54,7 @@ from survrad.evaluation.results import (
     StudyResults,
     WarningRecord,
 )
+from survrad.evaluation.scorers import SurvivalScorer, make_survival_scorer
 from survrad.evaluation.smooth_calibration import (
     CalibrationOptimism,
     SmoothCalibration,
@@ -81,6 +82,7 @@ __all__ = [
     "StudyResults",
     "SurvivalCalibration",
     "WarningRecord",
+    "SurvivalScorer",
     "brier_binary",
     "brier_score",
     "calibration",
@@ -96,6 +98,7 @@ __all__ = [
     "ipa",
     "kaplan_meier",
     "logrank_test",
+    "make_survival_scorer",
     "net_benefit",
     "nomogram",
     "null_brier_score",

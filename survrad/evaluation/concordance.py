@@ -248,7 +248,7 @@ def concordance_index_y(y: Any, risk: Any, *,
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1.0, 2.0, 3.0], [1, 1, 0])
+    >>> y = Surv.from_arrays(time=[1.0, 2.0, 3.0], event=[1, 1, 0])
     >>> concordance_index_y(y, [3.0, 2.0, 1.0])
     1.0
     """

@@ -431,13 +431,15 @@ def _organ_rows(ctx: _Context, base: pd.DataFrame, pid: pd.Series) -> list[dict]
 
 
 # ====================================================================== coefficients
-def coefficient_table(summary: pd.DataFrame, *, ci_level: float = 0.95) -> pd.DataFrame:
+def coefficient_table(summary: Any, *, ci_level: float = 0.95) -> pd.DataFrame:
     """Normalise a model's ``summary()`` to the report's coefficient columns.
 
     Parameters
     ----------
-    summary : DataFrame
-        Needs ``term``, ``coef``, ``se`` and ``p``; the effect columns ``hr``,
+    summary : CoxSummary, LogisticSummary or DataFrame
+        A model's ``summary()`` (the slopes are taken, with the standard error used for
+        inference: the cluster-robust one when there are clusters), or a DataFrame
+        with ``term``, ``coef``, ``se`` and ``p``; the effect columns ``hr``,
         ``hr_ci_low``, ``hr_ci_high`` (survival) or ``or``, ``or_ci_low``, ``or_ci_high``
         (logistic) are kept when present, otherwise computed as ``exp(coef)`` with Wald
         limits ``exp(coef +/- z se)`` at ``ci_level``. ``estimable`` defaults to
@@ -466,6 +468,7 @@ def coefficient_table(summary: pd.DataFrame, *, ci_level: float = 0.95) -> pd.Da
     nan
     """
     ci_level = check_fraction("ci_level", ci_level)
+    summary = _summary_frame(summary)
     missing = [c for c in ("term", "coef", "se", "p") if c not in summary.columns]
     if missing:
         raise ValueError(f"model summary lacks columns {missing}; it has "
@@ -495,3 +498,19 @@ def coefficient_table(summary: pd.DataFrame, *, ci_level: float = 0.95) -> pd.Da
     out.loc[~estimable, numbers] = np.nan
     out.attrs.update(summary.attrs)
     return out
+
+
+def _summary_frame(summary: Any) -> pd.DataFrame:
+    """A DataFrame as given; a model summary object as one row per slope (``term``
+    column), ``se`` the standard error of its inference, the penalised note in attrs."""
+    if isinstance(summary, pd.DataFrame):
+        return summary
+    table = summary.to_frame().drop(index="intercept", errors="ignore")
+    if "robust_se" in table.columns:
+        table = table.assign(se=table["robust_se"])
+    frame = table.reset_index()
+    if summary.penalty > 0:
+        frame.attrs["note"] = summary.notes[0]
+    return frame
+
+

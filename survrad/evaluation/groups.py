@@ -132,7 +132,7 @@ def _hazard_ratios(time: np.ndarray, event: np.ndarray, codes: np.ndarray, order
             X, Surv.from_arrays(time=time, event=event))
     except (FitError, SchemaError) as exc:
         return None, str(exc)
-    s = model.summary()
+    s = model.summary().to_frame()
     out = pd.DataFrame({"group": [str(o) for o in order[1:]],
                         "reference": str(order[0]),
                         "hr": np.asarray(s["hr"], dtype=float),

@@ -153,7 +153,7 @@ def time_dependent_auc(train_y: Any, test_y: Any, risk: Any, times: Any) -> np.n
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 0, 1])
+    >>> y = Surv.from_arrays(time=[1, 2, 3, 4, 5, 6], event=[1, 1, 0, 1, 0, 1])
     >>> time_dependent_auc(y, y, [6, 5, 4, 3, 2, 1], [2.5, 4.5]).tolist()
     [1.0, 1.0]
     """
@@ -194,7 +194,7 @@ def brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any) -> np.nda
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1, 2, 3, 4], [1, 1, 1, 1])
+    >>> y = Surv.from_arrays(time=[1, 2, 3, 4], event=[1, 1, 1, 1])
     >>> brier_score(y, y, [[0.0], [1.0], [1.0], [1.0]], [1.5]).tolist()
     [0.0]
     """
@@ -228,7 +228,7 @@ def integrated_brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1, 2, 3, 4, 5], [1, 1, 1, 1, 1])
+    >>> y = Surv.from_arrays(time=[1, 2, 3, 4, 5], event=[1, 1, 1, 1, 1])
     >>> round(integrated_brier_score(y, y, np.full((5, 2), 0.5), [1.5, 3.5]), 3)
     0.25
     """
@@ -269,7 +269,7 @@ def null_brier_score(train_y: Any, test_y: Any, times: Any, *,
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1, 2, 3, 4], [1, 1, 1, 1])
+    >>> y = Surv.from_arrays(time=[1, 2, 3, 4], event=[1, 1, 1, 1])
     >>> null_brier_score(y, y, [2.5]).tolist()     # KM 0.5 for all: (0.5)^2 each
     [0.25]
     """
@@ -317,7 +317,7 @@ def ipa(train_y: Any, test_y: Any, surv_prob: Any, times: Any, *,
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1, 2, 3, 4], [1, 1, 1, 1])
+    >>> y = Surv.from_arrays(time=[1, 2, 3, 4], event=[1, 1, 1, 1])
     >>> ipa(y, y, [[0.0], [0.0], [1.0], [1.0]], [2.5]).tolist()   # perfect predictions
     [1.0]
     """
@@ -363,7 +363,7 @@ def integrated_auc(train_y: Any, test_y: Any, risk: Any, times: Any, *,
     Examples
     --------
     >>> from survrad.data.outcome import Surv
-    >>> y = Surv.from_arrays([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 0, 1])
+    >>> y = Surv.from_arrays(time=[1, 2, 3, 4, 5, 6], event=[1, 1, 0, 1, 0, 1])
     >>> integrated_auc(y, y, [6, 5, 4, 3, 2, 1], [2.5, 4.5])
     1.0
     """
@@ -430,7 +430,7 @@ class SurvivalCalibration:
         --------
         >>> from survrad.data.outcome import Surv
         >>> rng = np.random.default_rng(0)
-        >>> y = Surv.from_arrays(rng.exponential(1.0, 40), np.ones(40))
+        >>> y = Surv.from_arrays(time=rng.exponential(1.0, 40), event=np.ones(40))
         >>> cal = calibration(y, rng.uniform(0.2, 0.6, 40), horizon=0.7, n_groups=2)
         >>> cal.to_frame()["n"].tolist()
         [20, 20]
@@ -478,7 +478,7 @@ def calibration_slope_lp(test_y: Any, lp: Any) -> float:
     >>> from survrad.data.outcome import Surv
     >>> rng = np.random.default_rng(0)
     >>> lp = rng.normal(size=500)
-    >>> y = Surv.from_arrays(rng.exponential(np.exp(-lp)), np.ones(500))
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-lp)), event=np.ones(500))
     >>> round(calibration_slope_lp(y, 2 * lp), 1)
     0.5
     """
@@ -554,7 +554,7 @@ def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups
     >>> from survrad.data.outcome import Surv
     >>> rng = np.random.default_rng(1)
     >>> lp = rng.normal(size=2000)
-    >>> y = Surv.from_arrays(rng.exponential(np.exp(-lp)), np.ones(2000))
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-lp)), event=np.ones(2000))
     >>> cal = calibration(y, np.exp(-1.0 * np.exp(lp)), horizon=1.0)
     >>> round(cal.slope, 1), abs(round(cal.intercept, 1))
     (1.0, 0.0)

@@ -328,7 +328,7 @@ def nomogram(model: Any, X_reference: pd.DataFrame, *, horizons: Sequence[float]
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"age": rng.normal(60, 10, 300), "ecog": rng.integers(0, 3, 300)})
     >>> t = rng.exponential(np.exp(-(0.03 * X["age"] + 0.5 * X["ecog"])))
-    >>> model = CoxModel().fit(X, Surv.from_arrays(t, np.ones(300)))
+    >>> model = CoxModel().fit(X, Surv.from_arrays(time=t, event=np.ones(300)))
     >>> nom = nomogram(model, X, horizons=[1.0])
     >>> pts = nom.total_points(X.iloc[:3])
     >>> np.allclose(nom.predict(pts), model.predict_survival_function(X.iloc[:3], [1.0]))

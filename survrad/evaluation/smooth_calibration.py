@@ -171,7 +171,7 @@ def _survival_smoother(y: tuple[np.ndarray, np.ndarray], p: np.ndarray, horizon:
                          f"({time.max():g}): the observed risk there is unknown.")
     z = np.log(-np.log1p(-_clipped(p)))
     knots = rcs_knots(z, n_knots)
-    model = CoxModel().fit(_design(z, knots), Surv.from_arrays(time, event))
+    model = CoxModel().fit(_design(z, knots), Surv.from_arrays(time=time, event=event))
     observed = 1.0 - model.predict_survival_function(_design(z, knots), [horizon])[:, 0]
     zg = np.log(-np.log1p(-_clipped(grid)))
     curve = 1.0 - model.predict_survival_function(_design(zg, knots), [horizon])[:, 0]
@@ -232,7 +232,7 @@ def smooth_calibration(y: Any, predicted_risk: Any, *, horizon: float | None = N
     >>> rng = np.random.default_rng(0)
     >>> lp = rng.normal(size=2000)
     >>> t = rng.exponential(np.exp(-lp))
-    >>> y = Surv.from_arrays(np.minimum(t, 2.0), t <= 2.0)
+    >>> y = Surv.from_arrays(time=np.minimum(t, 2.0), event=t <= 2.0)
     >>> risk = 1 - np.exp(-1.0 * np.exp(lp))                 # true risk by t = 1
     >>> cal = smooth_calibration(y, risk, horizon=1.0)
     >>> bool(cal.ici < 0.02), cal.knots.size

@@ -141,8 +141,8 @@ def check_target(y: Any, n_rows: int, *, step: str) -> Target:
     """
     if y is None:
         raise ValueError(
-            f"{step} learns from the outcome: call fit(X, y) with y = Surv.from_arrays(time, "
-            "event) for a survival endpoint or a 0/1 vector for a binary one."
+            f"{step} learns from the outcome: call fit(X, y) with y = Surv.from_arrays("
+            "time=..., event=...) for a survival endpoint or a 0/1 vector for a binary one."
         )
     arr = None if isinstance(y, tuple) else np.asarray(y)
     if isinstance(y, tuple) or (arr is not None and arr.dtype.names is not None):

@@ -5,8 +5,8 @@
 - :class:`LassoCoxSelector`: the columns with non-zero LASSO-Cox coefficients.
 - :class:`StabilitySelector`: Meinshausen-Bühlmann stability selection.
 
-Survival endpoints take ``y = Surv.from_arrays(time, event)``. Binary endpoints take a
-0/1 vector: the univariate test is then the Mann-Whitney test (equivalently the AUC), and
+Survival endpoints take ``y = Surv.from_arrays(time=time, event=event)``. Binary endpoints
+take a 0/1 vector: the univariate test is then the Mann-Whitney test (equivalently the AUC), and
 the penalised steps use an L1 / elastic-net logistic regression (scikit-learn).
 Every step keeps at least one column: when nothing passes, the single most associated
 column is kept and a :class:`StatisticalWarning` says so.
@@ -237,7 +237,8 @@ class UnivariateCoxFilter(FeatureStep):
     >>> from survrad.data.outcome import Surv
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
-    >>> y = Surv.from_arrays(rng.exponential(np.exp(-2 * X["b"].to_numpy())), np.ones(80))
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-2 * X["b"].to_numpy())),
+    ...                       event=np.ones(80))
     >>> UnivariateCoxFilter(k=1).fit(X, y).get_feature_names_out().tolist()
     ['b']
     """
@@ -526,7 +527,8 @@ class LassoCoxSelector(FeatureStep):
     >>> from survrad.data.outcome import Surv
     >>> rng = np.random.default_rng(1)
     >>> X = pd.DataFrame(rng.normal(size=(100, 5)), columns=list("abcde"))
-    >>> y = Surv.from_arrays(rng.exponential(np.exp(-1.5 * X["a"].to_numpy())), np.ones(100))
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-1.5 * X["a"].to_numpy())),
+    ...                       event=np.ones(100))
     >>> "a" in LassoCoxSelector(penalty=0.1).fit(X, y).get_feature_names_out()
     True
     """
@@ -655,7 +657,8 @@ class StabilitySelector(FeatureStep):
     >>> from survrad.data.outcome import Surv
     >>> rng = np.random.default_rng(2)
     >>> X = pd.DataFrame(rng.normal(size=(120, 6)), columns=list("abcdef"))
-    >>> y = Surv.from_arrays(rng.exponential(np.exp(-1.5 * X["c"].to_numpy())), np.ones(120))
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-1.5 * X["c"].to_numpy())),
+    ...                       event=np.ones(120))
     >>> sel = StabilitySelector(n_subsamples=10, penalty=0.1, random_state=0).fit(X, y)
     >>> float(sel.selection_frequencies_["c"])
     1.0

@@ -19,13 +19,18 @@ from survrad.models.pooling import (
     pool_rubin,
 )
 from survrad.models.response import ForestClassifier, LogisticModel
+from survrad.models.summary import ChiSquareTest, CoxSummary, LogisticSummary, PHTest
 
 __all__ = [
+    "ChiSquareTest",
     "CohortPipeline",
     "CoxModel",
+    "CoxSummary",
     "ForestClassifier",
     "LogisticModel",
+    "LogisticSummary",
     "MultipleImputationResult",
+    "PHTest",
     "PartialEffect",
     "PatientFormula",
     "PooledEstimates",

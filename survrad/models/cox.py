@@ -66,14 +66,17 @@ from survrad.models._checks import (
     check_values,
     constant_columns,
 )
+from survrad.models._inference import (
+    concordance_with_se,
+    harrell_c,
+    scaled_schoenfeld,
+    score_tests,
+)
+from survrad.models.summary import CoxSummary, PHTest, cox_summary
 
 __all__ = ["CoxModel", "CoxPath", "cox_zph", "select_penalty"]
 
 _RANK_TOL = 1e-8          # smallest singular value / largest, below = rank deficient
-_PENALISED_NOTE = (
-    "Penalised (shrunken) coefficients: standard errors, confidence intervals and p-values "
-    "are not reported because there is no valid post-selection inference for them."
-)
 
 
 # ----------------------------------------------------------------------- input checks
@@ -348,7 +351,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
     >>> t = rng.exponential(np.exp(-(0.03 * X["age"] + 0.5 * X["ecog"])))
     >>> y = Surv.from_arrays(time=t, event=np.ones(300))
     >>> model = CoxModel().fit(X, y)
-    >>> list(model.summary()["term"])
+    >>> model.summary().to_frame().index.tolist()
     ['age', 'ecog']
     """
 
@@ -465,7 +468,22 @@ class CoxModel(CachedParamNames, BaseEstimator):
         else:
             beta, risk_sets = self._fit_unpenalised(*fit_args)
         self._set_baseline(xs @ beta, time, event, w, codes, ties, start, risk_sets)
+        self._set_statistics(xs, beta, time, event, w, codes, g, start, risk_sets)
         return self
+
+    def _set_statistics(self, xs, beta, time, event, w, codes, groups, start,
+                        risk_sets) -> None:
+        """Model-level numbers of :meth:`summary` that need the training data (kept as
+        scalars: the model keeps no patient data)."""
+        self.score_test_ = self.robust_score_test_ = None
+        self.n_clusters_ = None
+        if risk_sets is not None:            # unpenalised: R's sctest (and robscore)
+            self.score_test_, self.robust_score_test_ = score_tests(risk_sets, xs, groups)
+            self.n_clusters_ = None if groups is None else int(np.unique(groups).size)
+        self.concordance_ = self.concordance_se_ = float("nan")
+        if start is None and w is None:
+            self.concordance_, self.concordance_se_ = concordance_with_se(
+                time, event, linear_predictor(xs, beta), strata=codes, groups=groups)
 
     def _reset(self) -> None:
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
@@ -689,31 +707,75 @@ class CoxModel(CachedParamNames, BaseEstimator):
         return out
 
     # --------------------------------------------------------------------- results
-    def summary(self) -> pd.DataFrame:
-        """Coefficient table: term, coef, se, hr, hr_ci_low, hr_ci_high, z, p, estimable.
+    def summary(self) -> CoxSummary:
+        """Model statistics and coefficient table, as R's ``summary(coxph(...))``.
 
-        Non-estimable terms have NaN numbers. For a penalised model se, CI, z and p are
-        NaN (``DataFrame.attrs["note"]`` says why).
+        Returns
+        -------
+        CoxSummary
+            n, events, log-likelihoods, likelihood-ratio / Wald / score (log-rank) tests
+            (and the robust score test with clusters), Harrell's C with its standard
+            error, and the coefficient table with the terms as its index
+            (``.to_frame()``); ``print()`` it for R's layout. Non-estimable terms have
+            NaN numbers; a penalised model has no se, CI, p or tests (its ``notes`` say
+            why).
+
+        Examples
+        --------
+        >>> import survrad as sr
+        >>> lung = sr.load_dataset("lung").dropna(subset=["ph.ecog"])
+        >>> y = sr.Surv.from_arrays(time=lung["time"], event=lung["status"] == 2)
+        >>> s = CoxModel().fit(lung[["age", "sex", "ph.ecog"]], y).summary()
+        >>> round(s.concordance, 3), s.score_test.df
+        (0.637, 3)
         """
         self._check_fitted()
-        z_crit = stats.norm.ppf(0.5 + self.ci_level / 2)
-        coef = np.where(self.estimable_, self.coef_, np.nan)
-        se = np.where(self.estimable_, self.se_, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = coef / se
-        df = pd.DataFrame({
-            "term": list(self.feature_names_in_), "coef": coef, "se": se, "hr": np.exp(coef),
-            "hr_ci_low": np.exp(coef - z_crit * se), "hr_ci_high": np.exp(coef + z_crit * se),
-            "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "estimable": self.estimable_.copy(),
-        })
-        if self.penalty_ > 0:
-            df.attrs["note"] = _PENALISED_NOTE
-        return df
+        return cox_summary(self)
 
     def ph_test(self, X: Any, y: Any, sample_weight: Any = None,
-                transform: str = "km") -> pd.DataFrame:
-        """Proportional-hazards test of R's ``cox.zph``; see :func:`cox_zph`."""
-        return cox_zph(self, X, y, sample_weight=sample_weight, transform=transform)
+                transform: str = "km") -> PHTest:
+        """Proportional-hazards test of R's ``cox.zph`` with the scaled Schoenfeld residuals.
+
+        Parameters
+        ----------
+        X, y, sample_weight, transform
+            As :func:`cox_zph` (the training data again: the model keeps none).
+
+        Returns
+        -------
+        PHTest
+            The per-term and global tests (``.to_frame()``) and the residuals, their
+            smooth (``.smooth(term)``) and band for the plot of
+            :class:`survrad.reporting.SchoenfeldDisplay`.
+        """
+        return _ph_test(self, X, y, sample_weight=sample_weight, transform=transform)
+
+    def score(self, X: Any, y: Any) -> float:
+        """Harrell's C of the linear predictor on ``(X, y)`` (higher risk = earlier event).
+
+        scikit-learn's ``score``: greater is better, so ``GridSearchCV`` and
+        ``cross_val_score`` work without a scorer. Ties in risk count 1/2 and two events
+        at the same time are not comparable (R's ``concordance``); within-strata pairs
+        are not singled out (use :func:`survrad.evaluation.concordance_index` for
+        that, or for a standard error).
+
+        Parameters
+        ----------
+        X : DataFrame with the columns seen in ``fit``.
+        y : structured survival array (right-censored).
+
+        Returns
+        -------
+        float
+        """
+        return harrell_c(y, self.predict(X))
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        """scikit-learn's ``CoxModel(...)``; once fitted, followed by the model statistics."""
+        base = super().__repr__(N_CHAR_MAX)
+        if not hasattr(self, "concordance_"):
+            return base
+        return "\n".join([base, *("  " + line for line in self.summary().brief())])
 
 
 _CANCELLATION_LIMIT = 1e10   # digits lost in counting-process risk-set sums: warn above 10
@@ -952,6 +1014,13 @@ def cox_zph(model: CoxModel, X: Any, y: Any, *, sample_weight: Any = None,
     >>> list(cox_zph(CoxModel().fit(X, y), X, y)["term"])
     ['a', 'b', 'GLOBAL']
     """
+    return _ph_test(model, X, y, sample_weight=sample_weight,
+                    transform=transform).table.reset_index()
+
+
+def _ph_test(model: CoxModel, X: Any, y: Any, *, sample_weight: Any,
+             transform: str) -> PHTest:
+    """:func:`cox_zph` with the scaled Schoenfeld residuals of R's ``cox.zph``."""
     model._check_fitted()
     check_choice("transform", transform, ["km", "rank", "identity", "log"])
     if model.penalty_ > 0:
@@ -979,5 +1048,23 @@ def cox_zph(model: CoxModel, X: Any, y: Any, *, sample_weight: Any = None,
     ug = np.r_[np.zeros(p), u[p:]]
     chisq[p] = ug @ np.linalg.solve(info, ug)
     dof = np.r_[np.ones(p), p]
-    return pd.DataFrame({"term": [*model.feature_names_in_, "GLOBAL"], "chisq": chisq,
-                         "df": dof.astype(int), "p": stats.chi2.sf(chisq, dof)})
+    terms = [str(t) for t in model.feature_names_in_]
+    table = pd.DataFrame({"chisq": chisq, "df": dof.astype(int), "p": stats.chi2.sf(chisq, dof)},
+                         index=pd.Index([*terms, "GLOBAL"], name="term"))
+    # scaled Schoenfeld residuals, events by stratum then time (R's order)
+    codes = np.zeros(time.shape[0], dtype=np.int64) if codes is None else codes
+    rows, resid = rs.schoenfeld_residuals(xs, beta)
+    order = np.lexsort((rows, time[rows], codes[rows]))
+    rows, resid = rows[order], resid[order] * model.x_scale_
+    scaled, var = scaled_schoenfeld(resid, codes[rows], d.x, codes,
+                                    info[:p, :p] * np.outer(model.x_scale_, model.x_scale_),
+                                    model.coef_)
+    labels = None
+    if model.strata_levels_ is not None:
+        labels = np.empty(rows.size, dtype=object)
+        labels[:] = [model.strata_levels_[c] for c in codes[rows]]
+    return PHTest(table=table, transform=transform, time=time[rows].copy(),
+                  transformed_time=ttimes[rows].copy(),
+                  residuals=pd.DataFrame(scaled, columns=terms),
+                  variance=pd.DataFrame(var, index=terms, columns=terms),
+                  coef=pd.Series(model.coef_, index=terms, name="coef"), strata=labels)

@@ -197,7 +197,7 @@ class SurvivalForest(CachedParamNames, BaseEstimator):
     >>> from survrad.data.outcome import Surv
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
-    >>> y = Surv.from_arrays(rng.exponential(np.exp(-X["a"])), np.ones(60))
+    >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-X["a"])), event=np.ones(60))
     >>> m = SurvivalForest(n_estimators=10, random_state=0).fit(X, y)
     >>> m.predict(X).shape
     (60,)
@@ -315,6 +315,20 @@ class SurvivalForest(CachedParamNames, BaseEstimator):
         """
         A = self._design(X)
         return np.asarray(self.forest_.predict(A), dtype=float)
+
+    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
+        """Harrell's C of :meth:`predict` on ``(X, y)`` (higher risk = earlier event).
+
+        scikit-learn's ``score`` (greater is better): ``GridSearchCV`` and
+        ``cross_val_score`` work without a scorer.
+
+        Returns
+        -------
+        float
+        """
+        from survrad.models._inference import harrell_c as harrell_c_y
+
+        return harrell_c_y(y, self.predict(X))
 
     def predict_survival_function(self, X: pd.DataFrame, times: Any) -> np.ndarray:
         """Ensemble survival probabilities at ``times``.

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.optimize import linprog
 from scipy.special import expit
 from sklearn.base import BaseEstimator
@@ -30,6 +29,7 @@ from survrad.exceptions import (
     format_values,
 )
 from survrad.models._checks import as_frame, check_design, check_predict_design, check_rank
+from survrad.models._inference import binary_auc
 from survrad.models.forest import (
     check_max_features,
     check_n_jobs,
@@ -38,10 +38,10 @@ from survrad.models.forest import (
     sklearn_seed,
     standardize_columns,
 )
+from survrad.models.summary import LogisticSummary, logistic_summary
 
 __all__ = ["ForestClassifier", "LogisticModel"]
 
-_SUMMARY_COLUMNS = ["term", "coef", "se", "or", "or_ci_low", "or_ci_high", "p", "estimable"]
 _LP_TOL = 1e-7
 
 
@@ -225,6 +225,11 @@ class LogisticModel(CachedParamNames, BaseEstimator):
     estimable_ : ndarray of bool (n_features + 1,)
         Intercept first.
     n_clusters_ : int or None
+    n_, n_events_ : int
+        Rows and outcomes equal to 1.
+    loglik_, loglik_null_ : float
+        Log likelihood of the fit (of the last iterate when it did not converge) and of
+        the intercept-only model.
     feature_names_in_, n_features_in_
 
     Notes
@@ -242,8 +247,8 @@ class LogisticModel(CachedParamNames, BaseEstimator):
     >>> X = pd.DataFrame({"a": rng.normal(size=200)})
     >>> y = (rng.random(200) < 1 / (1 + np.exp(-X["a"]))).astype(int)
     >>> m = LogisticModel().fit(X, y)
-    >>> m.summary()[["term", "estimable"]].values.tolist()
-    [['a', True]]
+    >>> m.summary().to_frame().index.tolist()
+    ['intercept', 'a']
     """
 
     endpoint_kind = "binary"
@@ -306,6 +311,7 @@ class LogisticModel(CachedParamNames, BaseEstimator):
         else:
             fit = _fit_ridge(Z, yv, penalty, max(max_iter, 1000))
         self._store(fit, center, scale, frame, codes)
+        self._set_likelihoods(Z, yv, fit.params)
         if not fit.converged:
             self._warn_problem(fit.problem)
         return self
@@ -322,6 +328,15 @@ class LogisticModel(CachedParamNames, BaseEstimator):
         self.n_clusters_ = None if codes is None else int(np.unique(codes).size)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
+
+    def _set_likelihoods(self, Z: np.ndarray, y: np.ndarray, params: np.ndarray) -> None:
+        """Log likelihoods of the fit and of the intercept-only model (R's ``logLik``)."""
+        eta = params[0] + Z @ params[1:]
+        self.n_, self.n_events_ = int(y.size), int(y.sum())
+        self.loglik_ = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        rate = self.n_events_ / self.n_
+        self.loglik_null_ = float(self.n_events_ * np.log(rate)
+                                  + (self.n_ - self.n_events_) * np.log1p(-rate))
 
     def _warn_problem(self, problem: str) -> None:
         names = ["intercept", *self.feature_names_in_]
@@ -345,34 +360,54 @@ class LogisticModel(CachedParamNames, BaseEstimator):
         p1 = expit(linear_predictor(A, self.coef_, self.intercept_))
         return np.column_stack([1.0 - p1, p1])
 
-    def summary(self, intercept: bool = False) -> pd.DataFrame:
-        """Coefficient table.
+    def summary(self, intercept: bool | None = None) -> LogisticSummary:
+        """Model statistics and coefficient table, as R's ``summary(glm(..., binomial))``.
 
         Parameters
         ----------
-        intercept : bool, default False
-            Include the intercept as the first row (term ``"intercept"``; its ``or`` is
-            the odds at all features = 0).
+        intercept : bool, optional
+            ``False`` leaves the intercept row out of the table (by default it is the
+            first row, term ``"intercept"``: the log odds at all features = 0).
 
         Returns
         -------
-        DataFrame with columns term, coef, se, or, or_ci_low, or_ci_high, p, estimable.
-        Non-estimable terms have NaN numbers; penalised fits have NaN se, CI and p.
+        LogisticSummary
+            n, outcomes, log-likelihoods, null and residual deviance with their degrees
+            of freedom, AIC, likelihood-ratio and Wald tests of the slopes, and the
+            table (``.to_frame()``, terms as the index): coef, or, se, z, p, or_ci_low,
+            or_ci_high, estimable. Non-estimable terms have NaN numbers; penalised fits
+            NaN se, CI and p.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> X = pd.DataFrame({"a": rng.normal(size=150), "b": rng.normal(size=150)})
+        >>> s = LogisticModel().fit(X, (X["a"] + rng.normal(size=150) > 0).astype(int)).summary()
+        >>> s.df_null, s.df_residual, s.likelihood_ratio_test.df
+        (149, 147, 2)
         """
         self._check_fitted()
-        ok = self.estimable_.astype(bool)
-        coef = np.where(ok, np.concatenate([[self.intercept_], self.coef_]), np.nan)
-        se = np.sqrt(np.diag(self.cov_)) if self.cov_ is not None else np.full(coef.size, np.nan)
-        se = np.where(ok, se, np.nan)
-        zq = stats.norm.ppf(0.5 + self.ci_level / 2.0)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            df = pd.DataFrame({
-                "term": ["intercept", *self.feature_names_in_],
-                "coef": coef, "se": se, "or": np.exp(coef),
-                "or_ci_low": np.exp(coef - zq * se), "or_ci_high": np.exp(coef + zq * se),
-                "p": 2.0 * stats.norm.sf(np.abs(coef / se)), "estimable": ok,
-            })
-        return (df if intercept else df.iloc[1:]).reset_index(drop=True)
+        return logistic_summary(self, intercept)
+
+    def score(self, X: pd.DataFrame, y: Any) -> float:
+        """Area under the ROC curve of the predicted probabilities on ``(X, y)``.
+
+        scikit-learn's ``score`` (greater is better), used by ``GridSearchCV`` and
+        ``cross_val_score`` when no scorer is given.
+
+        Returns
+        -------
+        float
+        """
+        return binary_auc(y, self.predict_proba(X)[:, 1])
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        """scikit-learn's ``LogisticModel(...)``; once fitted, followed by the deviances."""
+        base = super().__repr__(N_CHAR_MAX)
+        if not hasattr(self, "loglik_"):
+            return base
+        return "\n".join([base, *("  " + line for line in self.summary().brief())])
 
 
 def _check_groups(groups: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -517,6 +552,11 @@ class ForestClassifier(CachedParamNames, BaseEstimator):
         """Class probabilities, shape (n_samples, 2): columns P(y=0), P(y=1)."""
         A = self._design(X)
         return np.asarray(self.forest_.predict_proba(A), dtype=float)
+
+    def score(self, X: pd.DataFrame, y: Any) -> float:
+        """Area under the ROC curve of the predicted probabilities (scikit-learn's
+        ``score``: greater is better)."""
+        return binary_auc(y, self.predict_proba(X)[:, 1])
 
     def permutation_importance(
         self,

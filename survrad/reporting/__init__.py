@@ -28,6 +28,7 @@ _EXPORTS = {
     "PolicyComparisonDisplay": "survrad.reporting.figures_decision",
     "ROCDisplay": "survrad.reporting.figures_validation",
     "RecistSpiderDisplay": "survrad.reporting.figures_recist",
+    "SchoenfeldDisplay": "survrad.reporting.figures_models",
     "SmoothCalibrationDisplay": "survrad.reporting.figures_utility",
     "StrategyComparisonDisplay": "survrad.reporting.figures_comparison",
     "SwimmerDisplay": "survrad.reporting.figures_timevarying",

@@ -407,7 +407,7 @@ class NomogramDisplay(DisplayMixin):
         >>> rng = np.random.default_rng(0)
         >>> X = pd.DataFrame({"age": rng.normal(60, 10, 200), "ecog": rng.integers(0, 3, 200)})
         >>> t = rng.exponential(np.exp(-(0.03 * X["age"] + 0.5 * X["ecog"])))
-        >>> model = CoxModel().fit(X, Surv.from_arrays(t, np.ones(200)))
+        >>> model = CoxModel().fit(X, Surv.from_arrays(time=t, event=np.ones(200)))
         >>> disp = NomogramDisplay.from_nomogram(nomogram(model, X, horizons=[0.5])).plot()
         >>> disp.row_labels_[0], disp.row_labels_[-1]
         ('Points', 'Survival at 0.5 months')
