@@ -35,8 +35,9 @@ Recalibration methods (each returns a NEW fitted pipeline; the frozen one is unt
     ``glm(y ~ lp)`` (logistic). ``"refit"``: the model refitted on the new patients with
     the frozen feature steps (same strategy, scaling, selection; new coefficients).
     Updated on the validation data, a model is calibrated there by construction (Cox
-    ``"intercept"``: ``sum_i H_i = O`` exactly, so CITL = 0): judge an update on other
-    patients of the new population.
+    ``"intercept"``: ``sum_i H_i = O``, so CITL = 0, exactly with Breslow ties and up to
+    the tie correction with Efron's): judge an update on other patients of the new
+    population.
 """
 
 from __future__ import annotations

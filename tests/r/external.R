@@ -80,12 +80,21 @@ pub$cox_calibration <- list(
 ## the same model with the baseline hazard re-estimated on the validation rows
 ## (coxph with the frozen lp as offset): survival at 365 days of the first 5 rows
 upd <- coxph(Surv(time, event) ~ offset(lp), data = val, ties = "efron")
-bh <- basehaz(upd, centered = FALSE)
-h365 <- approx(bh$time, bh$hazard, xout = 365, method = "constant", f = 0, rule = 2)$y
+# the baseline at lp = 0 from survfit (basehaz(upd, centered = FALSE) is not at offset 0
+# for an offset-only model), and the same Efron sum written out by hand
+h365 <- summary(survfit(upd, newdata = data.frame(lp = 0)), times = 365)$cumhaz
+r <- exp(val$lp)
+tt <- sort(unique(val$time[val$event == 1 & val$time <= 365]))
+efron <- sum(sapply(tt, function(t) {
+  d <- val$event == 1 & val$time == t
+  nd <- sum(d)
+  sum(1 / (sum(r[val$time >= t]) - (0:(nd - 1)) / nd * sum(r[d])))
+}))
 pub$cox_intercept_update <- list(
   data = "as cox_calibration",
-  call = "basehaz(coxph(Surv(time, event) ~ offset(lp), data = val), centered = FALSE)",
-  cumhaz_365 = h365, survival_365_first5 = exp(-h365 * exp(val$lp[1:5])))
+  call = "summary(survfit(coxph(Surv(time, event) ~ offset(lp), data = val, ties = 'efron'), newdata = data.frame(lp = 0)), times = 365)$cumhaz",
+  cumhaz_365 = h365, cumhaz_365_by_hand = efron,
+  survival_365_first5 = exp(-h365 * exp(val$lp[1:5])))
 
 ## logistic: death (status 2) on age + sex, same rows
 flog <- glm(event ~ age + sex, family = binomial, data = dev)
