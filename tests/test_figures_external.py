@@ -20,7 +20,8 @@ def test_rows_and_pooled_row():
     assert disp.row_labels_ == ["C1 (n=100, 50 events)", "C2 (n=120, 60 events)",
                                 "C3 (n=90, 40 events)", "Pooled (random effects)"]
     assert "I\u00b2 40%" in disp.ax_.get_title(loc="left")
-    pi = [line for line in disp.ax_.get_lines() if np.allclose(line.get_xdata(), [0.5, 0.8])]
+    pi = [line for line in disp.ax_.get_lines() if len(line.get_xdata()) == 2
+          and np.allclose(line.get_xdata(), [0.5, 0.8])]
     assert len(pi) == 1
 
 
