@@ -26,6 +26,7 @@ LAYERS = {
     "survrad.study": 7,
     "survrad.cli": 7,
     "survrad.extract": 7,
+    "survrad.predict": 7,
 }
 
 

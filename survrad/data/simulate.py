@@ -229,6 +229,8 @@ class _Settings:
     timepoints: int
     censoring: float
     median_os: float
+    center_p: tuple[float, ...] | None = None
+    center_log_hazard: tuple[float, ...] | None = None
 
 
 def simulate_cohort(
@@ -253,6 +255,8 @@ def simulate_cohort(
     response_effect: float = 0.0,
     rt_assignment: str = "largest",
     rt_largest_probability: float = 0.6,
+    center_probabilities: Any = None,
+    center_log_hazard: Any = None,
 ) -> Cohort:
     """Simulate a metastatic radio-immunotherapy cohort whose truth is known.
 
@@ -319,6 +323,17 @@ def simulate_cohort(
         In [0, 1]; used by ``rt_assignment="largest"``. The random draws do not depend
         on it, so cohorts that differ only in it share everything but the irradiation
         (and what follows from it).
+    center_probabilities : sequence of float, optional
+        Probability of each centre ``C1``..``Ck`` (``n_centers`` non-negative numbers,
+        normalised to sum 1). None: proportional to ``k, k-1, ..., 1``. The same random
+        draws are used whatever the probabilities.
+    center_log_hazard : sequence of float, optional
+        A centre effect on the baseline hazard: ``n_centers`` log hazard ratios added to
+        every patient's ``lp`` by centre (then ``truth["coef"]`` has a
+        ``center_log_hazard`` term with coefficient 1 and ``truth["patients"]`` its
+        column). The Weibull scale is solved on the ``lp`` with the centre effect, so
+        ``median_os_months`` stays the median of the whole simulated population. None
+        (default) draws nothing more and changes nothing.
 
     Returns
     -------
@@ -358,6 +373,7 @@ def simulate_cohort(
                               n_volume_features, n_noise_features, n_centers, batch_effect,
                               heterogeneity, driver, driver_effect, timepoints, censoring,
                               median_os_months)
+        cfg = _check_centers(cfg, center_probabilities, center_log_hazard)
         scan_settings = scans_model.check_scan_settings(cfg.timepoints, scan_interval,
                                                         pseudo_progression, response_effect)
         rt_largest = _check_rt_assignment(rt_assignment, rt_largest_probability)
@@ -399,6 +415,26 @@ def _check_mean_lesions(value: Any, max_lesions: int) -> float:
         raise ValueError(f"mean_lesions ({value}) must not exceed max_lesions ({max_lesions}); "
                          "lower mean_lesions or raise max_lesions.")
     return v
+
+
+def _center_vector(name: str, value: Any, k: int, low: float, high: float
+                   ) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a sequence of {k} numbers, got {value!r}.")
+    vals = tuple(_check_real(f"{name}[{i}]", v, low, high) for i, v in enumerate(value))
+    if len(vals) != k:
+        raise ValueError(f"{name} must have n_centers = {k} values, got {len(vals)}.")
+    return vals
+
+
+def _check_centers(cfg: _Settings, probabilities: Any, log_hazard: Any) -> _Settings:
+    p = _center_vector("center_probabilities", probabilities, cfg.n_centers, 0.0, np.inf)
+    if p is not None and sum(p) <= 0:
+        raise ValueError("center_probabilities must have a positive sum.")
+    hz = _center_vector("center_log_hazard", log_hazard, cfg.n_centers, -10.0, 10.0)
+    return dataclasses.replace(cfg, center_p=p, center_log_hazard=hz)
 
 
 def _check_rt_assignment(rt_assignment: Any, probability: Any) -> float:
@@ -464,7 +500,8 @@ def _simulate_patients(rng: np.random.Generator, cfg: _Settings) -> dict[str, An
     ecog = rng.choice(3, size=n, p=[0.45, 0.40, 0.15])
     positive = rng.random(n) >= 0.35
     pdl1 = np.where(positive, np.round(1.0 + 99.0 * rng.beta(0.8, 0.8, n)), 0.0)
-    weights = np.arange(cfg.n_centers, 0, -1, dtype=float)
+    weights = (np.arange(cfg.n_centers, 0, -1, dtype=float) if cfg.center_p is None
+               else np.asarray(cfg.center_p, dtype=float))
     center = rng.choice(cfg.n_centers, size=n, p=weights / weights.sum())
     u = rng.normal(0.0, np.sqrt(1.0 - cfg.heterogeneity), n)
     # predictors as float64, the dtype read_cohort gives them (a round trip is lossless)
@@ -580,9 +617,12 @@ def _design(cfg: _Settings, pat: dict[str, Any], les: dict[str, Any]) -> pd.Data
     driver = _driver(cfg, les, log_burden)
     sd = driver.std()
     driver_z = (driver - driver.mean()) / sd if sd > 0 else np.zeros_like(driver)
-    return pd.DataFrame({"age_c": (pat["age"] - 63.0) / 10.0, "ecog": pat["ecog"],
-                         "pdl1_frac": pat["pdl1"] / 100.0, "log_burden": log_burden,
-                         "driver": driver, "driver_z": driver_z})
+    out = pd.DataFrame({"age_c": (pat["age"] - 63.0) / 10.0, "ecog": pat["ecog"],
+                        "pdl1_frac": pat["pdl1"] / 100.0, "log_burden": log_burden,
+                        "driver": driver, "driver_z": driver_z})
+    if cfg.center_log_hazard is not None:
+        out["center_log_hazard"] = np.asarray(cfg.center_log_hazard)[pat["center"]]
+    return out
 
 
 def _coefficients(cfg: _Settings) -> pd.Series:
@@ -590,6 +630,8 @@ def _coefficients(cfg: _Settings) -> pd.Series:
     if cfg.driver == "burden":
         del coef["log_burden"]
     coef["driver_z"] = cfg.driver_effect
+    if cfg.center_log_hazard is not None:
+        coef["center_log_hazard"] = 1.0
     return pd.Series(coef, name="coef")
 
 

@@ -26,13 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from survrad._validation import check_int
+from survrad._validation import check_choice, check_int
 from survrad.exceptions import ConvergenceWarning, FitError, SchemaError, format_values
 from survrad.features._base import FeatureStep, check_frame
 
 __all__ = ["ComBat"]
 
 _CONV = 1e-4  # stopping rule of sva::ComBat and neuroCombat (relative change)
+#: What ``ComBat.transform`` does with a batch absent from the training rows.
+UNSEEN_RULES = ("error", "reference")
 
 
 class ComBat(FeatureStep):
@@ -58,6 +60,19 @@ class ComBat(FeatureStep):
     max_iter : int, default 1000
         Bound on the parametric EB iterations (which stop, as in ``sva::ComBat`` and
         ``neuroCombat``, when the largest relative change is below 1e-4).
+    unseen : {"error", "reference"}, default "error"
+        What ``transform`` does with rows of a batch absent from the training rows (a new
+        centre in external validation). ``"error"``: a :class:`SchemaError` naming the
+        column, the batch values and the row ids. ``"reference"``: the new batch is
+        harmonised to the training reference (grand mean, pooled variance and covariate
+        effects learned in ``fit``) with ITS OWN location and scale, estimated from the
+        features of its rows in the ``transform`` call (never from outcomes): the rows are
+        standardised with the training estimates, the batch's ``gamma_hat`` and
+        ``delta_hat`` are the mean and variance (ddof=1) of each standardised feature over
+        its rows, shrunk by the same empirical Bayes as in ``fit`` (unless ``eb=False``),
+        and removed. So a new batch's output depends on the other rows of that batch
+        given together (at least 2 rows per new batch; harmonise the whole new centre in
+        one call). Seen batches always use the training estimates.
 
     Attributes
     ----------
@@ -83,8 +98,9 @@ class ComBat(FeatureStep):
     Raises
     ------
     SchemaError
-        At transform, a row whose batch (or categorical covariate level) was not in the
-        training rows; the message lists the values and row ids.
+        At transform, a row whose batch (with ``unseen="error"``) or categorical covariate
+        level was not in the training rows; the message lists the values and row ids. A
+        new batch of a single row with ``unseen="reference"``.
     FitError
         A batch with a single training row, a covariate confounded with batch, a feature
         with zero residual variance, or empirical Bayes with fewer than 2 features.
@@ -119,12 +135,14 @@ class ComBat(FeatureStep):
     """
 
     def __init__(self, batch_col: str = "center", covariates: Sequence[str] = (),
-                 parametric: bool = True, eb: bool = True, max_iter: int = 1000) -> None:
+                 parametric: bool = True, eb: bool = True, max_iter: int = 1000,
+                 unseen: str = "error") -> None:
         self.batch_col = batch_col
         self.covariates = covariates
         self.parametric = parametric
         self.eb = eb
         self.max_iter = max_iter
+        self.unseen = unseen
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
@@ -134,6 +152,7 @@ class ComBat(FeatureStep):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         check_int("max_iter", self.max_iter, min_value=1)
+        check_choice("unseen", self.unseen, UNSEEN_RULES)
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> ComBat:
         """Estimate grand mean, pooled variance, covariate and batch effects on training rows."""
@@ -290,29 +309,67 @@ class ComBat(FeatureStep):
 
     # ------------------------------------------------------------ transform
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Harmonise any rows whose batch was seen in training; drop the batch column."""
+        """Harmonise rows of batches seen in training (and, with ``unseen="reference"``,
+        rows of new batches, see the class docstring); drop the batch column."""
         X = self._check_columns(X)
         feats = self.feature_columns_
         check_frame(X, step="ComBat", columns=feats)
         batch = self._batch_values(X)
-        unseen = np.array([b not in set(self.batches_) for b in batch], dtype=bool)
-        if unseen.any():
+        seen = set(self.batches_)
+        unseen = np.array([b not in seen for b in batch], dtype=bool)
+        if unseen.any() and self.unseen != "reference":
             raise SchemaError(
                 f"ComBat: batch value(s) {format_values(pd.unique(batch[unseen]))} were not in "
                 f"the training rows (seen: {format_values(self.batches_)}), so their batch "
-                "effect is unknown. Fit ComBat on data that include these batches, map them "
-                "to a seen batch if they share the protocol, or exclude these rows "
-                "explicitly.", column=str(self.batch_col), ids=list(X.index[unseen]))
-        codes = _codes(batch, self.batches_)
+                "effect is unknown. Fit ComBat on data that include these batches, use "
+                "ComBat(unseen='reference') to harmonise a new batch to the training "
+                "reference from its own features, map them to a seen batch if they share "
+                "the protocol, or exclude these rows explicitly.",
+                column=str(self.batch_col), ids=list(X.index[unseen]))
         C = self._covariate_design(X, self.covariate_columns_)
         beta = self.covariate_effects_.to_numpy()
         loc = self.grand_mean_.to_numpy() + C @ beta
         sd = np.sqrt(self.var_pooled_.to_numpy())
         Z = (X[feats].to_numpy(dtype=float) - loc) / sd
-        Z = (Z - self.gamma_star_.to_numpy()[codes]) / np.sqrt(self.delta_star_.to_numpy()[codes])
+        gamma = np.empty_like(Z)
+        delta = np.empty_like(Z)
+        known = ~unseen
+        if known.any():
+            codes = _codes(batch[known], self.batches_)
+            gamma[known] = self.gamma_star_.to_numpy()[codes]
+            delta[known] = self.delta_star_.to_numpy()[codes]
+        for b in pd.unique(batch[unseen]):
+            rows = batch == b
+            gamma[rows], delta[rows] = self._new_batch_effects(Z[rows], b, X.index[rows])
+        Z = (Z - gamma) / np.sqrt(delta)
         out = X.drop(columns=[self.batch_col]).astype(dict.fromkeys(feats, float))
         out[feats] = Z * sd + loc
         return out
+
+    def _new_batch_effects(self, Zb: np.ndarray, batch: Any, ids: pd.Index
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """(gamma*, delta*) of a batch absent from training, from its own standardised rows."""
+        if Zb.shape[0] < 2:
+            raise SchemaError(
+                f"ComBat(unseen='reference'): the new batch {batch!r} has a single row, so "
+                "its scale cannot be estimated; harmonise the whole new centre in one call "
+                "(at least 2 rows), or exclude it.", column=str(self.batch_col),
+                ids=list(ids))
+        g_hat, d_hat = _batch_moments(Zb, np.zeros(Zb.shape[0], dtype=int), 1)
+        g_hat, d_hat = g_hat[0], d_hat[0]
+        if not self.eb:
+            return g_hat, d_hat
+        if Zb.shape[1] < 2:
+            raise FitError("ComBat: empirical Bayes pools information across features and "
+                           "needs at least 2; use ComBat(eb=False) for a single feature.")
+        if not self.parametric:
+            return _nonparametric_eb(Zb, g_hat, d_hat)
+        g_star, d_star, it = _parametric_eb(Zb, g_hat, d_hat, self.max_iter)
+        if it >= self.max_iter:
+            warnings.warn(f"ComBat: empirical-Bayes estimates for the new batch {batch!r} "
+                          f"did not converge in {self.max_iter} iterations; increase "
+                          "max_iter.", ConvergenceWarning, stacklevel=3)
+        return g_star, d_star
 
 
 def _sort_key(v: Any) -> tuple[str, Any]:

@@ -269,6 +269,18 @@ class CohortPipeline(CachedParamNames, BaseEstimator):
             raise SchemaError("_survival_from_design needs a survival endpoint.")
         return np.asarray(self.model_.predict_survival_function(X, np.asarray(times, float)))
 
+    def save(self, path: Any, cohort: Cohort, *, horizons: Sequence[float] = (),
+             force: bool = False) -> Any:
+        """Save this fitted pipeline into the folder ``path`` (trained on ``cohort``).
+
+        See :func:`survrad.models.persistence.save_pipeline` (format, security) and
+        :func:`survrad.load_pipeline`.
+        """
+        from survrad.models.persistence import save_pipeline
+
+        self._check_fitted()
+        return save_pipeline(self, path, cohort, horizons=horizons, force=force)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise NotFittedError("CohortPipeline is not fitted; call fit(cohort, endpoint).")
