@@ -3,7 +3,7 @@
 :class:`LogisticModel` is the inference model (odds ratios, CIs, p-values, optionally
 cluster-robust when rows are lesions nested in patients, or ridge-penalised for
 prediction); :class:`ForestClassifier` is the flexible predictor. Both check the design
-before any library sees it (RELIABILITY.md #17-#24).
+before any library sees it (docs/reliability.md #17-#24).
 """
 
 from __future__ import annotations
