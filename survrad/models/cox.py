@@ -192,6 +192,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
     strata : str or list of str, optional
         Columns of ``X`` used as strata (separate baseline hazards), not covariates.
     ci_level : float, default 0.95
+        Level of the Wald confidence intervals of the hazard ratios in :meth:`summary`.
     max_iter : int, default 50
         Newton-Raphson iterations.
     tol : float, default 1e-9

@@ -407,8 +407,11 @@ class ForestClassifier(CachedParamNames, BaseEstimator):
     Parameters
     ----------
     n_estimators : int, default 300
+        Number of trees.
     min_samples_leaf : int, default 5
+        Smallest number of patients in a leaf.
     max_features : {"sqrt", "log2"}, int, float or None, default "sqrt"
+        Columns tried at each split (scikit-learn's ``max_features``).
     standardize : bool, default True
         Centre and scale columns (float64) before scikit-learn's float32 cast; splits are
         unchanged but ``1e9 + N(0, 1)`` stays distinct. With ``False`` such a column is
