@@ -263,3 +263,16 @@ def test_calibration_slope_binary_known_truth():
 def test_binary_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_calibration_conf_level_is_a_deprecated_name_of_ci_level(lung_cox):
+    from survrad.exceptions import SurvradDeprecationWarning
+
+    y, _, surv = lung_cox
+    new = calibration(y, surv[:, 1], TIMES[1], n_groups=3, ci_level=0.9)
+    with pytest.warns(SurvradDeprecationWarning, match=r"calibration\(conf_level=\.\.\.\)"):
+        old = calibration(y, surv[:, 1], TIMES[1], n_groups=3, conf_level=0.9)
+    np.testing.assert_array_equal(old.observed_lower, new.observed_lower)
+    assert old.ci_level == 0.9
+    with pytest.warns(SurvradDeprecationWarning, match=r"SurvivalCalibration\.conf_level"):
+        assert new.conf_level == 0.9

@@ -185,3 +185,19 @@ def test_censoring_survival_tie_convention():
 def test_bad_inputs_raise(call, match):
     with pytest.raises((ValueError, SchemaError), match=match):
         call()
+
+
+def test_conf_level_is_a_deprecated_name_of_ci_level():
+    from survrad.exceptions import SurvradDeprecationWarning
+
+    time, event = [5, 8, 8, 12, 20], [1, 1, 0, 1, 0]
+    new = kaplan_meier(time, event, ci_level=0.9)
+    with pytest.warns(SurvradDeprecationWarning, match=r"kaplan_meier\(conf_level=\.\.\.\).*"
+                                                       r"use ci_level="):
+        old = kaplan_meier(time, event, conf_level=0.9)
+    np.testing.assert_array_equal(old.lower, new.lower)
+    assert old.ci_level == new.ci_level == 0.9
+    with pytest.warns(SurvradDeprecationWarning, match=r"KaplanMeier\.conf_level"):
+        assert new.conf_level == 0.9
+    with pytest.warns(SurvradDeprecationWarning, match=r"MedianSurvival\.conf_level"):
+        assert new.median().conf_level == 0.9
