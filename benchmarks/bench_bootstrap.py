@@ -77,7 +77,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _memory import child_env, run_process
+from rref import r_ref
 
 HERE = Path(__file__).resolve().parent
 R_SCRIPT = HERE / "r" / "validate.R"
@@ -85,10 +87,9 @@ COX = {"n": 500, "p": 20}
 FOREST = {"n": 400, "p": 50, "trees": 300}
 FOREST_TARGET_B = 100
 # rms::validate(cph(Surv(time, event) ~ age + sex + ph.ecog, x = TRUE, y = TRUE),
-#               method = "boot", B = 300), seeds 1..10 (shared/reference/references.R,
-# R 4.2.2, rms 6.5-0); Dxy halved to the C scale.
-LUNG_RMS = {"c_apparent": 0.6371354930005, "c_optimism": 0.008487633402201,
-            "c_corrected": 0.6286478595983, "c_corrected_sd_over_seeds": 0.001220343510937}
+#               method = "boot", B = 300), seeds 1..10 (R 4.2.2, rms 6.5-0); Dxy halved
+# to the C scale. Read from tests/r/survival.json (tests/r/survival.R).
+LUNG_RMS = r_ref("survival", "lung_rms_validate_boot")
 
 
 # ------------------------------------------------------------------------------ data

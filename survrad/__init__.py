@@ -1,7 +1,7 @@
 """survrad: survival modelling of multi-lesion radiomics in radio-immunotherapy.
 
 Import as ``import survrad as sr``. The public surface is listed in ``__all__``; the
-subpackages follow the layers of DESIGN.md section 2.
+subpackages follow the layers of docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ __all__ = [
     "check_int",
     "check_random_state",
     "close_matches",
+    "deprecated_attribute",
     "one_blas_thread",
+    "renamed_argument",
     "spawn_seeds",
     "warn_deprecated",
 ]
@@ -203,6 +205,36 @@ def check_fraction(name: str, value: Any, *, inclusive: bool = False) -> float:
         bounds = "[0, 1]" if inclusive else "(0, 1)"
         raise ValueError(f"{name} must be in {bounds}, got {value}.")
     return v
+
+
+def renamed_argument(owner: str, old: str, old_value: Any, new: str, new_value: Any, *,
+                     stacklevel: int = 3) -> Any:
+    """The value of an argument that was renamed: ``new_value``, or ``old_value`` (with a
+    :class:`~survrad.exceptions.SurvradDeprecationWarning`) when the old name was given.
+
+    ``old_value`` is None when the caller did not use the old name. ``stacklevel`` 3
+    points the warning at the caller of the function that calls this one.
+
+    Examples
+    --------
+    >>> renamed_argument("f", "conf_level", None, "ci_level", 0.9)
+    0.9
+    """
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{owner}({old}=...) is deprecated and will be removed in the next release: "
+                  f"use {new}= (same meaning).", SurvradDeprecationWarning,
+                  stacklevel=stacklevel)
+    return old_value
+
+
+def deprecated_attribute(obj: Any, old: str, new: str) -> Any:
+    """``getattr(obj, new)`` for the renamed attribute ``old``, with a
+    :class:`~survrad.exceptions.SurvradDeprecationWarning` pointing at the caller."""
+    warnings.warn(f"{type(obj).__name__}.{old} is deprecated and will be removed in the next "
+                  f"release: use .{new} (same meaning).", SurvradDeprecationWarning,
+                  stacklevel=3)
+    return getattr(obj, new)
 
 
 def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:

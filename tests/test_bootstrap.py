@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from rref import r_ref
 from sklearn.base import BaseEstimator, clone
 
 import survrad as sr
@@ -18,15 +19,14 @@ from survrad.exceptions import ResamplingError, StatisticalWarning
 from survrad.lesions import FeatureStatistics
 from survrad.models import CohortPipeline, CoxModel, SurvivalForest
 
-# R 4.2.2, survival 3.5-3, rms 6.5-0 (shared/reference/r_survival.json, references.R):
+# R 4.2.2, survival 3.5-3, rms 6.5-0; values read from tests/r/survival.json:
 #   lc <- lung[complete.cases(lung[, c("time","event","age","sex","ph.ecog")]), ]
-#   concordance(coxph(Surv(time, event) ~ age + sex + ph.ecog, data = lc))
-R_LUNG_C = 0.6371354930005
-#   f <- cph(Surv(time, event) ~ age + sex + ph.ecog, data = lc, x = TRUE, y = TRUE)
-#   mean over set.seed(1:10) of validate(f, method = "boot", B = 300)["Dxy", ] / 2 + 0.5
-R_LUNG_CORRECTED = 0.6286478595983
-R_LUNG_OPTIMISM = 0.008487633402201
-R_LUNG_CORRECTED_SD = 0.001220343510937   # spread of one B = 300 run across seeds
+#   lung_cox_efron: concordance(coxph(Surv(time, event) ~ age + sex + ph.ecog, data = lc))
+#   lung_rms_validate_boot: f <- cph(Surv(time, event) ~ age + sex + ph.ecog, data = lc,
+#     x = TRUE, y = TRUE); mean over set.seed(1:10) of validate(f, method = "boot",
+#     B = 300)["Dxy", ] / 2 (+ 0.5), its sd over the seeds, and the "Slope" row
+R_LUNG_C = r_ref("survival", "lung_cox_efron")["concordance"]
+RMS = r_ref("survival", "lung_rms_validate_boot")
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +54,19 @@ def test_lung_apparent_c_equals_r(lung, lung_boot) -> None:
 def test_lung_corrected_c_lands_where_rms_validate_lands(lung_boot) -> None:
     s = lung_boot.summary().set_index("metric").loc["c_index"]
     # one B = 300 run has Monte Carlo sd ~0.0012 (R's own spread across seeds): 4 sd
-    assert s["corrected"] == pytest.approx(R_LUNG_CORRECTED, abs=4 * R_LUNG_CORRECTED_SD + 1e-3)
-    assert s["optimism"] == pytest.approx(R_LUNG_OPTIMISM, abs=4 * R_LUNG_CORRECTED_SD + 1e-3)
+    # validate(f, B = 300)["Dxy", c("index.corrected", "optimism")] / 2, mean of 10 seeds
+    sd = RMS["c_corrected_sd_over_seeds"]
+    assert s["corrected"] == pytest.approx(RMS["c_corrected"], abs=4 * sd + 1e-3)
+    assert s["optimism"] == pytest.approx(RMS["c_optimism"], abs=4 * sd + 1e-3)
     assert s["ci_low"] < s["corrected"] < s["ci_high"]
     assert s["n_boot"] == 300 and s["n_failed"] == 0
 
 
 def test_lung_calibration_slope_shrinks_like_rms(lung_boot) -> None:
-    # rms::validate "Slope" index.corrected, mean over 10 seeds: 0.9427780328425
     s = lung_boot.summary().set_index("metric").loc["calibration_slope"]
     assert s["apparent"] == pytest.approx(1.0, abs=1e-6)
-    assert s["corrected"] == pytest.approx(0.94278, abs=0.03)
+    # validate(f, B = 300)["Slope", "index.corrected"], mean over 10 seeds
+    assert s["corrected"] == pytest.approx(RMS["slope_corrected"], abs=0.03)
     # the in-sample slope is 1 whatever the resample, so the interval follows the
     # out-of-sample slopes: it has a real width and holds the corrected value
     test = pd.Series(lung_boot.values("calibration_slope", "test"))

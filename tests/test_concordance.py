@@ -1,7 +1,8 @@
 """Harrell's and Uno's C: naive O(n^2) oracles, Hypothesis properties, R known answers.
 
-R values come from survival 3.5-3 (shared/reference/references.R, r_survival.json) and
-survival's own tests/concordance.R; the R call is written beside each assertion.
+R values are read from ``tests/r/survival.json`` (written by ``tests/r/survival.R`` with
+survival 3.5-3, including the known answers of survival's own concordance tests); the R
+call is written beside each assertion.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rref import r_ref
 
 import survrad._math.concordance as kernel
 from survrad.data.outcome import Surv
@@ -180,24 +182,25 @@ def test_agrees_with_lifelines_and_sksurv():
 
 
 # ---------------------------------------------------------------- R known answers
-AML_TIME = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161]
-AML_EVENT = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]
-AML_X = np.array([1, 6, 2, 7, 3, 7, 3, 8, 4, 4, 5])
+AML = r_ref("survival", "aml_maintained_concordance")
+AML_TIME, AML_EVENT, AML_X = AML["time"], AML["status"], np.array(AML["x"])
 
 
 def test_aml_maintained_known_answer():
-    # survival tests/concordance.R: tdata <- aml[aml$x == 'Maintained', ];
-    # tdata$x <- c(1,6,2,7,3,7,3,8,4,4,5); concordance(Surv(time, status) ~ x, tdata)
-    # -> concordant 24, discordant 14, tied.x 2, tied.y 0, C = 0.625 (x predicts LONGER
-    # survival there, so the risk score is -x). RELIABILITY.md #26.
+    # tdata <- aml[aml$x == 'Maintained', ]; tdata$x <- c(1,6,2,7,3,7,3,8,4,4,5)
+    # concordance(Surv(time, status) ~ x, tdata)$count and $concordance: x predicts LONGER
+    # survival there (reverse = FALSE), so the risk score is -x. docs/reliability.md #26.
+    n = AML["counts"]
     res = concordance_index(AML_TIME, AML_EVENT, -AML_X, return_counts=True)
-    assert res == ConcordanceCounts(concordant=24, discordant=14, tied_risk=2, tied_time=0,
-                                    comparable=40, c=0.625)
-    # survConcordance(Surv(time, status) ~ x, tdata)$stats[1:4] == c(14, 24, 2, 0):
-    # with x itself as the risk score the pairs swap.
+    assert res == ConcordanceCounts(
+        concordant=n["concordant"], discordant=n["discordant"], tied_risk=n["tied.x"],
+        tied_time=n["tied.y"] + n["tied.xy"], comparable=40, c=AML["concordance"])
+    assert res.c == 0.625      # the known answer of docs/reliability.md #26
+    # with x itself as the risk score the pairs swap
     swapped = concordance_index(AML_TIME, AML_EVENT, AML_X, return_counts=True)
-    assert (swapped.concordant, swapped.discordant, swapped.tied_risk) == (14, 24, 2)
-    assert swapped.c == pytest.approx(0.375)
+    assert (swapped.concordant, swapped.discordant, swapped.tied_risk) == (
+        n["discordant"], n["concordant"], n["tied.x"])
+    assert swapped.c == pytest.approx(1 - AML["concordance"])
 
 
 def test_r_tests_lots_of_ties_example():
@@ -217,17 +220,22 @@ def lung() -> pd.DataFrame:
 
 
 def test_lung_ph_ecog_counts_r(lung):
-    # survival tests/concordance.R: survConcordance(Surv(time, status) ~ ph.ecog, lung)
-    # $stats[1:4] == c(8392, 4258, 7137, 28) (agree, disagree, tied.risk, tied.time);
-    # the row with missing ph.ecog is dropped by R's na.action.
+    # concordance(Surv(time, status) ~ ph.ecog, lung, reverse = TRUE)$count (the pairs of
+    # survival's tests/concordance.R); the row with missing ph.ecog is dropped by R's
+    # na.action; R's tied.y and tied.xy pairs are survrad's tied_time.
+    ref = r_ref("survival", "lung_ph_ecog_concordance")
+    n = ref["counts"]
     d = lung.dropna(subset=["ph.ecog"])
+    assert len(d) == ref["n"]
     res = concordance_index(d["time"].to_numpy(), (d["status"] == 2).to_numpy(),
                             d["ph.ecog"].to_numpy(), return_counts=True)
     assert (res.concordant, res.discordant, res.tied_risk, res.tied_time) == (
-        8392, 4258, 7137, 28)
+        n["concordant"], n["discordant"], n["tied.x"], n["tied.y"] + n["tied.xy"])
+    assert res.c == pytest.approx(ref["concordance"], abs=1e-12)
 
 
-LUNG_COEF = [0.01106676456007, -0.5526123957036, 0.4637284753704]   # age, sex, ph.ecog
+LUNG = r_ref("survival", "lung_cox_efron")        # age, sex, ph.ecog
+LUNG_COEF = LUNG["coef"]
 
 
 def lung_cox_data(lung):
@@ -238,34 +246,35 @@ def lung_cox_data(lung):
 
 def test_lung_cox_concordance_r(lung):
     # lc <- lung complete cases; f <- coxph(Surv(time, status == 2) ~ age + sex + ph.ecog,
-    # lc, ties = "efron"); concordance(f)$concordance == 0.6371354930005
+    # lc, ties = "efron"); concordance(f)$concordance
     time, event, lp = lung_cox_data(lung)
-    assert time.size == 227
-    assert concordance_index(time, event, lp) == pytest.approx(0.6371354930005, abs=1e-9)
+    assert time.size == LUNG["n"]
+    assert concordance_index(time, event, lp) == pytest.approx(LUNG["concordance"], abs=1e-9)
 
 
-@pytest.mark.parametrize(("ties", "r_coef"), [
-    ("efron", LUNG_COEF),
-    ("breslow", [0.01104113634949, -0.5518895697876, 0.4629470405902]),
-])
-def test_lung_cox_model_predict_concordance_r(lung, ties, r_coef):
+@pytest.mark.parametrize(("ties", "case"), [("efron", "lung_cox_efron"),
+                                           ("breslow", "lung_cox_breslow")])
+def test_lung_cox_model_predict_concordance_r(lung, ties, case):
     # f <- coxph(Surv(time, status == 2) ~ age + sex + ph.ecog, lc, ties = ties);
-    # concordance(f)$concordance == 0.6371354930005 for ties = "efron" and "breslow"
-    # (references.R: lung_cox_efron, lung_cox_breslow). Here the risk is CoxModel's own
-    # predict, so the whole chain fit -> predict -> C is held to R.
+    # coef(f) and concordance(f)$concordance (the same C for "efron" and "breslow").
+    # Here the risk is CoxModel's own predict, so the whole chain fit -> predict -> C is
+    # held to R.
+    ref = r_ref("survival", case)
     d = lung.dropna(subset=["time", "status", "age", "sex", "ph.ecog"])
     X = d[["age", "sex", "ph.ecog"]]
     time, event = d["time"].to_numpy(float), (d["status"] == 2).to_numpy()
     model = CoxModel(ties=ties).fit(X, Surv.from_arrays(time=time, event=event))
-    np.testing.assert_allclose(model.coef_, r_coef, rtol=1e-8)
+    np.testing.assert_allclose(model.coef_, ref["coef"], rtol=1e-8)
     risk = model.predict(X)
-    assert concordance_index(time, event, risk) == pytest.approx(0.6371354930005, abs=1e-9)
+    assert concordance_index(time, event, risk) == pytest.approx(ref["concordance"], abs=1e-9)
 
 
 def test_lung_uno_concordance_r(lung):
-    # concordance(f, timewt = "n/G2")$concordance == 0.6261482952143
+    # concordance(f, timewt = "n/G2")$concordance
+    ref = r_ref("survival", "lung_uno_concordance")
     time, event, lp = lung_cox_data(lung)
-    assert uno_concordance_index(time, event, lp) == pytest.approx(0.6261482952143, abs=1e-9)
+    assert uno_concordance_index(time, event, lp) == pytest.approx(ref["concordance"],
+                                                                   abs=1e-9)
     # Explicit training data equal to the evaluation data changes nothing.
     assert uno_concordance_index(time, event, lp, train_time=time, train_event=event) == (
         uno_concordance_index(time, event, lp))
@@ -286,24 +295,25 @@ def test_lung_uno_vs_sksurv_ipcw(lung):
 
 
 def test_retinopathy_concordance_r():
-    # coxph(Surv(futime, status) ~ trt + age + cluster(id), retinopathy);
-    # concordance(f)$concordance == 0.5911130754063 (plain Harrell C over all pairs)
+    # f <- coxph(Surv(futime, status) ~ trt + age + cluster(id), retinopathy);
+    # coef(f) and concordance(f)$concordance (plain Harrell C over all pairs)
+    ref = r_ref("survival", "retinopathy_cox_cluster")
     d = load_dataset("retinopathy")
-    lp = d[["trt", "age"]].to_numpy(float) @ np.array([-0.7821488707343, 0.00403433769033])
+    lp = d[["trt", "age"]].to_numpy(float) @ np.array(ref["coef"])
     assert concordance_index(d["futime"].to_numpy(), d["status"].to_numpy(), lp) == (
-        pytest.approx(0.5911130754063, abs=1e-9))
+        pytest.approx(ref["concordance"], abs=1e-9))
 
 
 def test_veteran_concordance_r():
-    # coxph(Surv(time, status) ~ trt + karno + diagtime + age + prior + celltype, veteran)
-    # (reference level squamous); concordance(f)$concordance == 0.736029077692
+    # f <- coxph(Surv(time, status) ~ trt + karno + diagtime + age + prior + celltype,
+    # veteran) (reference level squamous); coef(f) and concordance(f)$concordance
+    ref = r_ref("survival", "veteran_cox")
     d = load_dataset("veteran")
-    coef = [0.2946028215077, -0.03281532619433, 8.132051304623e-05, -0.008706474945788,
-            0.007159360189511, 0.8615604627548, 1.196066374178, 0.4012916543307]
     cells = [(d["celltype"] == c).astype(float) for c in ("smallcell", "adeno", "large")]
     x = np.column_stack([d[c] for c in ("trt", "karno", "diagtime", "age", "prior")] + cells)
-    assert concordance_index(d["time"].to_numpy(), d["status"].to_numpy(), x @ coef) == (
-        pytest.approx(0.736029077692, abs=1e-9))
+    assert concordance_index(d["time"].to_numpy(), d["status"].to_numpy(),
+                             x @ np.array(ref["coef"])) == pytest.approx(ref["concordance"],
+                                                                        abs=1e-9)
 
 
 # ------------------------------------------------------------- inputs and alignment

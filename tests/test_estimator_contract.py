@@ -1,4 +1,4 @@
-"""The estimator contract of STYLE.md, checked on every public estimator at once.
+"""The estimator contract, checked on every public estimator at once.
 
 scikit-learn's rules (``doc/developers/develop.rst``): ``__init__`` only stores its
 arguments (no validation, no mutation, no other attribute); validation happens in ``fit``;

@@ -22,7 +22,7 @@ def _frame(n: int = 50, seed: int = 0) -> pd.DataFrame:
 # --------------------------------------------------------------------------- Standardize
 def test_standardize_matches_sklearn_and_uses_training_rows():
     X = _frame()
-    X["huge"] = 1e9 + np.random.default_rng(1).normal(size=len(X))  # RELIABILITY #24
+    X["huge"] = 1e9 + np.random.default_rng(1).normal(size=len(X))  # docs/reliability.md #24
     train, test = X.iloc[:30], X.iloc[30:]
     ours = Standardize().fit(train).transform(test)
     ref = StandardScaler().fit(train.to_numpy()).transform(test.to_numpy())
@@ -67,7 +67,7 @@ def test_variance_filter_rules():
         "ok": rng.normal(size=n),
         "const": np.full(n, 4.2),
         "tiny": 1.0 + rng.normal(0, 1e-6, n),            # variance 1e-12 <= 1e-8
-        "huge": 1e9 + rng.normal(size=n),                 # not constant (RELIABILITY #24)
+        "huge": 1e9 + rng.normal(size=n),                 # not constant (docs/reliability.md #24)
         "rare": np.r_[1.0, np.zeros(n - 1)],              # 59:1 ratio, 2 distinct of 60
         "binary": np.tile([0.0, 0.0, 0.0, 1.0], n // 4),  # 3:1 ratio
     })

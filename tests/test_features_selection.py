@@ -56,7 +56,7 @@ def test_score_test_matches_statsmodels(ties):
     rng = np.random.default_rng(1)
     n = 60
     X = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
-    X["d"] = X["d"] + 1e9  # extreme scale, RELIABILITY #24
+    X["d"] = X["d"] + 1e9  # extreme scale, docs/reliability.md #24
     time = rng.integers(1, 9, size=n).astype(float)  # many ties
     event = rng.random(n) < 0.6
     ours = cox_score_test(X, time, event, ties=ties)
@@ -173,7 +173,7 @@ def test_lasso_cv_selects_truth_and_is_reproducible():
     top2 = LassoCoxSelector(random_state=0, max_features=2).fit(X, y)
     largest = a.coef_.abs().sort_values(ascending=False, kind="stable").index[:2]
     assert list(top2.get_feature_names_out()) == [c for c in X.columns if c in largest]
-    # no censoring is valid (RELIABILITY #16)
+    # no censoring is valid (docs/reliability.md #16)
     all_events = Surv.from_arrays(time=y["time"], event=np.ones(len(y)))
     assert set(TRUE) <= set(LassoCoxSelector(random_state=0).fit(X, all_events)
                             .get_feature_names_out())

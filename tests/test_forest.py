@@ -218,7 +218,7 @@ def test_not_fitted_and_bad_params(data):
         SurvivalForest(n_estimators=2).fit(X, y[:-1])
 
 
-# ----------------------------------------------------------------- RELIABILITY.md cases
+# ----------------------------------------------------------------- docs/reliability.md cases
 def test_float32_collapse_refused_without_standardize(data):
     """#24: 1e9 + N(0, 1) collapses to one float32 value; refused, named."""
     X, y, _ = data

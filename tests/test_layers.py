@@ -1,4 +1,4 @@
-"""A module imports only from its own or lower layers (DESIGN.md section 2)."""
+"""A module imports only from its own or lower layers (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def layer_of(module: str) -> int:
         if inside and (best is None or len(prefix) > len(best[0])):
             best = (prefix, layer)
     if best is None:
-        raise KeyError(f"{module} has no layer: add it to LAYERS and to DESIGN.md")
+        raise KeyError(f"{module} has no layer: add it to LAYERS and to docs/architecture.md")
     return best[1]
 
 

@@ -1,6 +1,6 @@
 """Metrics against riskRegression (R), scikit-survival, statsmodels and simulated truth.
 
-R values: shared/reference/references.R -> r_survival.json, entry lung_score_km:
+R values: ``tests/r/survival.json`` (written by ``tests/r/survival.R``), case lung_score_km:
 Score(list(cox = f_e), Surv(time, event) ~ 1, data = lc, times = c(180, 365, 540),
 metrics = c("auc", "brier"), cens.model = "km", null.model = TRUE) with
 f_e <- coxph(Surv(time, event) ~ age + sex + ph.ecog, lc, ties = "efron"), lc = lung
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rref import r_ref
 
 from survrad.data.outcome import Surv
 from survrad.datasets import load_dataset
@@ -27,11 +28,12 @@ from survrad.evaluation import (
 )
 from survrad.exceptions import SchemaError
 
-LUNG_COEF = np.array([0.01106676456007, -0.5526123957036, 0.4637284753704])  # coef(f_e)
-TIMES = np.array([180.0, 365.0, 540.0])
-R_AUC = [0.6980249657694, 0.6473976600154, 0.6663484541191]      # sc$AUC$score, cox
-R_BRIER = [0.1786855402642, 0.2255963093128, 0.1779318462706]    # sc$Brier$score, cox
-R_BRIER_NULL = [0.199442558768, 0.242086910302, 0.1907441421187]  # "Null model" (KM)
+LUNG_COEF = np.array(r_ref("survival", "lung_cox_efron")["coef"])  # coef(f_e)
+SCORE = r_ref("survival", "lung_score_km")
+TIMES = np.array(SCORE["times"], dtype=float)
+R_AUC = SCORE["auc"]                  # sc$AUC$score, model "cox"
+R_BRIER = SCORE["brier"]              # sc$Brier$score, model "cox"
+R_BRIER_NULL = SCORE["brier_null"]    # sc$Brier$score, "Null model" (Kaplan-Meier)
 
 
 def efron_cumhaz(time, event, lp, at):
@@ -61,11 +63,15 @@ def lung_cox():
 
 def test_time_dependent_auc_matches_riskregression(lung_cox):
     y, lp, _ = lung_cox
+    # Score(list(cox = f_e), Surv(time, event) ~ 1, lc, times, metrics = "auc",
+    #       cens.model = "km")$AUC$score
     np.testing.assert_allclose(time_dependent_auc(y, y, lp, TIMES), R_AUC, atol=1e-9)
 
 
 def test_brier_matches_riskregression(lung_cox):
     y, _, surv = lung_cox
+    # Score(list(cox = f_e), Surv(time, event) ~ 1, lc, times, metrics = "brier",
+    #       cens.model = "km", null.model = TRUE)$Brier$score (models "cox", "Null model")
     np.testing.assert_allclose(brier_score(y, y, surv, TIMES), R_BRIER, atol=1e-9)
     km = kaplan_meier(y["time"], y["event"]).survival_at(TIMES)
     null = np.tile(km, (y.size, 1))
@@ -257,3 +263,16 @@ def test_calibration_slope_binary_known_truth():
 def test_binary_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_calibration_conf_level_is_a_deprecated_name_of_ci_level(lung_cox):
+    from survrad.exceptions import SurvradDeprecationWarning
+
+    y, _, surv = lung_cox
+    new = calibration(y, surv[:, 1], TIMES[1], n_groups=3, ci_level=0.9)
+    with pytest.warns(SurvradDeprecationWarning, match=r"calibration\(conf_level=\.\.\.\)"):
+        old = calibration(y, surv[:, 1], TIMES[1], n_groups=3, conf_level=0.9)
+    np.testing.assert_array_equal(old.observed_lower, new.observed_lower)
+    assert old.ci_level == 0.9
+    with pytest.warns(SurvradDeprecationWarning, match=r"SurvivalCalibration\.conf_level"):
+        assert new.conf_level == 0.9

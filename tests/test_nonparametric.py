@@ -1,7 +1,7 @@
 """Kaplan-Meier, log-rank and RMST against R's survival (3.5-3) and independent oracles.
 
-R values: shared/reference/references.R -> r_survival.json (copied here, the R call beside
-each assertion). lung: all 228 rows, event = status == 2, groups sex 1 (male) / 2.
+R values: ``tests/r/survival.json`` (written by ``tests/r/survival.R``), the R call beside
+each assertion. lung: all 228 rows, event = status == 2, groups sex 1 (male) / 2.
 """
 
 from __future__ import annotations
@@ -9,36 +9,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from rref import r_ref
+from scipy import stats
 
 from survrad.datasets import load_dataset
 from survrad.evaluation import censoring_survival, kaplan_meier, logrank_test, rmst
 from survrad.exceptions import SchemaError
 
-TIMES = [100, 200, 365, 500, 730]
 # km <- survfit(Surv(time, event) ~ sex, data = lung, conf.type = "log")
-# sm <- summary(km, times = c(100, 200, 365, 500, 730))
-R_KM = {
-    1: {"surv": [0.8260869565217, 0.6073072354172, 0.3360878346394, 0.2232116893343,
-                 0.07812409126702],
-        "lower": [0.7652075661852, 0.5308620061815, 0.2609005037897, 0.1568707133452,
-                  0.03904373549716],
-        "upper": [0.8918098694938, 0.6947607361148, 0.4329429454978, 0.3176084126413,
-                  0.1563214574267],
-        "n_risk": [114, 78, 35, 20, 7],
-        # summary(km)$table[, c("median", "0.95LCL", "0.95UCL")]
-        "median": (270, 212, 310),
-        # summary(survfit(Surv(time, event) ~ sex, lung), rmean = 730)$table
-        "rmst": (311.117765899007, 19.301718793631)},
-    2: {"surv": [0.9220883534137, 0.7945934894877, 0.5264630301859, 0.4110461351067,
-                 0.1872324979051],
-        "lower": [0.8682946833224, 0.7141948117272, 0.4214863408291, 0.3049929219401,
-                  0.09777018187844],
-        "upper": [0.9792147157319, 0.8840428454099, 0.6575855379022, 0.5539765451321,
-                  0.3585552118063],
-        "n_risk": [82, 66, 30, 21, 6],
-        "median": (426, 348, 550),
-        "rmst": (434.705208026645, 27.247595321865)},
-}
+# sm <- summary(km, times = c(100, 200, 365, 500, 730)): surv, lower, upper, n.risk per
+# stratum; summary(km)$table[, c("median", "0.95LCL", "0.95UCL")]
+KM = r_ref("survival", "lung_km_by_sex")
+TIMES = sorted(set(KM["time"]))
+# summary(survfit(Surv(time, event) ~ sex, lung), rmean = 730)$table[, c("rmean", "se(rmean)")]
+RMST = r_ref("survival", "lung_rmst730_by_sex")
+
+
+def r_km(sex: int) -> dict:
+    """The rows of stratum ``sex=<sex>`` of the R summary, and its median and RMST."""
+    rows = [i for i, s in enumerate(KM["strata"]) if s == f"sex={sex}"]
+    out = {key: [KM[key][i] for i in rows] for key in ("surv", "lower95", "upper95", "n_risk")}
+    k = sex - 1
+    out["median"] = (KM["median"][k], KM["median_lower95"][k], KM["median_upper95"][k])
+    out["rmst"] = (RMST["rmst"][k], RMST["se"][k])
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +51,10 @@ def _by_sex(lung, sex):
 def test_km_by_sex_matches_r(lung, sex):
     km = kaplan_meier(*_by_sex(lung, sex))
     sm = km.summary(TIMES)
-    ref = R_KM[sex]
+    ref = r_km(sex)      # summary(survfit(...), times)[strata == sex]; $table medians
     np.testing.assert_allclose(sm["survival"], ref["surv"], rtol=1e-6)
-    np.testing.assert_allclose(sm["lower"], ref["lower"], rtol=1e-6)
-    np.testing.assert_allclose(sm["upper"], ref["upper"], rtol=1e-6)
+    np.testing.assert_allclose(sm["lower"], ref["lower95"], rtol=1e-6)
+    np.testing.assert_allclose(sm["upper"], ref["upper95"], rtol=1e-6)
     assert sm["n_risk"].tolist() == ref["n_risk"]
     med = km.median()
     assert (med.median, med.lower, med.upper) == ref["median"]
@@ -68,21 +62,23 @@ def test_km_by_sex_matches_r(lung, sex):
 
 @pytest.mark.parametrize("sex", [1, 2])
 def test_rmst_by_sex_matches_r(lung, sex):
-    res = rmst(*_by_sex(lung, sex), tau=730)
-    assert res.rmst == pytest.approx(R_KM[sex]["rmst"][0], rel=1e-6)
-    assert res.se == pytest.approx(R_KM[sex]["rmst"][1], rel=1e-6)
+    # summary(survfit(Surv(time, event) ~ sex, lung), rmean = 730)$table
+    res = rmst(*_by_sex(lung, sex), tau=RMST["tau"])
+    assert res.rmst == pytest.approx(r_km(sex)["rmst"][0], rel=1e-6)
+    assert res.se == pytest.approx(r_km(sex)["rmst"][1], rel=1e-6)
 
 
 def test_logrank_sex_matches_r(lung):
-    # survdiff(Surv(time, event) ~ sex, data = lung)$chisq == 10.326741954886;
-    # 1 - pchisq(chisq, 1) == 0.001311164520356
+    # survdiff(Surv(time, event) ~ sex, data = lung)$chisq; 1 - pchisq(chisq, 1)
+    ref = r_ref("survival", "lung_logrank_sex")
     res = logrank_test(lung["time"], (lung["status"] == 2).to_numpy(), lung["sex"])
-    assert res.chisq == pytest.approx(10.326741954886, rel=1e-6)
-    assert res.p == pytest.approx(0.001311164520356, rel=1e-6)
-    assert res.df == 1
+    assert res.chisq == pytest.approx(ref["chisq"], rel=1e-6)
+    assert res.p == pytest.approx(ref["p"], rel=1e-6)
+    assert res.df == ref["df"]
     assert res.groups == (1, 2)
     assert res.observed.sum() == pytest.approx(res.expected.sum())
-    assert res.to_frame()["n"].tolist() == [138, 90]
+    # table(lung$sex)
+    assert res.to_frame()["n"].tolist() == r_ref("survival", "lung_events_by_sex")["n"]
 
 
 def test_logrank_three_groups_matches_sksurv():
@@ -140,7 +136,7 @@ def test_plain_ci_and_small_example_by_hand():
     np.testing.assert_allclose(km.survival, [0.8, 0.6, 0.3, 0.3])
     se = 0.6 * np.sqrt(1 / 20 + 1 / 12)
     assert km.std_err[1] == pytest.approx(se)
-    assert km.lower[1] == pytest.approx(0.6 - 1.959963984540054 * se)
+    assert km.lower[1] == pytest.approx(0.6 - stats.norm.ppf(0.975) * se)
     assert km.n_risk.tolist() == [5, 4, 2, 1] and km.n_censor.tolist() == [0, 1, 0, 1]
 
 
@@ -189,3 +185,19 @@ def test_censoring_survival_tie_convention():
 def test_bad_inputs_raise(call, match):
     with pytest.raises((ValueError, SchemaError), match=match):
         call()
+
+
+def test_conf_level_is_a_deprecated_name_of_ci_level():
+    from survrad.exceptions import SurvradDeprecationWarning
+
+    time, event = [5, 8, 8, 12, 20], [1, 1, 0, 1, 0]
+    new = kaplan_meier(time, event, ci_level=0.9)
+    with pytest.warns(SurvradDeprecationWarning, match=r"kaplan_meier\(conf_level=\.\.\.\).*"
+                                                       r"use ci_level="):
+        old = kaplan_meier(time, event, conf_level=0.9)
+    np.testing.assert_array_equal(old.lower, new.lower)
+    assert old.ci_level == new.ci_level == 0.9
+    with pytest.warns(SurvradDeprecationWarning, match=r"KaplanMeier\.conf_level"):
+        assert new.conf_level == 0.9
+    with pytest.warns(SurvradDeprecationWarning, match=r"MedianSurvival\.conf_level"):
+        assert new.median().conf_level == 0.9

@@ -1,6 +1,6 @@
 """Survival outcomes: Surv.from_arrays, Surv.from_frame, check_y_survival, check_event hints.
 
-from_arrays and from_frame must apply the same checks and warnings (RELIABILITY.md #8-#12),
+from_arrays and from_frame must apply the same checks and warnings (docs/reliability.md #8-#12),
 and their output must be accepted by scikit-survival as is.
 """
 

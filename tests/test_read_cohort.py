@@ -180,7 +180,7 @@ def test_columns_mapping_with_bad_volume_is_checked() -> None:
 ], ids=["volume", "center", "ColumnNames", "irradiated", "timepoint"])
 def test_mapped_role_naming_a_missing_column_is_an_error(columns, table: str, name: str,
                                                          close: str) -> None:
-    """RELIABILITY #1: a column requested by role is never silently ignored."""
+    """docs/reliability.md #1: a column requested by role is never silently ignored."""
     role = next(iter(columns)) if isinstance(columns, dict) else "center"
     with pytest.raises(SchemaError, match=rf"\[{table}\] column '{name}': role '{role}': "
                                           rf"column '{name}' not found\. Available columns: "

@@ -1,4 +1,4 @@
-"""RELIABILITY.md cases #1-#19 and #25 (data set part): one parametrised test per case.
+"""docs/reliability.md cases #1-#19 and #25 (data set part): one parametrised test per case.
 
 Each case builds a small bad input (in-memory DataFrame or a CSV written to tmp_path),
 calls ``read_cohort`` and matches the message and the ``column`` / ``ids`` / ``values``

@@ -9,6 +9,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 import pytest
+from rref import r_ref
 from scipy import stats
 
 import survrad as sr
@@ -117,20 +118,28 @@ def exact_fisher(table):
 # ----------------------------------------------------------------- Table 1 on lung (R)
 def test_lung_medians_and_logrank_match_r(lung):
     t1 = table_one(lung, by="sex", endpoint_time_unit="days")
-    # R: print(survfit(Surv(time, status) ~ 1, data = lung)) -> 310 (285, 363)
+    # R: summary(survfit(Surv(time, event) ~ 1, data = lung))$table: median and 95% CI
+    overall = r_ref("survival", "lung_km_overall")
     row = _cell(t1, "os", "median_survival", "Overall")
-    assert (row["value"], row["low"], row["high"]) == (310, 285, 363)
-    # R: survfit(Surv(time, event) ~ sex, lung): medians 270 [212, 310], 426 [348, 550]
-    for group, expected in (("sex=1", (270, 212, 310)), ("sex=2", (426, 348, 550))):
+    assert (row["value"], row["low"], row["high"]) == (
+        overall["median"], overall["median_lower95"], overall["median_upper95"])
+    # R: summary(survfit(Surv(time, event) ~ sex, lung))$table: medians and 95% CIs
+    km = r_ref("survival", "lung_km_by_sex")
+    for k, group in enumerate(("sex=1", "sex=2")):
         row = _cell(t1, "os", "median_survival", group)
-        assert (row["value"], row["low"], row["high"]) == expected
+        assert (row["value"], row["low"], row["high"]) == (
+            km["median"][k], km["median_lower95"][k], km["median_upper95"][k])
         assert row["unit"] == "days"
-    # R: survdiff(Surv(time, event) ~ sex, lung): chisq 10.3267, p = 0.001311164520356
+    # R: survdiff(Surv(time, event) ~ sex, lung); 1 - pchisq(chisq, 1)
     row = _overall(t1, "os", "median_survival")
     assert row["test"] == "log-rank"
-    assert row["p"] == pytest.approx(0.001311164520356, rel=1e-9)
-    # R: table(lung$sex, lung$status): 112 and 53 deaths of 138 and 90 patients
-    for group, n, d in (("Overall", 228, 165), ("sex=1", 138, 112), ("sex=2", 90, 53)):
+    assert row["p"] == pytest.approx(r_ref("survival", "lung_logrank_sex")["p"], rel=1e-9)
+    # R: table(lung$sex, lung$status): deaths and patients per sex
+    by_sex = r_ref("survival", "lung_events_by_sex")
+    counts = [("Overall", overall["n"], overall["events"])] + [
+        (f"sex={s}", n, d) for s, n, d in zip(by_sex["sex"], by_sex["n"], by_sex["events"],
+                                            strict=True)]
+    for group, n, d in counts:
         row = _cell(t1, "os", "events", group)
         assert (row["n"], row["value"]) == (n, d)
         assert row["percent"] == pytest.approx(100 * d / n)
@@ -339,12 +348,14 @@ def test_format_p():
 
 
 # ---------------------------------------------------------------------- coefficients
-# R: coxph(Surv(time, event) ~ age + sex + ph.ecog, data = lung complete cases, efron)
-R_TERMS = ["age", "sex", "ph.ecog"]
-R_COEF = [0.01106676456007, -0.5526123957036, 0.4637284753704]
-R_SE = [0.009267411013701, 0.1677390537873, 0.113577266162]
-R_LOWER = [0.9929280971699, 0.4142130185492, 1.272675177774]
-R_UPPER = [1.029661962242, 0.7994351273871, 1.986423581288]
+# R: coxph(Surv(time, event) ~ age + sex + ph.ecog, data = lung complete cases, efron):
+# terms, coef, sqrt(diag(vcov)), summary()$conf.int[, c("lower .95", "upper .95")]
+LUNG_COX = r_ref("survival", "lung_cox_efron")
+R_TERMS = LUNG_COX["terms"]
+R_COEF = LUNG_COX["coef"]
+R_SE = LUNG_COX["se"]
+R_LOWER = LUNG_COX["hr_lower95"]
+R_UPPER = LUNG_COX["hr_upper95"]
 
 
 def test_coefficient_table_computes_wald_intervals_as_r():
@@ -421,7 +432,7 @@ def _awkward_frame():
     rng = np.random.default_rng(0)
     x = rng.normal(size=300) * 10.0 ** rng.integers(-300, 300, 300)
     x = np.concatenate([x, [np.nan, np.inf, -np.inf, -0.0, 0.1, 1 / 3, 5e-324,
-                            1.7976931348623157e308, 2.0**-1074 * 3, 1e16 + 2]])
+                            np.finfo(float).max, 2.0**-1074 * 3, 1e16 + 2]])
     n = x.size
     return pd.DataFrame({"x": x, "y": x[::-1] * 0.7,
                          "i": np.arange(n, dtype=np.int64) * 10**12,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from rref import r_ref
 
 from survrad.cli import main
 from survrad.reporting.writer import numerical_platform, package_versions
@@ -67,37 +68,34 @@ def test_committed_lung_report_is_reproduced(tmp_path: Path) -> None:
 
 
 def test_committed_lung_report_holds_r_values() -> None:
-    """reports/lung against R 4.2.2 / survival 3.5-3 / rms 6.5-0 / riskRegression
-    (shared/reference/r_survival.json, references.R):
-
-    R: lc <- lung[complete.cases(lung[, c("time","status","age","sex","ph.ecog")]), ]
-       fit <- coxph(Surv(time, status == 2) ~ age + sex + ph.ecog, data = lc)  # Efron
-       coef(fit); sqrt(diag(vcov(fit))); concordance(fit)
-       validate(cph(..., x = TRUE, y = TRUE), B = 300), mean over seeds 1:10: corrected
-         C = Dxy / 2 + 0.5 = 0.6286478595983 (sd of one run over seeds 0.00122)
-       Score(list(fit), Surv(time, event) ~ 1, data = lc, times = c(180, 365, 540),
-             metrics = c("auc", "brier"), cens.model = "km")     # in-sample
-    """
+    """reports/lung against R 4.2.2 / survival 3.5-3 / rms 6.5-0 / riskRegression, the
+    values read from tests/r/survival.json (tests/r/survival.R) with the R call beside
+    each assertion; lc = complete cases of time, status, age, sex, ph.ecog."""
     res = pd.read_json(REPORTS / "lung" / "results.json").set_index("metric")
-    assert res.loc["c_index", "apparent"] == pytest.approx(0.6371354930005, abs=1e-9)
-    assert res.loc["c_index", "corrected"] == pytest.approx(0.6286478595983,
-                                                            abs=4 * 0.001220343510937 + 1e-3)
+    # lung_cox_efron: concordance(coxph(Surv(time, status == 2) ~ age + sex + ph.ecog, lc))
+    cox = r_ref("survival", "lung_cox_efron")
+    assert res.loc["c_index", "apparent"] == pytest.approx(cox["concordance"], abs=1e-9)
+    # lung_rms_validate_boot: validate(cph(..., x = TRUE, y = TRUE), B = 300)["Dxy", ],
+    # mean over seeds 1:10, halved to the C scale; tolerance: 4 sd of one run over seeds
+    rms = r_ref("survival", "lung_rms_validate_boot")
+    assert res.loc["c_index", "corrected"] == pytest.approx(
+        rms["c_corrected"], abs=4 * rms["c_corrected_sd_over_seeds"] + 1e-3)
     assert res.loc["c_index", "n_boot"] == 300
     assert res["n_failed"].eq(0).all()
-    for h, auc, brier in zip([180, 365, 540], [0.6980249657694, 0.6473976600154,
-                                                0.6663484541191],
-                             [0.1786855402642, 0.2255963093128, 0.1779318462706], strict=True):
-        assert res.loc[f"td_auc@{h}", "apparent"] == pytest.approx(auc, abs=1e-9)
-        assert res.loc[f"brier@{h}", "apparent"] == pytest.approx(brier, abs=1e-9)
+    # lung_score_km: Score(list(fit), Surv(time, event) ~ 1, data = lc,
+    #   times = c(180, 365, 540), metrics = c("auc", "brier"), cens.model = "km"), in-sample
+    score = r_ref("survival", "lung_score_km")
+    for h, auc, brier in zip(score["times"], score["auc"], score["brier"], strict=True):
+        assert res.loc[f"td_auc@{h:g}", "apparent"] == pytest.approx(auc, abs=1e-9)
+        assert res.loc[f"brier@{h:g}", "apparent"] == pytest.approx(brier, abs=1e-9)
     coef = pd.read_csv(REPORTS / "lung" / "tables" / "coefficients_os_patient_cox.csv",
                        index_col="term")
-    r_coef = [0.01106676456007, -0.5526123957036, 0.4637284753704]
-    r_se = [0.009267411013701, 0.1677390537873, 0.113577266162]
+    # coef(fit); sqrt(diag(vcov(fit)))
     assert coef.index.tolist() == ["age", "sex", "ph_ecog"]
-    pd.testing.assert_series_equal(coef["coef"], pd.Series(r_coef, index=coef.index,
+    pd.testing.assert_series_equal(coef["coef"], pd.Series(cox["coef"], index=coef.index,
                                                            name="coef"), rtol=1e-5)
-    pd.testing.assert_series_equal(coef["se"], pd.Series(r_se, index=coef.index, name="se"),
-                                   rtol=1e-4)
+    pd.testing.assert_series_equal(coef["se"], pd.Series(cox["se"], index=coef.index,
+                                                         name="se"), rtol=1e-4)
 
 
 def test_reports_readme_names_the_command_of_every_report() -> None:

@@ -15,7 +15,7 @@ identical and only the survival mechanism changes (a paired design). In each sce
 the pipelines of ``analyses/compare_strategies/compare.py`` (clinical-only and burden-only
 baselines, strategies A-F, all with the same penalised Cox) plus ``H_heterogeneity`` (the
 dispersion and pairwise-dissimilarity features of :class:`survrad.lesions.Heterogeneity`,
-a dedicated strategy of DESIGN.md section 3 outside A-F) are validated on the same
+a dedicated strategy of docs/architecture.md outside A-F) are validated on the same
 patient bootstrap resamples, as comparisons of aggregation methods in the multi-lesion
 radiomics literature do: one model, one validation scheme, only the aggregation varies.
 

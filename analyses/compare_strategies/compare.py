@@ -1,6 +1,6 @@
 """Compare the multi-lesion strategies A-F and two baselines on one simulated cohort.
 
-DESIGN.md section 3 (Fig. 3 of Sun et al. 2022): every comparison of lesion aggregation
+docs/architecture.md (Fig. 3 of Sun et al. 2022): every comparison of lesion aggregation
 strategies also reports a clinical-only and a burden-only baseline. This analysis
 
 1. simulates a metastatic radio-immunotherapy cohort in which overall survival is driven
@@ -176,7 +176,7 @@ def strategy_pipelines(model: CoxModel | None = None, *, random_state: int = 0
         "C_statistics": FeatureStatistics(stats=("mean", "max")),
         "D_lesion_response": LesionResponseAggregation(),
         # lesion-level ridge Cox, as in the demo study: 32 lesion features for ~180
-        # patient events is below 10 events per feature (RELIABILITY #22). The penalty has
+        # patient events is below 10 events per feature (docs/reliability.md #22). The penalty has
         # glmnet's scale (issue 11): 0.1 / 300 is the former 0.1 on the total weighted
         # log likelihood for the 300 patients of the analysis
         "E_lesion_risk": LesionRiskAggregation(penalty=0.1 / 300),

@@ -5,7 +5,7 @@
 # DATA.csv has columns time, event (0/1) and the predictors: every other column is a
 # predictor. The formula is written out (Surv(time, event) ~ f0 + f1 + ...) because
 # rms's cph() does not accept `~ .`. set.seed(SEED) is called just before cph(), as in
-# shared/reference/references.R, so a seed gives the same resamples there and here.
+# tests/r/survival.R, so a seed gives the same resamples there and here.
 #
 # Prints one line of JSON: wall and CPU seconds of cph() + validate() alone (R start-up,
 # package loading and reading the CSV excluded), the apparent, optimism and corrected

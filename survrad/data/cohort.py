@@ -30,7 +30,7 @@ RESAMPLE_SEP = "#"
 
 @dataclasses.dataclass(frozen=True)
 class ColumnNames:
-    """Names of the special columns (DESIGN.md section 1); override any of them."""
+    """Names of the special columns (docs/data.md); override any of them."""
 
     patient_id: str = "patient_id"
     lesion_id: str = "lesion_id"
@@ -93,7 +93,7 @@ class Cohort:
     SchemaError
         ``patients`` not indexed by ``patient_id`` or with duplicate ids; a lesion table
         without the id columns, or with lesions of patients absent from ``patients``
-        (RELIABILITY.md #6; :func:`survrad.read_cohort` can exclude them on request).
+        (docs/reliability.md #6; :func:`survrad.read_cohort` can exclude them on request).
 
     Attributes
     ----------
@@ -157,7 +157,7 @@ class Cohort:
             self._check_no_orphans()
 
     def _check_no_orphans(self) -> None:
-        """Every lesion belongs to a patient of the patient table (RELIABILITY.md #6)."""
+        """Every lesion belongs to a patient of the patient table (docs/reliability.md #6)."""
         pid, lid = self.columns.patient_id, self.columns.lesion_id
         orphan = ~self.lesions[pid].isin(self.patients.index).to_numpy()
         if orphan.any():

@@ -1,6 +1,6 @@
 """Read patient and lesion tables into a validated :class:`~survrad.data.cohort.Cohort`.
 
-Layer 1. Every check of RELIABILITY.md #1-#19 and #25 (data part) runs here, before any
+Layer 1. Every check of docs/reliability.md #1-#19 and #25 (data part) runs here, before any
 modelling library sees the data. Nothing is dropped or filled unless asked
 (``drop_missing_time``, ``exclude_orphan_lesions``), and then every excluded row is listed
 in ``Cohort.excluded`` with its reason.
@@ -49,7 +49,7 @@ OUTCOME_COLUMNS = ("best_response",)
 #: Column roles (fields of :class:`ColumnNames`) that belong to the patient table; every
 #: other role belongs to the lesion table.
 PATIENT_ROLES = ("patient_id", "center", "split")
-#: Lesion column roles that are not radiomic features (DESIGN.md section 1: ids, timepoint,
+#: Lesion column roles that are not radiomic features (docs/data.md: ids, timepoint,
 #: organ, volume, diameters, target flag, irradiation, dose, lesion outcomes; scan date and
 #: time, nodal short axis of a longitudinal table, :mod:`survrad.data.scans`). A feature
 #: glob never matches them; an exact name may still select a size or dose column.
@@ -96,7 +96,7 @@ def read_table(source: Source, *, name: str = "table", id_columns: Sequence[str]
     SchemaError
         Missing or empty file, zero data rows, a single column (wrong delimiter, with the
         likely delimiter), rows with a wrong number of fields, duplicate column names,
-        missing id columns, missing ids (RELIABILITY.md #1-#3).
+        missing id columns, missing ids (docs/reliability.md #1-#3).
 
     Notes
     -----
@@ -199,7 +199,7 @@ def candidate_lesion_features(source: Source, *, columns: Mapping[str, str] | Co
                               | None = None, sep: str | None = None) -> list[str]:
     """Every lesion column that is not a role column (:data:`LESION_ROLES`).
 
-    DESIGN.md section 1: a lesion table holds ids, organ, volume, diameters, irradiation,
+    docs/data.md: a lesion table holds ids, organ, volume, diameters, irradiation,
     dose, lesion outcomes and radiomic features, so whatever is not a role is a feature.
     ``survrad check`` validates these when no ``--lesion-features`` are named, so that a
     stray ``"<0.5"`` cell is never left unchecked.
@@ -431,7 +431,7 @@ def read_cohort(
     Raises
     ------
     SchemaError
-        Any case of RELIABILITY.md #1-#19 and #25, naming the file, column, ids and
+        Any case of docs/reliability.md #1-#19 and #25, naming the file, column, ids and
         values; a mapped column role whose column is missing (with the available
         columns and close matches). Longitudinal tables (:mod:`survrad.data.scans`):
         scan dates that do not parse (raw strings shown), a scan without a date or time
@@ -564,7 +564,7 @@ def _column_names(columns: Mapping[str, str] | ColumnNames | None,
 
 def _check_mapped_roles(mapped: Mapping[str, str], ptab: pd.DataFrame,
                         ltab: pd.DataFrame | None, st: _Reading) -> None:
-    """A role mapped explicitly must name an existing column (RELIABILITY.md #1)."""
+    """A role mapped explicitly must name an existing column (docs/reliability.md #1)."""
     for role, name in mapped.items():
         if role in ("patient_id", "lesion_id"):
             continue  # id columns: required, already checked by read_table

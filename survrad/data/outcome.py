@@ -2,7 +2,7 @@
 
 A survival outcome is a numpy structured array with fields ``event`` (bool) and ``time``
 (float64), the layout scikit-survival accepts directly. :class:`Surv` builds one from
-arrays or a DataFrame after the checks of RELIABILITY.md #8-#16.
+arrays or a DataFrame after the checks of docs/reliability.md #8-#16.
 
 A counting-process outcome (R's ``Surv(start, stop, event)``: one row per interval
 ``(start, stop]`` of a subject, time-varying covariates constant within a row) has the
@@ -76,7 +76,7 @@ def check_time(
     Raises
     ------
     SchemaError
-        Missing, non-numeric, infinite or negative times (RELIABILITY.md #8-#10).
+        Missing, non-numeric, infinite or negative times (docs/reliability.md #8-#10).
 
     Examples
     --------
@@ -158,7 +158,7 @@ def check_event(
     ------
     SchemaError
         Any code outside {0, 1}, with a hint for 1/2 (R/SAS) and 0/1/2 (competing-risk)
-        coding (RELIABILITY.md #11-#12).
+        coding (docs/reliability.md #11-#12).
 
     Examples
     --------
@@ -237,7 +237,7 @@ def event_sufficiency(
     column: str = "event",
     file: str | None = None,
 ) -> list[str]:
-    """Check there is enough information to fit a survival model (RELIABILITY #13-#16).
+    """Check there is enough information to fit a survival model (docs/reliability.md #13-#16).
 
     Raises on zero or one event, all times tied, or fewer than 3 distinct event times;
     warns (:class:`StatisticalWarning`) on fewer than 10 events or fewer than 10 events
@@ -324,7 +324,7 @@ class Surv:
         Warns
         -----
         DataWarning
-            A survival time equal to 0 (allowed, RELIABILITY.md #10), naming the ids.
+            A survival time equal to 0 (allowed, docs/reliability.md #10), naming the ids.
         SurvradDeprecationWarning
             Positional ``time, event``.
 
@@ -551,7 +551,7 @@ def _check_lengths(**arrays: Any) -> None:
 
 def _structured(t: np.ndarray, e: np.ndarray, ids: Sequence[Any] | None,
                 label: str) -> np.ndarray:
-    """The Surv array, warning about time 0 (allowed, RELIABILITY.md #10)."""
+    """The Surv array, warning about time 0 (allowed, docs/reliability.md #10)."""
     import warnings
 
     zero = t == 0

@@ -1,4 +1,4 @@
-"""Schema checks for patient and lesion tables (layer 1; RELIABILITY.md #1-#7, #17-#19, #25).
+"""Schema checks for patient and lesion tables (layer 1; docs/reliability.md #1-#7, #17-#19, #25).
 
 Each function checks one thing, raises :class:`~survrad.exceptions.SchemaError` naming the
 file, the column, the offending ids (first 10 and a count) and values, or warns with a
@@ -38,7 +38,7 @@ __all__ = [
     "warn_patients_without_lesions",
 ]
 
-#: Smallest number of patients a cohort may have (RELIABILITY.md #25). Below 10 patients a
+#: Smallest number of patients a cohort may have (docs/reliability.md #25). Below 10 patients a
 #: survival model, a C-index or a bootstrap is meaningless; the event checks
 #: (:func:`survrad.data.outcome.event_sufficiency`) add their own limits on events.
 MIN_PATIENTS = 10
@@ -90,7 +90,7 @@ def _missing_message(name: str, columns: Sequence[str], what: str) -> str:
 
 def check_columns(df: pd.DataFrame, required: Iterable[str], *, file: str,
                   what: str = "required column", hint: str = "") -> None:
-    """Raise if any ``required`` column is absent (RELIABILITY.md #1).
+    """Raise if any ``required`` column is absent (docs/reliability.md #1).
 
     Parameters
     ----------
@@ -123,7 +123,7 @@ def check_columns(df: pd.DataFrame, required: Iterable[str], *, file: str,
 
 
 def check_no_duplicate_columns(names: Sequence[Any], *, file: str) -> None:
-    """Raise if a column name appears more than once (RELIABILITY.md #1).
+    """Raise if a column name appears more than once (docs/reliability.md #1).
 
     pandas silently renames a repeated header ``x`` to ``x.1``; pass the raw header here.
 
@@ -211,7 +211,7 @@ def select_columns(df: pd.DataFrame, patterns: Sequence[str] | str | None, *, fi
 # ------------------------------------------------------------------------ ids (#3)
 def clean_ids(raw: pd.Series, *, file: str, column: str, rows: Sequence[int] | None = None,
               row_label: str = "row positions (0-based)") -> pd.Series:
-    """Validate and normalise an id column (RELIABILITY.md #3).
+    """Validate and normalise an id column (docs/reliability.md #3).
 
     Ids become strings. Numbers become their integer text (``7`` and ``7.0`` give
     ``"7"``; leading zeros are kept only if the column was read as text, which
@@ -291,7 +291,7 @@ def _stack() -> int:
 
 # ---------------------------------------------------------------- duplicates (#4/#5)
 def check_unique_patients(ids: pd.Series | pd.Index, *, file: str, column: str) -> None:
-    """Raise if a patient id appears more than once (RELIABILITY.md #4). Never dedupes.
+    """Raise if a patient id appears more than once (docs/reliability.md #4). Never dedupes.
 
     Examples
     --------
@@ -309,7 +309,7 @@ def check_unique_patients(ids: pd.Series | pd.Index, *, file: str, column: str) 
 
 
 def check_unique_lesions(lesions: pd.DataFrame, keys: Sequence[str], *, file: str) -> None:
-    """Raise if a (patient_id, lesion_id[, timepoint]) key repeats (RELIABILITY.md #5).
+    """Raise if a (patient_id, lesion_id[, timepoint]) key repeats (docs/reliability.md #5).
 
     Examples
     --------
@@ -336,7 +336,7 @@ def find_orphan_lesions(lesions: pd.DataFrame, patient_ids: pd.Index, *,
 
 def warn_patients_without_lesions(patient_ids: pd.Index, lesion_patients: pd.Series, *,
                                   file: str) -> list[str]:
-    """Warn (:class:`DataWarning`) about patients with no lesion row (RELIABILITY.md #7).
+    """Warn (:class:`DataWarning`) about patients with no lesion row (docs/reliability.md #7).
 
     Returns the ids (empty list when every patient has a lesion).
     """
@@ -390,7 +390,7 @@ def _to_numeric(col: pd.Series, *, file: str, ids: Sequence[Any]) -> pd.Series:
 def check_feature_values(df: pd.DataFrame, columns: Sequence[str], *, file: str,
                          ids: Sequence[Any], missing_ok: np.ndarray | None = None,
                          allow_missing: bool = False) -> pd.DataFrame:
-    """Numeric, complete and finite feature columns (RELIABILITY.md #17-#19).
+    """Numeric, complete and finite feature columns (docs/reliability.md #17-#19).
 
     Parameters
     ----------
@@ -510,7 +510,7 @@ def check_binary_column(df: pd.DataFrame, column: str, *, file: str,
 
 # --------------------------------------------------------------------- size (#25)
 def check_min_patients(n: int, *, file: str, minimum: int = MIN_PATIENTS) -> None:
-    """Raise if the cohort has fewer than ``minimum`` patients (RELIABILITY.md #25).
+    """Raise if the cohort has fewer than ``minimum`` patients (docs/reliability.md #25).
 
     Examples
     --------

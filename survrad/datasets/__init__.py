@@ -5,7 +5,7 @@ to the CSV files), which also states origin, licence and the coding of every col
 :func:`load_dataset` returns the raw export: R's column names (``"ph.ecog"``), R's codes
 (lung ``status`` 1=censored 2=dead), ``NA`` as NaN. Recoding is left to the analysis, on
 purpose: the 1/2 status coding is one of the traps :func:`survrad.read_cohort` refuses
-(RELIABILITY.md #12).
+(docs/reliability.md #12).
 """
 
 from __future__ import annotations

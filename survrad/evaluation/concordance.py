@@ -1,6 +1,6 @@
 """Harrell's and Uno's concordance index: one convention, higher risk = earlier event.
 
-Both follow R's ``survival::concordance`` exactly (RELIABILITY.md #26):
+Both follow R's ``survival::concordance`` exactly (docs/reliability.md #26):
 
 * a pair is comparable when the shorter time is an event; two events at the same time are
   not comparable; an event and a censoring at the same time are (the censored subject is

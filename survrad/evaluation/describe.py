@@ -368,11 +368,11 @@ def _survival_rows(ctx: _Context, name: str, time_col: str, event_col: str,
                                      percent=100.0 * d / n))
         blocks["censored"].append(_row(section, name, "censored", g, n=n, value=n - d,
                                        percent=100.0 * (n - d) / n))
-        fu = kaplan_meier(time[m], ~event[m], conf_level=ctx.ci_level).median()
+        fu = kaplan_meier(time[m], ~event[m], ci_level=ctx.ci_level).median()
         blocks["median_followup"].append(_row(section, name, "median_followup", g,
                                               unit=unit, n=n, value=fu.median,
                                               low=fu.lower, high=fu.upper))
-        med = kaplan_meier(time[m], event[m], conf_level=ctx.ci_level).median()
+        med = kaplan_meier(time[m], event[m], ci_level=ctx.ci_level).median()
         blocks["median_survival"].append(_row(section, name, "median_survival", g,
                                               unit=unit, n=n, value=med.median,
                                               low=med.lower, high=med.upper))

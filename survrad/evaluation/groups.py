@@ -183,7 +183,7 @@ def risk_group_survival(time: Any, event: Any, group: Any, *,
         raise SchemaError(f"time and event differ in length: {t.size} vs {e.size}.")
     ci_level = check_fraction("ci_level", ci_level)
     codes, order = _group_codes(group, t.size, group_order)
-    curves = tuple(kaplan_meier(t[codes == k], e[codes == k], conf_level=ci_level)
+    curves = tuple(kaplan_meier(t[codes == k], e[codes == k], ci_level=ci_level)
                    for k in range(len(order)))
     times = (nice_ticks(0.0, float(t.max())) if at_risk_times is None
              else _finite(at_risk_times, "at_risk_times"))

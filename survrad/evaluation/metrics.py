@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from survrad._math.coxph import cox_fit
-from survrad._validation import check_choice
+from survrad._validation import check_choice, deprecated_attribute, renamed_argument
 from survrad.data.outcome import check_binary, check_y_survival
 from survrad.evaluation.nonparametric import censoring_survival, kaplan_meier
 from survrad.exceptions import SchemaError
@@ -409,7 +409,8 @@ class SurvivalCalibration:
     intercept : float
         Calibration-in-the-large on the log cumulative hazard scale (0 = ideal, > 0 =
         risk under-predicted).
-    conf_level : float
+    ci_level : float
+        Level of the Kaplan-Meier intervals (``conf_level`` is its deprecated name).
     """
 
     horizon: float
@@ -421,7 +422,12 @@ class SurvivalCalibration:
     observed_upper: np.ndarray
     slope: float
     intercept: float
-    conf_level: float
+    ci_level: float
+
+    @property
+    def conf_level(self) -> float:
+        """Deprecated name of :attr:`ci_level` (one release)."""
+        return deprecated_attribute(self, "conf_level", "ci_level")
 
     def to_frame(self) -> pd.DataFrame:
         """Per-group table: group, n, predicted, observed, observed_lower, observed_upper.
@@ -495,12 +501,12 @@ def _calibration_groups(pred: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 def _observed_by_group(t: np.ndarray, e: np.ndarray, group: np.ndarray, horizon: float,
-                       conf_level: float) -> np.ndarray:
+                       ci_level: float) -> np.ndarray:
     rows = []
     for g in np.unique(group):
         m = group == g
         try:
-            rows.append(kaplan_meier(t[m], e[m], conf_level=conf_level)
+            rows.append(kaplan_meier(t[m], e[m], ci_level=ci_level)
                         .summary([horizon]).iloc[0][["survival", "lower", "upper"]])
         except ValueError as exc:
             raise ValueError(f"calibration group {g} (of {group.max()}): {exc} Use fewer "
@@ -517,7 +523,8 @@ def _cloglog_intercept(pred: np.ndarray, observed: float) -> float:
 
 
 def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups: int = 5,
-                *, conf_level: float = 0.95) -> SurvivalCalibration:
+                *, ci_level: float = 0.95, conf_level: float | None = None
+                ) -> SurvivalCalibration:
     """Calibration of predicted survival at a horizon: groups, slope and intercept.
 
     * Groups: subjects split into ``n_groups`` near-equal groups by predicted risk; per
@@ -542,8 +549,11 @@ def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups
     horizon : float
         Within the follow-up of every group.
     n_groups : int, default 5
-    conf_level : float, default 0.95
+    ci_level : float, default 0.95
         Level of the Kaplan-Meier intervals.
+    conf_level : float, optional
+        Deprecated name of ``ci_level``, accepted for one release with a
+        :class:`~survrad.exceptions.SurvradDeprecationWarning`.
 
     Returns
     -------
@@ -559,6 +569,7 @@ def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups
     >>> round(cal.slope, 1), abs(round(cal.intercept, 1))
     (1.0, 0.0)
     """
+    ci_level = renamed_argument("calibration", "conf_level", conf_level, "ci_level", ci_level)
     t, e = check_y_survival(test_y)
     s = _scores(surv_prob_at_horizon, t.size, "surv_prob_at_horizon", low=0.0, high=1.0)
     extreme = (s <= 0) | (s >= 1)
@@ -569,7 +580,7 @@ def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups
     if not 1 <= n_groups <= t.size:
         raise ValueError(f"n_groups must be between 1 and {t.size}, got {n_groups}.")
     group = _calibration_groups(s, int(n_groups))
-    obs = _observed_by_group(t, e, group, horizon, conf_level)
+    obs = _observed_by_group(t, e, group, horizon, ci_level)
     labels = np.unique(group)
     km_all = float(kaplan_meier(t, e).summary([horizon])["survival"].iloc[0])
     slope = _cox_slope(np.minimum(t, horizon), e & (t <= horizon), np.log(-np.log(s)))
@@ -577,7 +588,7 @@ def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups
         horizon=horizon, group=labels, n=np.bincount(group)[labels],
         predicted=np.array([s[group == g].mean() for g in labels]),
         observed=obs[:, 0], observed_lower=obs[:, 1], observed_upper=obs[:, 2],
-        slope=slope, intercept=_cloglog_intercept(s, km_all), conf_level=conf_level)
+        slope=slope, intercept=_cloglog_intercept(s, km_all), ci_level=ci_level)
 
 
 # ----------------------------------------------------------------------- binary

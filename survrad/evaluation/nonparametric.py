@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from survrad._validation import check_choice, check_fraction
+from survrad._validation import (
+    check_choice,
+    check_fraction,
+    deprecated_attribute,
+    renamed_argument,
+)
 from survrad.data.outcome import check_event, check_time
 from survrad.exceptions import SchemaError
 
@@ -75,7 +80,12 @@ class MedianSurvival:
     median: float
     lower: float
     upper: float
-    conf_level: float
+    ci_level: float
+
+    @property
+    def conf_level(self) -> float:
+        """Deprecated name of :attr:`ci_level` (one release)."""
+        return deprecated_attribute(self, "conf_level", "ci_level")
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,8 +104,10 @@ class KaplanMeier:
         Greenwood standard error of S(t) (``summary.survfit``'s ``std.err``).
     lower, upper : ndarray
         Pointwise confidence limits (NaN where S(t) = 0, as R).
-    conf_level : float
+    ci_level : float
+        Level of the pointwise intervals (``conf_level`` is its deprecated name).
     conf_type : str
+        Scale of the intervals (R's ``conf.type``).
     """
 
     time: np.ndarray
@@ -106,8 +118,13 @@ class KaplanMeier:
     std_err: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    conf_level: float
+    ci_level: float
     conf_type: str
+
+    @property
+    def conf_level(self) -> float:
+        """Deprecated name of :attr:`ci_level` (one release)."""
+        return deprecated_attribute(self, "conf_level", "ci_level")
 
     def _index(self, times: Any) -> tuple[np.ndarray, np.ndarray]:
         t = np.atleast_1d(np.asarray(times, dtype=float))
@@ -186,7 +203,7 @@ class KaplanMeier:
         return MedianSurvival(median=_first_below_half(self.survival, self.time),
                               lower=_first_below_half(self.lower, self.time),
                               upper=_first_below_half(self.upper, self.time),
-                              conf_level=self.conf_level)
+                              ci_level=self.ci_level)
 
     def to_frame(self) -> pd.DataFrame:
         """The curve as a DataFrame, one row per distinct time.
@@ -234,8 +251,8 @@ def _confidence_limits(surv: np.ndarray, se_log: np.ndarray, z: float,
     return np.where(zero, np.nan, lower), np.where(zero, np.nan, upper)
 
 
-def kaplan_meier(time: Any, event: Any, *, conf_level: float = 0.95,
-                 conf_type: str = "log") -> KaplanMeier:
+def kaplan_meier(time: Any, event: Any, *, ci_level: float = 0.95, conf_type: str = "log",
+                 conf_level: float | None = None) -> KaplanMeier:
     """Kaplan-Meier estimate with Greenwood variance, as R's ``survfit``.
 
     Parameters
@@ -244,9 +261,13 @@ def kaplan_meier(time: Any, event: Any, *, conf_level: float = 0.95,
         Follow-up times (>= 0).
     event : array-like of shape (n,)
         1 = event, 0 = censored (booleans accepted; 1/2 coding is refused).
-    conf_level : float, default 0.95
+    ci_level : float, default 0.95
+        Level of the pointwise intervals (R's ``conf.int``).
     conf_type : {"log", "log-log", "plain"}, default "log"
         Scale of the pointwise intervals (R's ``conf.type``).
+    conf_level : float, optional
+        Deprecated name of ``ci_level``, accepted for one release with a
+        :class:`~survrad.exceptions.SurvradDeprecationWarning`.
 
     Returns
     -------
@@ -261,19 +282,20 @@ def kaplan_meier(time: Any, event: Any, *, conf_level: float = 0.95,
     12.0
     """
     t, e = _check_pair(time, event)
-    conf_level = check_fraction("conf_level", conf_level)
+    ci_level = renamed_argument("kaplan_meier", "conf_level", conf_level, "ci_level", ci_level)
+    ci_level = check_fraction("ci_level", ci_level)
     conf_type = check_choice("conf_type", conf_type, _CONF_TYPES)
     utime, n_risk, n_event, n_censor, surv = _km_table(t, e)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
     se_log = np.sqrt(np.cumsum(terms))
-    z = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
+    z = float(stats.norm.ppf(1 - (1 - ci_level) / 2))
     lower, upper = _confidence_limits(surv, se_log, z, conf_type)
     with np.errstate(invalid="ignore"):
         std_err = se_log * surv
     return KaplanMeier(time=utime, n_risk=n_risk, n_event=n_event, n_censor=n_censor,
                        survival=surv, std_err=std_err, lower=lower, upper=upper,
-                       conf_level=conf_level, conf_type=conf_type)
+                       ci_level=ci_level, conf_type=conf_type)
 
 
 def censoring_survival(time: Any, event: Any, at: Any, *, left: bool = False) -> np.ndarray:

@@ -58,7 +58,7 @@ def check_frame(
         ``X`` is not a DataFrame.
     SchemaError
         Duplicate column names, too few rows, a non-numeric column, NaN or ±inf
-        (RELIABILITY.md #1, #17-#19).
+        (docs/reliability.md #1, #17-#19).
     """
     if not isinstance(X, pd.DataFrame):
         raise TypeError(

@@ -33,7 +33,7 @@ class VarianceFilter(FeatureStep):
 
     A column is dropped when any of these holds in the training rows:
 
-    - it is constant (all values equal, or a standard deviation below 1e-12 x |mean|,
+    - it is constant (all values equal, or a standard deviation below 1e-12 x ``|mean|``,
       i.e. round-off of a constant), whatever ``threshold``;
     - its variance (ddof=0) is ``<= threshold`` (in the squared units of the column, as
       scikit-learn's ``VarianceThreshold``: standardise first, or set 0, for columns on a
@@ -46,6 +46,7 @@ class VarianceFilter(FeatureStep):
     Parameters
     ----------
     threshold : float, default 1e-8
+        A column whose variance (ddof=0, in its squared units) is at most this is dropped.
     freq_ratio : float, optional
         caret's ``freqCut`` (its default is 95/5 = 19). ``None`` disables this rule.
     unique_cut : float, default 10.0
@@ -121,22 +122,23 @@ class CorrelationFilter(FeatureStep):
     Algorithm (greedy, deterministic):
 
     1. Rank the columns by their univariate association with the outcome on the training
-       rows (:func:`survrad.features.selection.association`): survival ``y`` by |z| of the
-       Cox score test, binary ``y`` by |AUC - 0.5|; without ``y``, all columns tie. Ties
+       rows (:func:`survrad.features.selection.association`): survival ``y`` by ``|z|`` of the
+       Cox score test, binary ``y`` by ``|AUC - 0.5|``; without ``y``, all columns tie. Ties
        keep the column order of ``X``.
-    2. Walk down the ranking: a column is kept if its |correlation| with every column kept
+    2. Walk down the ranking: a column is kept if its ``|correlation|`` with every column kept
        so far is ``<= threshold``; otherwise it is dropped in favour of the first (most
        associated) kept column it exceeds the threshold with.
 
-    The result has no pair with |r| > threshold, and each dropped column is represented
+    The result has no pair with ``|r|`` > threshold, and each dropped column is represented
     by a kept, more associated column. Correlations involving a constant column are
     undefined and treated as 0 (drop constants first with :class:`VarianceFilter`).
 
     Parameters
     ----------
     threshold : float, default 0.9
-        Columns with |r| > threshold are redundant.
+        Columns with ``|r|`` > threshold are redundant.
     method : {"spearman", "pearson"}, default "spearman"
+        Rank (Spearman) or linear (Pearson) correlation between columns.
 
     Attributes
     ----------

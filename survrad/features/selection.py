@@ -127,9 +127,9 @@ def _score_information(X: np.ndarray, time: np.ndarray, event: np.ndarray, efron
 def association(X: pd.DataFrame, y: Any) -> pd.DataFrame:
     """Univariate association of every column with the outcome (used to rank columns).
 
-    Survival ``y``: the Cox score test (:func:`cox_score_test`, Efron), strength = |z|.
+    Survival ``y``: the Cox score test (:func:`cox_score_test`, Efron), strength = ``|z|``.
     Binary ``y``: the Mann-Whitney test (normal approximation with continuity correction),
-    strength = |AUC - 0.5|. Constant columns have strength 0 and p = 1.
+    strength = ``|AUC - 0.5|``. Constant columns have strength 0 and p = 1.
 
     Parameters
     ----------
@@ -211,7 +211,7 @@ class UnivariateCoxFilter(FeatureStep):
     Parameters
     ----------
     k : int, optional
-        Keep the ``k`` columns with the smallest p-values (ties: the larger |statistic|,
+        Keep the ``k`` columns with the smallest p-values (ties: the larger ``|statistic|``,
         then column order).
     p_threshold : float, optional
         Keep columns with ``p < p_threshold``.
@@ -220,16 +220,18 @@ class UnivariateCoxFilter(FeatureStep):
     ties : {"efron", "breslow"}, default "efron"
         Tie handling of the score test.
 
-    At least one of ``k``, ``p_threshold``, ``fdr`` is required. Given several, the
-    thresholds are applied first, then at most ``k`` survivors are kept. When no column
-    passes, the most associated one is kept with a :class:`StatisticalWarning`.
-
     Attributes
     ----------
     scores_ : pandas.DataFrame
         Per column: ``statistic`` (z, or AUC), ``strength``, ``p``, ``q`` (BH), ``selected``.
     support_ : numpy.ndarray of bool
     feature_names_out_ : numpy.ndarray
+
+    Notes
+    -----
+    At least one of ``k``, ``p_threshold``, ``fdr`` is required. Given several, the
+    thresholds are applied first, then at most ``k`` survivors are kept. When no column
+    passes, the most associated one is kept with a :class:`StatisticalWarning`.
 
     Examples
     --------
@@ -499,10 +501,11 @@ class LassoCoxSelector(FeatureStep):
     l1_ratio : float, default 1.0
         Elastic-net mixing (glmnet's alpha); 1 is the LASSO.
     n_folds : int, default 5
+        Folds of the cross-validation that chooses the penalty when ``penalty`` is None.
     random_state : None, int or numpy Generator
         Fold assignment (and the logistic solver's shuffling for binary endpoints).
     max_features : int, optional
-        Keep at most this many columns: those with the largest |standardised coefficient|
+        Keep at most this many columns: those with the largest ``|standardised coefficient|``
         (ties: column order).
 
     Attributes
@@ -616,13 +619,16 @@ class StabilitySelector(FeatureStep):
     Parameters
     ----------
     n_subsamples : int, default 50
+        Number of random subsamples the LASSO is refitted on.
     fraction : float, default 0.5
+        Share of the training rows in each subsample.
     threshold : float, default 0.6
         Minimum selection frequency, in (0, 1].
     penalty : None, float or sequence of floats
         Penalty, as in :class:`LassoCoxSelector`. ``None``: the penalty chosen by
         cross-validation on all training rows (as :class:`LassoCoxSelector`).
     l1_ratio : float, default 1.0
+        Elastic-net mixing (glmnet's alpha); 1 is the LASSO.
     n_folds : int, default 5
         Folds of that cross-validation.
     random_state : None, int or numpy Generator

@@ -1,5 +1,5 @@
-"""Layer 2: multi-lesion strategies (DESIGN.md section 3, Fig. 3 A-F) and lesion-level
-analyses (Fig. 2).
+"""Layer 2: multi-lesion strategies (docs/architecture.md, Fig. 3 A-F of Sun et al.
+2022) and lesion-level analyses (Fig. 2).
 
 Every strategy turns a :class:`~survrad.data.cohort.Cohort` into one finite float row per
 patient (``fit(cohort, endpoint=None)``, ``transform(cohort)``,

@@ -7,7 +7,7 @@
   fraction above a threshold, noisy-or, top-k mean, log-sum-exp), NaN for patients
   without lesions (the strategies derive from
   :class:`~survrad.lesions.base.AggregationStrategy`, whose ``transform`` applies THE fill
-  rule of RELIABILITY.md #7 to those cells);
+  rule of docs/reliability.md #7 to those cells);
 - :func:`patient_outcome`: the endpoint of every patient, validated.
 """
 
@@ -193,7 +193,7 @@ def patient_outcome(cohort: Cohort, endpoint: str | None, owner: str
                     ) -> tuple[str, np.ndarray, np.ndarray | None]:
     """``(kind, a, b)``: ``("survival", time, event)`` or ``("binary", target, None)``.
 
-    The outcome is validated (RELIABILITY.md #8-#15 for the parts a lesion model needs).
+    The outcome is validated (docs/reliability.md #8-#15 for the parts a lesion model needs).
     """
     if endpoint is None:
         raise ConfigError(f"{owner} learns from an outcome: call fit(cohort, endpoint=...) "

@@ -471,7 +471,9 @@ class AttentionMIL(AggregationStrategy):
         on simulated cohorts the fully converged ridge-penalised fit recovered lesion
         risks better and more stably (see the tests).
     validation_fraction : float, default 0.2
+        Share of the training patients held out when ``early_stopping`` is on.
     n_iter_no_change : int, default 20
+        Iterations without a lower validation loss before ``early_stopping`` stops.
     return_embedding : bool, default False
         Also output the patient embedding ``z`` as columns ``attention_mil__z1`` ...
     features : list of str, optional

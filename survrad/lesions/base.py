@@ -7,7 +7,7 @@ A strategy turns a :class:`~survrad.data.cohort.Cohort` into one row per patient
   outcomes set ``requires_outcome = True`` and need ``endpoint``.
 - ``transform(cohort)`` returns a float DataFrame indexed by ``cohort.patient_ids`` (same
   order, one row per patient, no NaN: a rule that cannot produce a value applies a
-  documented fill and warns with the patient ids, RELIABILITY.md #7).
+  documented fill and warns with the patient ids, docs/reliability.md #7).
 - ``get_feature_names_out()`` gives the output columns after ``fit``.
 - Strategies with lesion-level scores (D, E, F) also implement
   ``lesion_scores(cohort) -> pandas.DataFrame`` with columns ``patient_id``,
@@ -25,7 +25,7 @@ Shared machinery of the non-learned strategies (also usable by D/E/F):
 - :class:`AggregationStrategy`: ``fit`` / ``transform`` with THE fill rule for patients
   a strategy cannot describe (e.g. no baseline lesion): each such cell gets the mean of
   its column over the TRAINING patients (``fill_values_``) and a
-  :class:`~survrad.exceptions.DataWarning` lists the patients (RELIABILITY.md #7).
+  :class:`~survrad.exceptions.DataWarning` lists the patients (docs/reliability.md #7).
 """
 
 from __future__ import annotations

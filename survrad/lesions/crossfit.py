@@ -1,7 +1,7 @@
 """Cross-fitted per-lesion risk table from a learned strategy (D, E or F) (layer 2).
 
-A lesion's risk must never come from a model that saw its patient (DESIGN.md section 3,
-Fig. 2). :func:`lesion_risk_table` splits the PATIENTS into ``n_folds`` folds, fits a
+A lesion's risk must never come from a model that saw its patient (docs/architecture.md,
+lesion-level outputs). :func:`lesion_risk_table` splits the PATIENTS into ``n_folds`` folds, fits a
 clone of the strategy on the other folds' patients and scores the held-out patients'
 baseline lesions.
 

@@ -95,7 +95,7 @@ class LesionRiskAggregation(AggregationStrategy):
         Seeds the forest.
     min_epv : float, default 10.0
         Fewest PATIENT events per lesion feature an unpenalised lesion-level Cox model
-        accepts (RELIABILITY #22; lesions inherit their patient's outcome, so the events
+        accepts (docs/reliability.md #22; lesions inherit their patient's outcome, so the events
         that inform the model are the patients'). Below it the fit is refused with a
         suggestion (a penalty, fewer features); lower it deliberately to fit anyway.
 
@@ -252,7 +252,7 @@ class LesionRiskAggregation(AggregationStrategy):
                           ConvergenceWarning, stacklevel=3)
 
     def _check_events_per_feature(self, n_events: int, p: int) -> None:
-        """RELIABILITY #22 for the unpenalised lesion-level Cox (patient events)."""
+        """docs/reliability.md #22 for the unpenalised lesion-level Cox (patient events)."""
         if self.penalty == 0 and n_events < self.min_epv * p:
             raise FitError(
                 f"{type(self).__name__}: {p} lesion features for {n_events} patient events "

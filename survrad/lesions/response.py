@@ -1,4 +1,5 @@
-"""Descriptive lesion-level response analyses (DESIGN.md Fig. 2; layer 2).
+"""Descriptive lesion-level response analyses (layer 2; lesion-level outputs of
+docs/architecture.md).
 
 - :func:`lesion_changes`: the relative diameter change and response of every baseline
   lesion (the data of a lesion waterfall plot);

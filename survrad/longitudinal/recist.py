@@ -183,9 +183,11 @@ def recist(lesions: pd.DataFrame | Cohort, criteria: str = "recist1.1",
     baseline_timepoint : float, optional
         The baseline timepoint (default: the smallest in the table). A patient without a
         scan at it, or with scans before it, is an error.
-    patient_id_col, lesion_id_col, timepoint_col, diameter_col, short_axis_col, organ_col,
-    is_target_col, scan_date_col, scan_time_col, non_target_progression_col,
-    new_non_target_progression_col : str, optional
+    patient_id_col, lesion_id_col, timepoint_col, diameter_col, short_axis_col : str, optional
+        Column names (defaults above).
+    organ_col, is_target_col, scan_date_col, scan_time_col : str, optional
+        Column names (defaults above).
+    non_target_progression_col, new_non_target_progression_col : str, optional
         Column names (defaults above).
 
     Returns

@@ -1,7 +1,7 @@
 """Design-matrix checks shared by every model (layer 4, private).
 
 Every model validates its feature table here BEFORE any library sees it
-(RELIABILITY.md #17-#21, #24): non-numeric columns, NaN and ±inf cells are
+(docs/reliability.md #17-#21, #24): non-numeric columns, NaN and ±inf cells are
 :class:`~survrad.exceptions.SchemaError` naming the columns and the row ids
 (``X.index``); constant columns are a :class:`~survrad.exceptions.FitError` (or a
 :class:`~survrad.exceptions.StatisticalWarning` for models that tolerate them, such as

@@ -18,7 +18,7 @@ time-varying covariates): pass ``y`` from :meth:`survrad.Surv.from_counting`, on
 per interval, and the patient ids as ``groups`` for standard errors robust to the
 dependence between a patient's rows (R's ``cluster(id)``).
 
-Design checks happen before fitting (RELIABILITY.md #17-#24) and the model keeps no
+Design checks happen before fitting (docs/reliability.md #17-#24) and the model keeps no
 patient data: only coefficients, scaling constants and the baseline hazard at the
 distinct event times.
 """
@@ -119,7 +119,7 @@ def _split_strata(X: Any, strata_cols: list[str]) -> tuple[pd.DataFrame, np.ndar
 
 
 def _fit_design(X: Any, strata_cols: list[str], drop_constant: bool) -> tuple[_Design, list]:
-    """Checked training design (RELIABILITY.md #17-#20) and the constant columns dropped."""
+    """Checked training design (docs/reliability.md #17-#20) and the constant columns dropped."""
     cov, strata = _split_strata(X, strata_cols)
     if cov.shape[1] == 0:
         raise FitError("CoxModel: X has no feature columns (besides strata).")
@@ -273,6 +273,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
     strata : str or list of str, optional
         Columns of ``X`` used as strata (separate baseline hazards), not covariates.
     ci_level : float, default 0.95
+        Level of the Wald confidence intervals of the hazard ratios in :meth:`summary`.
     max_iter : int, default 50
         Newton-Raphson iterations.
     tol : float, default 1e-9
@@ -286,7 +287,7 @@ class CoxModel(CachedParamNames, BaseEstimator):
         Fold assignment for ``penalty="cv"``.
     min_epv : float, default 10.0
         The fewest events per variable (events / features) an unpenalised fit accepts;
-        fewer is a ``FitError`` suggesting a penalty or a selection step (RELIABILITY.md
+        fewer is a ``FitError`` suggesting a penalty or a selection step (docs/reliability.md
         #22). Lower it deliberately, e.g. to demonstrate overfitting; 0 accepts any EPV.
         Penalised fits are not checked.
     drop_constant : bool, default False
@@ -815,7 +816,7 @@ def _se(var: np.ndarray) -> np.ndarray:
 
 def _check_size(n: int, p: int, n_events: int, names: list[str], min_epv: float,
                 rows: str = "patients") -> None:
-    """RELIABILITY.md #22 for an unpenalised fit: p < n and events / p >= min_epv."""
+    """docs/reliability.md #22 for an unpenalised fit: p < n and events / p >= min_epv."""
     advice = ("Use a penalty (CoxModel(penalty='cv')) or a feature selection step (e.g. "
               "UnivariateCoxFilter or LassoCoxSelector before the model)")
     if p >= n:

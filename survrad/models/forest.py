@@ -1,7 +1,7 @@
 """Random survival forest (layer 4): a checked wrapper of scikit-survival's forest.
 
 scikit-survival's :class:`~sksurv.ensemble.RandomSurvivalForest` is used for the trees;
-survrad adds the checks of RELIABILITY.md (#15, #18-#20, #24) before it sees the data,
+survrad adds the checks of docs/reliability.md (#15, #18-#20, #24) before it sees the data,
 reproducible seeding from ``random_state`` (Generator, SeedSequence or int), predictions
 that do not depend on ``n_jobs``, survival functions at any times, and permutation
 importance by the drop in Harrell's C.

@@ -3,7 +3,7 @@
 :class:`LogisticModel` is the inference model (odds ratios, CIs, p-values, optionally
 cluster-robust when rows are lesions nested in patients, or ridge-penalised for
 prediction); :class:`ForestClassifier` is the flexible predictor. Both check the design
-before any library sees it (RELIABILITY.md #17-#24).
+before any library sees it (docs/reliability.md #17-#24).
 """
 
 from __future__ import annotations
@@ -442,8 +442,11 @@ class ForestClassifier(CachedParamNames, BaseEstimator):
     Parameters
     ----------
     n_estimators : int, default 300
+        Number of trees.
     min_samples_leaf : int, default 5
+        Smallest number of patients in a leaf.
     max_features : {"sqrt", "log2"}, int, float or None, default "sqrt"
+        Columns tried at each split (scikit-learn's ``max_features``).
     standardize : bool, default True
         Centre and scale columns (float64) before scikit-learn's float32 cast; splits are
         unchanged but ``1e9 + N(0, 1)`` stays distinct. With ``False`` such a column is

@@ -1,4 +1,5 @@
-"""Lesion-level figures (DESIGN.md Fig. 2): the lesion risk map and the waterfall plot.
+"""Lesion-level figures (docs/architecture.md, lesion-level outputs): the lesion risk map
+and the waterfall plot.
 
 * :class:`LesionRiskMapDisplay`: patients (rows, highest risk on top) x lesions (columns,
   ordered by risk inside the patient). Cell shade = lesion risk; a circle whose area is

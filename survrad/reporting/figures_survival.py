@@ -83,7 +83,7 @@ class KaplanMeierDisplay(DisplayMixin):
     hr_note : str
         Why ``hazard_ratios`` is None when the Cox model could not be fitted.
     time_unit : str
-    conf_level : float
+    ci_level : float
 
     Attributes
     ----------
@@ -98,14 +98,14 @@ class KaplanMeierDisplay(DisplayMixin):
     def __init__(self, *, curves: Mapping[str, KaplanMeier], at_risk: pd.DataFrame,
                  logrank: LogRankResult | None = None,
                  hazard_ratios: pd.DataFrame | None = None, hr_note: str = "",
-                 time_unit: str = "months", conf_level: float = 0.95) -> None:
+                 time_unit: str = "months", ci_level: float = 0.95) -> None:
         self.curves = dict(curves)
         self.at_risk = at_risk
         self.logrank = logrank
         self.hazard_ratios = hazard_ratios
         self.hr_note = hr_note
         self.time_unit = time_unit
-        self.conf_level = conf_level
+        self.ci_level = ci_level
 
     @classmethod
     def from_result(cls, result: Any, *, time_unit: str = "months") -> KaplanMeierDisplay:
@@ -125,13 +125,13 @@ class KaplanMeierDisplay(DisplayMixin):
         return cls(curves=dict(zip(result.groups, result.curves, strict=True)),
                    at_risk=result.at_risk, logrank=result.logrank,
                    hazard_ratios=result.hazard_ratios, hr_note=result.note,
-                   time_unit=time_unit, conf_level=result.conf_level)
+                   time_unit=time_unit, ci_level=result.ci_level)
 
     @classmethod
     def from_risk_groups(cls, time: Any, event: Any, group: Any, *,
                          group_order: Sequence[Any] | None = None, time_unit: str = "months",
                          at_risk_times: Any = None,
-                         conf_level: float = 0.95) -> KaplanMeierDisplay:
+                         ci_level: float = 0.95) -> KaplanMeierDisplay:
         """Deprecated: ``from_result(survrad.evaluation.risk_group_survival(...))``
         (the survival estimation lives in the evaluation layer); removed in survrad 0.3."""
         import warnings
@@ -145,7 +145,7 @@ class KaplanMeierDisplay(DisplayMixin):
         if at_risk_times is None:
             at_risk_times = _default_times(float(np.max(np.asarray(time, dtype=float))))
         result = risk_group_survival(time, event, group, group_order=group_order,
-                                     at_risk_times=at_risk_times, ci_level=conf_level)
+                                     at_risk_times=at_risk_times, ci_level=ci_level)
         return cls.from_result(result, time_unit=time_unit)
 
     # -------------------------------------------------------------------- drawing

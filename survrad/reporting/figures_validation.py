@@ -70,7 +70,7 @@ class CalibrationDisplay(DisplayMixin):
     n : ndarray of int or None
         Subjects per group.
     time_unit : str
-    conf_level : float
+    ci_level : float
 
     Attributes
     ----------
@@ -83,7 +83,7 @@ class CalibrationDisplay(DisplayMixin):
                  observed_low: np.ndarray | None, observed_high: np.ndarray | None,
                  horizon: float, slope: float | None = None, intercept: float | None = None,
                  n: np.ndarray | None = None, time_unit: str = "months",
-                 conf_level: float = 0.95) -> None:
+                 ci_level: float = 0.95) -> None:
         self.predicted = predicted
         self.observed = observed
         self.observed_low = observed_low
@@ -93,13 +93,13 @@ class CalibrationDisplay(DisplayMixin):
         self.intercept = intercept
         self.n = n
         self.time_unit = time_unit
-        self.conf_level = conf_level
+        self.ci_level = ci_level
 
     @classmethod
     def from_groups(cls, predicted: Any, observed: Any, observed_low: Any = None,
                     observed_high: Any = None, *, horizon: float, slope: float | None = None,
                     intercept: float | None = None, n: Any = None, time_unit: str = "months",
-                    conf_level: float = 0.95) -> CalibrationDisplay:
+                    ci_level: float = 0.95) -> CalibrationDisplay:
         """Calibration plot from per-group numbers.
 
         Parameters
@@ -115,7 +115,7 @@ class CalibrationDisplay(DisplayMixin):
         n : array-like of int, optional
             Subjects per group (not drawn; kept for tables).
         time_unit : str, default "months"
-        conf_level : float, default 0.95
+        ci_level : float, default 0.95
             Level of the observed intervals (legend text).
 
         Returns
@@ -142,7 +142,7 @@ class CalibrationDisplay(DisplayMixin):
                    observed_high=_optional(observed_high, "observed_high", pred.size),
                    horizon=float(horizon), slope=slope, intercept=intercept,
                    n=None if n is None else np.asarray(n), time_unit=time_unit,
-                   conf_level=check_fraction("conf_level", conf_level))
+                   ci_level=check_fraction("ci_level", ci_level))
 
     @classmethod
     def from_calibration(cls, result: Any, *, time_unit: str = "months"
@@ -153,7 +153,7 @@ class CalibrationDisplay(DisplayMixin):
         ----------
         result : SurvivalCalibration
             Has horizon, n, predicted, observed, observed_lower, observed_upper, slope,
-            intercept, conf_level.
+            intercept, ci_level.
         time_unit : str, default "months"
 
         Returns
@@ -161,7 +161,7 @@ class CalibrationDisplay(DisplayMixin):
         CalibrationDisplay
         """
         needed = ("horizon", "n", "predicted", "observed", "observed_lower",
-                  "observed_upper", "slope", "intercept", "conf_level")
+                  "observed_upper", "slope", "intercept", "ci_level")
         missing = [a for a in needed if not hasattr(result, a)]
         if missing:
             raise TypeError(f"result lacks {missing}; pass the result of "
@@ -169,7 +169,7 @@ class CalibrationDisplay(DisplayMixin):
         return cls.from_groups(result.predicted, result.observed, result.observed_lower,
                                result.observed_upper, horizon=result.horizon,
                                slope=result.slope, intercept=result.intercept, n=result.n,
-                               time_unit=time_unit, conf_level=result.conf_level)
+                               time_unit=time_unit, ci_level=result.ci_level)
 
     def stats_text(self) -> str:
         """Slope and intercept as printed on the figure ("" when neither is known)."""
@@ -211,7 +211,7 @@ class CalibrationDisplay(DisplayMixin):
                 yerr = np.where(np.isfinite(yerr), np.maximum(yerr, 0.0), 0.0)
             text = self.stats_text()
             legend_label = label if label is None or not text else f"{label} ({text})"
-            default = "Risk groups" + (f" ({ci_percent(self.conf_level)} CI)"
+            default = "Risk groups" + (f" ({ci_percent(self.ci_level)} CI)"
                                        if yerr is not None else "")
             container = ax.errorbar(self.predicted, self.observed, yerr=yerr, fmt="o",
                                     color=color, markersize=4, elinewidth=0.9,
