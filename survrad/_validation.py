@@ -280,3 +280,25 @@ def warn_deprecated(message: str, *, stacklevel: int = 2) -> None:
     if caller.f_globals.get("__name__") in NOT_YET_MIGRATED:
         return
     warnings.warn(message, SurvradDeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def finite_array(values: Any, name: str, *, allow_nan: bool = False) -> np.ndarray:
+    """1-D float array; SchemaError on text or (unless ``allow_nan``) non-finite values,
+    naming the rows (1-based), never dropping or filling them.
+
+    Examples
+    --------
+    >>> finite_array([1, 2.5], "risk")
+    array([1. , 2.5])
+    """
+    from survrad.exceptions import SchemaError
+    try:
+        arr = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{name} must be numeric: {exc}.", column=name) from exc
+    bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)
+    if bad.any():
+        raise SchemaError(f"{name} has {int(bad.sum())} non-finite values; they are never "
+                          "dropped or filled silently.", column=name,
+                          ids=[f"row {i + 1}" for i in np.flatnonzero(bad)])
+    return arr

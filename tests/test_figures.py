@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from survrad.data.outcome import Surv
 from survrad.data.simulate import simulate_cohort
+from survrad.evaluation import risk_group_survival, risk_groups_from_training, roc_curve
 from survrad.exceptions import ConvergenceWarning, SchemaError
 from survrad.reporting import (
     CalibrationDisplay,
@@ -37,7 +38,6 @@ from survrad.reporting import (
     ROCDisplay,
     StrategyComparisonDisplay,
     TimeDependentAUCDisplay,
-    risk_groups_from_training,
     save_figure,
 )
 from survrad.reporting._plotting import format_p
@@ -184,7 +184,7 @@ def test_kaplan_meier_display_matches_lifelines(cohort):
     from lifelines.statistics import multivariate_logrank_test
 
     time, event, groups = _km_inputs(cohort)
-    disp = KaplanMeierDisplay.from_risk_groups(time, event, groups).plot()
+    disp = KaplanMeierDisplay.from_result(risk_group_survival(time, event, groups)).plot()
     assert list(disp.lines_) == ["Low", "Intermediate", "High"]
     ax = disp.ax_
     for label, line in disp.lines_.items():
@@ -225,7 +225,8 @@ def test_kaplan_meier_on_given_ax_and_not_estimable_hr():
     e = np.r_[np.zeros(30), np.ones(30)]                   # group A has no event
     g = np.repeat(["A", "B"], 30)
     with pytest.warns(ConvergenceWarning, match="B vs A"):
-        disp = KaplanMeierDisplay.from_risk_groups(t, e, g, at_risk_times=[0, 5, 10, 15, 20])
+        result = risk_group_survival(t, e, g, at_risk_times=[0, 5, 10, 15, 20])
+    disp = KaplanMeierDisplay.from_result(result)
     ax = new_ax(figsize=(3.5, 3.5), layout="constrained")
     out = disp.plot(ax=ax, ci=False)
     assert out is disp and disp.ax_ is ax and disp.figure_ is ax.figure
@@ -239,15 +240,16 @@ def test_kaplan_meier_on_given_ax_and_not_estimable_hr():
 
 def test_kaplan_meier_rejects_bad_groups():
     with pytest.raises(SchemaError, match="labels not in group_order"):
-        KaplanMeierDisplay.from_risk_groups([1, 2, 3, 4], [1, 0, 1, 1], ["a", "a", "b", "c"],
-                                            group_order=["a", "b"])
+        risk_group_survival([1, 2, 3, 4], [1, 0, 1, 1], ["a", "a", "b", "c"],
+                            group_order=["a", "b"])
     with pytest.raises(SchemaError, match="group is missing"):
-        KaplanMeierDisplay.from_risk_groups([1, 2, 3], [1, 0, 1], ["a", None, "b"])
+        risk_group_survival([1, 2, 3], [1, 0, 1], ["a", None, "b"])
 
 
 def test_kaplan_meier_works_with_pyplot_axes(cohort, pyplot_ax):
     time, event, groups = _km_inputs(cohort)
-    disp = KaplanMeierDisplay.from_risk_groups(time, event, groups).plot(ax=pyplot_ax)
+    result = risk_group_survival(time, event, groups)
+    disp = KaplanMeierDisplay.from_result(result).plot(ax=pyplot_ax)
     assert disp.figure_ is pyplot_ax.figure
 
 
@@ -362,19 +364,19 @@ def test_time_dependent_auc_overlay(cohort):
 def test_roc_display(cohort):
     y = cohort.patients["objective_response"].to_numpy()
     score = -cohort.truth["patients"]["lp"].loc[cohort.patients.index].to_numpy()
-    disp = ROCDisplay.from_predictions(y, score, label="risk").plot()
+    disp = ROCDisplay.from_curve(roc_curve(y, score), label="risk").plot()
     pos, neg = score[y == 1], score[y == 0]                 # Mann-Whitney AUC, naive
     naive = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
              ) / (pos.size * neg.size)
     assert disp.auc == pytest.approx(naive, rel=1e-12)
     assert disp.line_.get_label() == f"risk (AUC = {naive:.2f})"
-    ROCDisplay.from_predictions(y, np.zeros_like(score) + np.arange(y.size) % 7).plot(
+    ROCDisplay.from_curve(roc_curve(y, np.zeros_like(score) + np.arange(y.size) % 7)).plot(
         ax=disp.ax_)
     assert sum(ln.get_gid() == "survrad-reference" for ln in disp.ax_.get_lines()) == 1
     assert len(disp.ax_.get_legend().get_texts()) == 2
     check_inside(disp.figure_, "roc")
     with pytest.raises(SchemaError, match="single class"):
-        ROCDisplay.from_predictions([1, 1, 1], [0.1, 0.2, 0.3])
+        roc_curve([1, 1, 1], [0.1, 0.2, 0.3])
 
 
 # ---------------------------------------------------------------- strategy comparison
@@ -443,15 +445,11 @@ def test_optimism_display():
     rng = np.random.default_rng(2)
     fit = rng.normal(0.75, 0.02, 60)
     test = fit - rng.normal(0.03, 0.01, 60)
-    status = np.array(["ok"] * 60, dtype=object)
+    status_ok = np.ones(60, dtype=bool)
     fit[[3, 7]] = np.nan
-    status[[3, 7]] = "failed"
-    status[11] = "failed"                                 # failed but with numbers left
-    reps = pd.DataFrame({"replicate": np.arange(60), "seed": "s", "status": status,
-                         "reason": "", "warnings": "", "c_index__fit": fit,
-                         "c_index__test": test})
-    disp = OptimismDisplay.from_replicates(reps).plot()
-    ok = np.isfinite(fit) & (status == "ok")
+    status_ok[[3, 7, 11]] = False                       # 11: failed but with numbers left
+    disp = OptimismDisplay.from_values(fit, test, status_ok=status_ok).plot()
+    ok = np.isfinite(fit) & status_ok
     assert disp.n_failed == 3
     np.testing.assert_allclose(disp.optimism, (fit - test)[ok])
     assert sum(p.get_height() for p in disp.patches_) == ok.sum()
@@ -459,13 +457,13 @@ def test_optimism_display():
     assert "57 of 60 replicates used, 3 failed" in disp.ax_.get_title()
     check_inside(disp.figure_, "optimism")
     ax = new_ax()
-    assert OptimismDisplay.from_replicates(reps).plot(ax=ax, bins=5).ax_ is ax
+    assert OptimismDisplay.from_values(fit, test, status_ok=status_ok).plot(
+        ax=ax, bins=5).ax_ is ax
     assert len(ax.patches) == 5
-    with pytest.raises(SchemaError, match="lacks columns"):
-        OptimismDisplay.from_replicates(reps, metric="uno_c")
-    reps["status"] = "failed"
+    with pytest.raises(ValueError, match="fit has 60 values but test has 59"):
+        OptimismDisplay.from_values(fit, test[:-1])
     with pytest.raises(SchemaError, match="all 60 failed"):
-        OptimismDisplay.from_replicates(reps)
+        OptimismDisplay.from_values(fit, test, status_ok=np.zeros(60, dtype=bool))
 
 
 # ------------------------------------------------------------------------ risk map
@@ -567,8 +565,29 @@ def test_lesion_waterfall_single_run_with_missing_followup():
 # -------------------------------------------------------------------- PNG round trip
 def test_all_saved_pngs_are_readable(cohort, tmp_path):
     time, event, groups = _km_inputs(cohort)
-    disp = KaplanMeierDisplay.from_risk_groups(time, event, groups).plot()
+    disp = KaplanMeierDisplay.from_result(risk_group_survival(time, event, groups)).plot()
     (png, pdf) = save_figure(disp.figure_, tmp_path / "km")
     image = plt.imread(io.BytesIO(png.read_bytes()), format="png")
     assert image.shape[1] == 1050                        # 3.5 in at 300 dpi
     assert pdf.stat().st_size > 5_000
+
+
+# --------------------------------------------------------- deprecated reporting shims
+def test_deprecated_reporting_constructors_warn_and_agree():
+    import survrad.reporting as rep
+    from survrad.exceptions import SurvradDeprecationWarning
+
+    rng = np.random.default_rng(5)
+    time, event = rng.exponential(10, 80), rng.random(80) < 0.7
+    group = np.where(rng.random(80) < 0.5, "Low", "High")
+    with pytest.warns(SurvradDeprecationWarning, match="from_result"):
+        old = KaplanMeierDisplay.from_risk_groups(time, event, group)
+    new = KaplanMeierDisplay.from_result(risk_group_survival(time, event, group))
+    assert old.logrank.p == new.logrank.p
+    with pytest.warns(SurvradDeprecationWarning, match="moved to survrad.evaluation"):
+        groups = rep.risk_groups_from_training(time, time)
+    assert list(groups) == list(risk_groups_from_training(time, time))
+    y = (event & (time < 8)).astype(int)
+    with pytest.warns(SurvradDeprecationWarning, match="from_curve"):
+        roc = ROCDisplay.from_predictions(y, -time)
+    assert roc.auc == ROCDisplay.from_curve(roc_curve(y, -time)).auc

@@ -39,7 +39,8 @@ def test_hazard_ratio_scale_and_given_ax(pipe_and_cohort) -> None:
 
     pipe, c = pipe_and_cohort
     ax = Figure().add_subplot()
-    disp = PartialEffectDisplay.from_pipeline(pipe, "age", cohort=c, n_points=10)
+    disp = PartialEffectDisplay.from_effect(sr.partial_effect(pipe, "age", n_points=10),
+                                         observed=c.patients["age"])
     disp.plot(ax=ax, hazard_ratio=True)
     assert disp.ax_ is ax and ax.get_yscale() == "log"
     np.testing.assert_allclose(disp.line_.get_ydata(), np.exp(disp.log_hazard))
@@ -47,7 +48,8 @@ def test_hazard_ratio_scale_and_given_ax(pipe_and_cohort) -> None:
 
 def test_categorical_effect_draws_points_per_level(pipe_and_cohort) -> None:
     pipe, c = pipe_and_cohort
-    disp = PartialEffectDisplay.from_pipeline(pipe, "edema", cohort=c).plot()
+    disp = PartialEffectDisplay.from_effect(sr.partial_effect(pipe, "edema"),
+                                         observed=c.patients["edema"]).plot()
     assert disp.line_ is None and disp.errorbar_ is not None
     labels = [t.get_text() for t in disp.ax_.get_xticklabels()]
     assert labels == ["0 (ref.)", "0.5", "1"]

@@ -99,9 +99,9 @@ def test_decision_curve_binary_overlay(tmp_path):
     p = rng.uniform(0, 0.7, 400)
     y = (rng.random(400) < p).astype(int)
     t = np.arange(0.01, 0.7, 0.01)
-    disp = DecisionCurveDisplay.from_predictions(y, p, t, label="Model A").plot()
+    disp = DecisionCurveDisplay.from_curve(decision_curve(y, p, t), label="Model A").plot()
     noisy = np.clip(p + rng.normal(0, 0.15, 400), 0, 1)
-    DecisionCurveDisplay.from_predictions(y, noisy, t, label="Model B").plot(ax=disp.ax_)
+    DecisionCurveDisplay.from_curve(decision_curve(y, noisy, t), label="Model B").plot(ax=disp.ax_)
     labels = [line.get_label() for line in disp.ax_.get_lines()]
     assert labels.count("Treat all") == 1 and "Model B" in labels
     assert disp.ax_.get_xlabel() == "Threshold probability (risk of the event)"
@@ -128,8 +128,8 @@ def test_smooth_calibration_miscalibrated_on_given_axes(tmp_path):
     y = (rng.random(1500) < p).astype(int)
     fig = Figure(figsize=(3.5, 3.5), layout="constrained")
     ax = fig.add_subplot()
-    disp = SmoothCalibrationDisplay.from_predictions(y, np.clip(1.3 * p, 0.01, 0.99),
-                                                     n_knots=4).plot(ax=ax)
+    disp = SmoothCalibrationDisplay.from_result(
+        smooth_calibration(y, np.clip(1.3 * p, 0.01, 0.99), n_knots=4)).plot(ax=ax)
     assert disp.ax_hist_ is None and disp.figure_ is fig
     assert disp.ax_.get_xlabel() == "Predicted risk of the event"
     render(fig, tmp_path, "smooth_calibration_ax")

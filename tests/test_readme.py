@@ -41,6 +41,6 @@ def test_setup_is_two_commands_install_then_tests() -> None:
 def test_summary_columns_named_in_readme_are_the_real_ones() -> None:
     from survrad.evaluation.bootstrap import ValidationResult
 
-    named = re.search(r"# (metric, apparent, .*?n_failed)", README).group(1).split(", ")
+    named = re.search(r"# (metric, horizon, apparent, .*?n_failed)", README).group(1).split(", ")
     res = ValidationResult("optimism", "os", (), {}, pd.DataFrame(), 0, 0, 0.95)
     assert list(res.summary().columns) == named

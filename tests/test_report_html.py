@@ -273,7 +273,10 @@ STUDY = {
 
 
 def test_methods_paragraph_names_every_choice():
-    text = methods_paragraph(STUDY, versions=VERSIONS)
+    from survrad.study.registry import resolved_models
+
+    study = {**STUDY, "models": resolved_models(STUDY["models"])}
+    text = methods_paragraph(study, versions=VERSIONS)
     paragraphs = text.split("\n\n")
     assert len(paragraphs) == 5
     for phrase in ("patients.csv", "lesions.csv", "age, ecog", "rad_*",
@@ -307,7 +310,7 @@ def test_methods_paragraph_penalised_and_other_validation():
     assert "glmnet" in text and "Breslow" in text and "Efron's method" not in text
     assert ".632+ bootstrap" in text and "B = 100" in text
     assert "Software" not in text                               # no versions given
-    cv = methods_paragraph({"models": {"cox": {"penalty": "cv"}},
+    cv = methods_paragraph({"models": {"cox": {"penalty": "cv", "cv_folds": 5}},
                             "validation": {"method": "cv", "n_folds": 5, "n_boot": 10}},
                            versions={})
     assert "chosen by patient-grouped 5-fold cross-validation" in cv

@@ -13,13 +13,13 @@ from rref import r_ref
 from scipy import stats
 
 import survrad as sr
-from survrad.exceptions import SchemaError
 from survrad.evaluation.describe import (
     COEFFICIENT_COLUMNS,
     TABLE_ONE_COLUMNS,
     coefficient_table,
     table_one,
 )
+from survrad.exceptions import SchemaError
 from survrad.reporting.tables import (
     format_coefficients,
     format_p,

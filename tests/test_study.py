@@ -123,7 +123,8 @@ def test_report_has_every_contracted_output(report: Path) -> None:
                  "tables/coefficients_os_C_mean_cox.csv"):
         assert (report / name).is_file(), name
     records = json.loads((report / "results.json").read_text())
-    keys = {"endpoint", "strategy", "model", "metric", "apparent", "optimism", "corrected",
+    keys = {"endpoint", "strategy", "model", "metric", "horizon", "apparent", "optimism",
+            "corrected",
             "ci_low", "ci_high", "n_boot", "n_failed"}
     assert all(set(r) == keys for r in records)
     assert {r["strategy"] for r in records} == {"clinical", "burden", "C_mean", "E_risk"}

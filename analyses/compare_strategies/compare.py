@@ -61,6 +61,7 @@ from survrad.data.cohort import Cohort
 from survrad.data.simulate import DRIVERS, simulate_cohort
 from survrad.evaluation.bootstrap import ComparisonResult, compare_pipelines
 from survrad.evaluation.concordance import concordance_index
+from survrad.evaluation.keys import MetricKey
 from survrad.exceptions import ConfigError
 from survrad.lesions import (
     AttentionMIL,
@@ -276,10 +277,11 @@ def failure_reasons(result: ComparisonResult, name: str, metric: str = "c_index"
 
     Returns ``""`` when every replicate gave a value.
     """
-    rep = result.results[name].replicates
-    ok = np.isfinite(rep[f"{metric}__fit"].to_numpy(float)) & np.isfinite(
-        rep[f"{metric}__test"].to_numpy(float))
-    reasons = rep.loc[~ok, "reason"].replace("", "unknown").value_counts()
+    res = result.results[name]
+    key = MetricKey(metric)
+    missing = [r.why(key) or "unknown" for r in res.records
+               if not (np.isfinite(r.value(key, "fit")) and np.isfinite(r.value(key, "test")))]
+    reasons = pd.Series(missing, dtype=object).value_counts()
     return "; ".join(f"{n}x {r}" for r, n in reasons.items())
 
 
@@ -294,11 +296,11 @@ def bootstrap_shift(result: ComparisonResult, name: str, metric: str = "c_index"
     its own point estimate.
     """
     res = result.results[name]
-    fit = res.replicates[f"{metric}__fit"].to_numpy(float)
-    ok = np.isfinite(fit) & np.isfinite(res.replicates[f"{metric}__test"].to_numpy(float))
+    fit, test = res.values(metric, "fit"), res.values(metric, "test")
+    ok = np.isfinite(fit) & np.isfinite(test)
     if not ok.any():
         return float("nan")
-    return float(np.mean(fit[ok]) - res.apparent[metric])
+    return float(np.mean(fit[ok]) - res.apparent[MetricKey(metric)])
 
 
 def summarise_comparison(result: ComparisonResult,
@@ -315,7 +317,7 @@ def summarise_comparison(result: ComparisonResult,
         pipeline, reference, metric, difference, ci_low, ci_high, n_pairs.
     """
     summary = result.summary()
-    summary = summary[summary["metric"] == "c_index"].drop(columns="metric")
+    summary = summary[summary["metric"] == "c_index"].drop(columns=["metric", "horizon"])
     summary.insert(1, "description", summary["pipeline"].map(DESCRIPTIONS).fillna(""))
     ext = external if external is not None else pd.Series(dtype=float)
     summary["external_c"] = summary["pipeline"].map(ext).astype(float)

@@ -101,7 +101,8 @@ def cross_validated_predictions(pipeline: Any, cohort: Cohort, endpoint: str, *,
     folds = np.empty(ids.size, dtype=int)
     folds[rng.permutation(ids.size)] = np.arange(ids.size) % n_folds
     hz = [float(h) for h in horizons]
-    frame = pd.DataFrame({"fold": folds, "risk": np.nan, "risk_group": np.nan},
+    frame = pd.DataFrame({"fold": folds, "risk": np.nan,
+                          "risk_group": pd.array([pd.NA] * len(folds), dtype="Int64")},
                          index=cohort.patient_ids)
     survival = pd.DataFrame(np.nan, index=cohort.patient_ids, columns=hz)
     failures: list[tuple[int, str]] = []
@@ -113,7 +114,8 @@ def cross_validated_predictions(pipeline: Any, cohort: Cohort, endpoint: str, *,
         except _EXPECTED as exc:
             failures.append((k, f"{type(exc).__name__}: {exc}"))
             continue
-        frame.loc[part.index, ["risk", "risk_group"]] = part[["risk", "risk_group"]]
+        frame.loc[part.index, "risk"] = part["risk"]
+        frame.loc[part.index, "risk_group"] = part["risk_group"].astype("Int64")
         if surv is not None:
             survival.loc[surv.index, hz] = surv.to_numpy()
     if len(failures) > max_failed * n_folds:

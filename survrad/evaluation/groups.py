@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from survrad._math.ticks import nice_ticks
-from survrad._validation import check_fraction, check_int
+from survrad._validation import check_fraction, check_int, finite_array
 from survrad.data.outcome import Surv, check_binary, check_event, check_time
 from survrad.evaluation.nonparametric import kaplan_meier, logrank_test
 from survrad.evaluation.results import RiskGroupSurvival, RocCurve
@@ -27,13 +27,6 @@ from survrad.models.cox import CoxModel
 __all__ = ["group_names", "risk_group_survival", "risk_groups_from_training", "roc_curve"]
 
 _DEFAULT_LABELS = {2: ("Low", "High"), 3: ("Low", "Intermediate", "High")}
-
-
-def _finite(values: Any, name: str) -> np.ndarray:
-    a = np.asarray(values, dtype=float).ravel()
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite numbers.")
-    return a
 
 
 def risk_groups_from_training(train_risk: Any, test_risk: Any, n_groups: int = 3, *,
@@ -73,8 +66,8 @@ def risk_groups_from_training(train_risk: Any, test_risk: Any, n_groups: int = 3
     ['Low', 'High', 'High']
     """
     n_groups = check_int("n_groups", n_groups, min_value=2)
-    train = _finite(train_risk, "train_risk")
-    test = _finite(test_risk, "test_risk")
+    train = finite_array(train_risk, "train_risk")
+    test = finite_array(test_risk, "test_risk")
     if labels is None:
         labels = _DEFAULT_LABELS.get(n_groups, tuple(f"Q{i + 1}" for i in range(n_groups)))
     labels = [str(lab) for lab in labels]
@@ -186,7 +179,7 @@ def risk_group_survival(time: Any, event: Any, group: Any, *,
     curves = tuple(kaplan_meier(t[codes == k], e[codes == k], ci_level=ci_level)
                    for k in range(len(order)))
     times = (nice_ticks(0.0, float(t.max())) if at_risk_times is None
-             else _finite(at_risk_times, "at_risk_times"))
+             else finite_array(at_risk_times, "at_risk_times"))
     if np.any(times < 0) or np.any(np.diff(times) <= 0):
         raise ValueError(f"at_risk_times must be increasing and >= 0, got {times}.")
     names = tuple(str(o) for o in order)
@@ -211,7 +204,7 @@ def roc_curve(y: Any, prob: Any) -> RocCurve:
     from sklearn.metrics import roc_curve as _roc
 
     target = check_binary(y, column="y")
-    p = _finite(prob, "prob")
+    p = finite_array(prob, "prob")
     fpr, tpr, _ = _roc(target, p)
     return RocCurve(fpr=np.asarray(fpr, float), tpr=np.asarray(tpr, float),
                     auc=float(roc_auc_score(target, p)))

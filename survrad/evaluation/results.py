@@ -3,7 +3,7 @@
 A study run (:func:`survrad.study.run_study`) computes ONE :class:`StudyResults`; the
 reporting layer only formats and draws it, so every number on the page is in these
 results and can be tested without rendering. The results are saved beside the report
-(:meth:`StudyResults.save`: ``results/study_results.json`` with the scalars and the
+(:meth:`StudyResults.save`: ``study_results.json`` (in the folder given) with the scalars and the
 structure, one Parquet file per table, and a ``schema_version``) and reloaded by
 :meth:`StudyResults.load`, e.g. by ``survrad report`` to re-render a report without
 computing anything.
@@ -65,7 +65,7 @@ class RiskGroupSurvival:
         ``group, reference, hr, hr_ci_low, hr_ci_high, p, estimable``: every group against
         the first (Cox model on group indicators); None when not estimable (``note``).
     note : str
-    conf_level : float
+    ci_level : float
     """
 
     curves: tuple[KaplanMeier, ...]
@@ -74,7 +74,7 @@ class RiskGroupSurvival:
     logrank: LogRankResult | None
     hazard_ratios: pd.DataFrame | None
     note: str
-    conf_level: float
+    ci_level: float
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -260,7 +260,8 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def _encode(obj: Any, frames: dict[str, pd.DataFrame], path: str) -> Any:
     if isinstance(obj, pd.DataFrame):
-        name = f"table_{len(frames):03d}"
+        where = path.strip(".").replace(".", "_") or "table"
+        name = f"{len(frames):03d}_{where}"
         frames[name] = obj
         labels = [_encode(c, frames, "") for c in obj.columns]
         return {"__frame__": name, "columns": labels, "attrs": _encode(dict(obj.attrs),
@@ -274,9 +275,9 @@ def _encode(obj: Any, frames: dict[str, pd.DataFrame], path: str) -> Any:
         return {"__array__": [_encode(v, frames, "") for v in obj.tolist()],
                 "dtype": str(obj.dtype)}
     if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, frames, path) for v in obj]}
+        return {"__tuple__": [_encode(v, frames, f"{path}.{i}") for i, v in enumerate(obj)]}
     if isinstance(obj, list):
-        return [_encode(v, frames, path) for v in obj]
+        return [_encode(v, frames, f"{path}.{i}") for i, v in enumerate(obj)]
     if isinstance(obj, Mapping):
         if all(isinstance(k, str) for k in obj):
             return {"__map__": {k: _encode(v, frames, f"{path}.{k}") for k, v in obj.items()}}

@@ -593,7 +593,8 @@ class CoxModel(CachedParamNames, BaseEstimator):
         >>> from survrad.data.outcome import Surv
         >>> rng = np.random.default_rng(0)
         >>> X = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
-        >>> y = Surv.from_arrays(rng.exponential(np.exp(-X["a"].to_numpy())), np.ones(200))
+        >>> y = Surv.from_arrays(time=rng.exponential(np.exp(-X["a"].to_numpy())),
+        ...                      event=np.ones(200))
         >>> path = CoxModel(l1_ratio=1.0, n_penalties=20).fit_path(X, y)
         >>> path.n_nonzero[[0, -1]].tolist()          # nothing at lambda_max, all at the end
         [0, 4]

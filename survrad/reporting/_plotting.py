@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib as mpl
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -102,20 +101,6 @@ def check_columns(df: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
     if len(df) == 0:
         raise SchemaError(f"{what} has no rows: nothing to plot.", file=what)
     return df
-
-
-def finite_array(values: Any, name: str, *, allow_nan: bool = False) -> np.ndarray:
-    """1-D float array; ValueError on text or (unless ``allow_nan``) non-finite values."""
-    try:
-        arr = np.asarray(values, dtype=float).ravel()
-    except (TypeError, ValueError) as exc:
-        raise SchemaError(f"{name} must be numeric: {exc}.", column=name) from exc
-    bad = ~np.isfinite(arr) if not allow_nan else np.isinf(arr)
-    if bad.any():
-        raise SchemaError(f"{name} has {int(bad.sum())} non-finite values; figures never "
-                          "drop or fill them silently.", column=name,
-                          ids=[f"row {i + 1}" for i in np.flatnonzero(bad)])
-    return arr
 
 
 def format_number(x: float, digits: int = 2) -> str:

@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from survrad._validation import check_fraction
+from survrad._validation import check_fraction, finite_array
 from survrad.reporting._plotting import (
     DisplayMixin,
     ci_percent,
-    finite_array,
     format_number,
 )
 from survrad.reporting.style import COLUMN_WIDTH, GREY, group_colors, publication_style

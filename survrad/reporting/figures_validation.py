@@ -13,12 +13,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from survrad._validation import check_fraction
+from survrad._validation import check_fraction, finite_array
 from survrad.exceptions import SchemaError, SurvradDeprecationWarning
 from survrad.reporting._plotting import (
     DisplayMixin,
     ci_percent,
-    finite_array,
     format_number,
     metric_label,
 )

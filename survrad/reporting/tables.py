@@ -231,6 +231,7 @@ def format_coefficients(table: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
     Examples
     --------
     >>> import pandas as pd
+    >>> from survrad.evaluation.describe import coefficient_table
     >>> s = pd.DataFrame({"term": ["age"], "coef": [0.0], "se": [0.1], "p": [1.0]})
     >>> format_coefficients(coefficient_table(s)).iloc[0, 3]
     '1.00 (0.82\u20131.22)'

@@ -292,6 +292,7 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
                   timer: Callable[[str], Any], n_jobs: int | None) -> StudyResults:
     """Everything the report shows, computed from the plan and its validation."""
     from survrad.evaluation.describe import table_one
+    from survrad.study.registry import resolved_models
 
     cfg = plan.config
     with timer("final fits and cross-validated predictions"):
@@ -307,7 +308,8 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
                         "horizons": [float(h) for h in spec["horizons"]]}
                  for name, spec in cfg["endpoints"].items()}
     return StudyResults(
-        title=cfg["title"], description=cfg.get("description", ""), config=cfg,
+        title=cfg["title"], description=cfg.get("description", ""),
+        config={**cfg, "models": resolved_models(cfg["models"])},
         endpoints=endpoints, estimates=_estimates(comparisons),
         replicates=_replicates(comparisons), differences=_differences(comparisons),
         failures=_failures(comparisons), coefficients=coefs, predictions=preds,

@@ -172,3 +172,28 @@ def build_estimator(table: Mapping[str, type], kind: str, params: Mapping[str, A
     if kind not in table:
         return None, [(kind_key, unknown_choice(kind, table, what))]
     return check_params(table[kind], params, key)
+
+
+def _plain(value: Any) -> bool:
+    """A value that a study file (TOML) could hold."""
+    if isinstance(value, bool | int | float | str):
+        return True
+    return isinstance(value, list | tuple) and all(_plain(v) for v in value)
+
+
+def resolved_models(models: Mapping[str, Mapping[str, Any] | None]) -> dict[str, dict[str, Any]]:
+    """Each model's parameters as used: the study's values over the estimator's defaults
+    (plain values only), so that a report can state every setting without importing models.
+
+    Examples
+    --------
+    >>> resolved_models({"forest": {"n_estimators": 50}})["forest"]["n_estimators"]
+    50
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in models.items():
+        given = dict(spec or {})
+        entry = MODELS.get(name)
+        defaults = {} if entry is None else entry[1]().get_params(deep=False)
+        out[name] = {**{k: v for k, v in defaults.items() if _plain(v)}, **given}
+    return out
