@@ -47,12 +47,7 @@ ALLOWED: dict[str, str] = {
 #: writes, checked by the report tests, not a file of the repository.
 OUTPUT_PREFIXES = ("figures/", "tables/")
 #: (file, mention) still waiting for their owner to update them -> the fix.
-PENDING: dict[tuple[str, str], str] = {
-    ("README.md", "DESIGN.md"): "README's Layout section: point to docs/architecture.md",
-    ("analyses/demo/study.toml", "DESIGN.md"): "comment above [[strategies]]: "
-                                               "docs/architecture.md (lesion strategies)",
-    ("survrad/datasets/demo_study.toml", "DESIGN.md"): "the same comment (the packaged copy)",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _repository_files() -> list[str]:
