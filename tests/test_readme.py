@@ -31,11 +31,27 @@ def test_python_example_runs(capsys) -> None:
 
 def test_setup_is_two_commands_install_then_tests() -> None:
     install, tests = _blocks("bash")[:2]
-    assert 'pip install -e ".[test]"' in install
+    # the first command installs the runtime only and runs the demo
+    assert "pip install -e . " in install and "[test]" not in install
     assert "survrad run --demo --out" in install
-    assert tests.strip() == "python -m pytest"
+    assert tests.strip() == 'pip install -e ".[test]" && python -m pytest'
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
-    assert 'pip install -q -e ".[test]"' in ci and "python -m pytest" in ci
+    steps = [ci.index(s) for s in ("pip install -q -e .\n", "survrad run --demo --out",
+                                   'pip install -q -e ".[test]"', "python -m pytest")]
+    assert steps == sorted(steps)
+
+
+def test_runtime_dependencies_are_imported_by_the_package() -> None:
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"][
+        "dependencies"]
+    imports = {"scikit-learn": "sklearn", "scikit-survival": "sksurv"}
+    source = "\n".join(p.read_text("utf-8") for p in (ROOT / "survrad").rglob("*.py"))
+    for dep in deps:
+        name = re.split(r"[<>=\[ ]", dep, maxsplit=1)[0]
+        module = imports.get(name, name.replace("-", "_"))
+        assert re.search(rf"^\s*(import|from) {module}\b", source, flags=re.M), name
 
 
 def test_summary_columns_named_in_readme_are_the_real_ones() -> None:
