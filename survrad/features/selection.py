@@ -25,11 +25,11 @@ import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sksurv.linear_model import CoxnetSurvivalAnalysis
 
+from survrad._math.coxph import CoxRiskSets, cox_elastic_net_path
 from survrad._validation import check_choice, check_fraction, check_int, check_random_state
-from survrad.data.outcome import SURV_DTYPE, check_event, check_time
-from survrad.exceptions import FitError, SchemaError, StatisticalWarning
+from survrad.data.outcome import check_event, check_time
+from survrad.exceptions import ConvergenceWarning, FitError, SchemaError, StatisticalWarning
 from survrad.features._base import (
     FeatureStep,
     Target,
@@ -320,38 +320,29 @@ def _standardize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (Z - Z.mean(axis=0)) / Z.std(axis=0), ok
 
 
-def _surv(time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    y = np.empty(time.shape[0], dtype=SURV_DTYPE)
-    y["event"], y["time"] = event, time
-    return y
-
-
 def _coxnet(Z: np.ndarray, time: np.ndarray, event: np.ndarray, l1_ratio: float,
             alphas: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """LASSO / elastic-net Cox path (scikit-survival): coefficients (p, m) and penalties.
+    """LASSO / elastic-net Cox path: coefficients (p, m) and penalties.
 
+    The package's one elastic-net Cox solver (``survrad._math.coxph.cox_elastic_net_path``,
+    glmnet's objective and Breslow ties, the solver of ``CoxModel(penalty=..., l1_ratio=...)``).
     Without ``alphas``, the path has 50 penalties from ``alpha_max`` (all zero) down to
     ``0.01 * alpha_max``: selection never needs the nearly unpenalised end, which is
     slow to fit when p is close to n.
     """
-    model = CoxnetSurvivalAnalysis(l1_ratio=l1_ratio, alphas=alphas, n_alphas=_N_PATH,
-                                   alpha_min_ratio=_MIN_RATIO, fit_baseline_model=False)
-
-    def fit() -> None:
-        with warnings.catch_warnings():
-            # an all-zero solution is handled by the caller (fallback with our own warning)
-            warnings.filterwarnings("ignore", message="all coefficients are zero",
-                                    category=UserWarning)
-            model.fit(Z, _surv(time, event))
-
-    rethrow_convergence(fit, context="LASSO-Cox (scikit-survival Coxnet)")
-    coef = np.asarray(model.coef_)
-    if alphas is not None and coef.shape[1] < len(alphas):
-        # Coxnet stops a path early once the deviance no longer changes (as glmnet does):
-        # the remaining, smaller penalties share the last solution.
-        pad = np.repeat(coef[:, -1:], len(alphas) - coef.shape[1], axis=1)
-        return np.hstack([coef, pad]), np.asarray(alphas, dtype=float)
-    return coef, np.asarray(model.alphas_)
+    if alphas is None:
+        rs = CoxRiskSets(time, event, ties="breslow")
+        score = rs.derivatives(Z, np.zeros(Z.shape[1]))[1]
+        alpha_max = np.max(np.abs(score)) / time.size / max(l1_ratio, 1e-3)
+        alphas = np.geomspace(alpha_max, alpha_max * _MIN_RATIO, _N_PATH)
+    alphas = np.asarray(alphas, dtype=float)
+    path = cox_elastic_net_path(Z, time, event, penalties=alphas, l1_ratio=l1_ratio,
+                                ties="breslow")
+    if not np.all(path.converged):
+        warnings.warn(ConvergenceWarning(
+            f"LASSO-Cox: the path did not converge at {int((~path.converged).sum())} of "
+            f"{alphas.size} penalties; the selection uses the last iterate."), stacklevel=3)
+    return np.asarray(path.coef, dtype=float).T, alphas
 
 
 def _breslow_loglik(eta: np.ndarray, time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -482,10 +473,11 @@ class LassoCoxSelector(FeatureStep):
 
     Columns are standardised with the training mean and SD (ddof=0) before the fit, so the
     penalty treats them alike; constant columns cannot enter and are never selected. The
-    fit is scikit-survival's ``CoxnetSurvivalAnalysis`` (its ``alpha``), which minimises
-    ``-(1/n) log PL(beta) + penalty * (l1_ratio |beta|_1 + (1 - l1_ratio) |beta|_2^2 / 2)``
-    with Breslow ties (the glmnet parametrisation). With ``penalty=None`` the penalty maximises the
-    cross-validated partial likelihood over the Coxnet path (stratified K-fold on the
+    fit is the package's elastic-net Cox solver (the one of ``CoxModel(penalty=...)``),
+    which minimises ``-(1/n) log PL(beta) + penalty * (l1_ratio |beta|_1 + (1 - l1_ratio)
+    |beta|_2^2 / 2)`` with Breslow ties (glmnet's parametrisation and its ``lambda``). With
+    ``penalty=None`` the penalty maximises the cross-validated partial likelihood over the
+    path (stratified K-fold on the
     event indicator, folds drawn from ``random_state``, so the result is reproducible).
 
     The cross-validated path has 50 penalties from the largest useful one down to 1 % of
