@@ -20,10 +20,10 @@ from survrad._validation import close_matches
 from survrad.exceptions import SchemaError
 from survrad.reporting.style import COLUMN_WIDTH, SMALL_FONT_SIZE
 
-__all__ = ["DisplayMixin", "check_columns", "format_estimate_ci", "format_number",
+__all__ = ["METRIC_LABELS", "DisplayMixin", "check_columns", "format_estimate_ci", "format_number",
            "format_p", "metric_label"]
 
-_METRIC_LABELS = {
+METRIC_LABELS = {
     "c_index": "Harrell's C-index",
     "uno_c": "Uno's C-index",
     "td_auc": "time-dependent AUC",
@@ -158,7 +158,7 @@ def format_estimate_ci(est: float, low: float, high: float, digits: int = 2) -> 
 
 def metric_label(metric: str, horizon: float | None = None) -> str:
     """Readable name of a metric (``td_auc``, 12 -> ``time-dependent AUC at 12``)."""
-    label = _METRIC_LABELS.get(metric, metric.replace("_", " "))
+    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
     return f"{label} at {horizon:g}" if horizon is not None else label
 
 

@@ -9,12 +9,13 @@ Tables are written unrounded (CSV, spreadsheet-safe); rounding happens only in t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from survrad.reporting._plotting import METRIC_LABELS
 from survrad.reporting.html import (
     ReportFigure,
     ReportTable,
@@ -39,6 +40,8 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
             ".632+": "bootstrap distribution of resample minus out-of-bag performance",
             "cv": "distribution of training-fold minus held-out-fold performance"}
 BASELINES = ("clinical", "burden")
+#: Rows of a table shown on the page (the full table is in its linked CSV).
+MAX_ROWS = 15
 _SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
 
 
@@ -49,16 +52,25 @@ def _slug(*parts: Any) -> str:
 class _Report:
     """Accumulates sections while writing files into ``root``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, labels: Mapping[str, str] | None = None) -> None:
         self.root = root
+        self.labels = {**METRIC_LABELS, **dict(labels or {})}
         self.sections: dict[str, list[Any]] = {}
         self.pending: list[tuple[str, Callable[[], Any], str, ReportFigure]] = []
+
+    def label(self, name: Any) -> str:
+        """The readable name of a metric, strategy or term (``[report] labels`` first)."""
+        return self.labels.get(str(name), str(name))
+
+    def relabel(self, df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+        """A copy of ``df`` with readable names in ``columns`` (those present)."""
+        return df.assign(**{c: df[c].map(self.label) for c in columns if c in df})
 
     def add(self, section: str, item: Any) -> None:
         self.sections.setdefault(section, []).append(item)
 
     def table(self, section: str, df: pd.DataFrame, name: str, caption: str,
-              shown: pd.DataFrame | None = None, max_rows: int | None = 50) -> None:
+              shown: pd.DataFrame | None = None, max_rows: int | None = MAX_ROWS) -> None:
         write_csv(df, self.root / "tables" / f"{name}.csv")
         self.add(section, ReportTable(df if shown is None else shown, caption,
                                       csv=f"tables/{name}.csv", max_rows=max_rows))
@@ -126,13 +138,14 @@ def _validation(rep: _Report, results: Any) -> None:
 
     est = results.estimates
     write_csv(est, rep.root / "results.csv")
-    shown = _primary(results).drop(columns=["horizon"]).reset_index(drop=True)
+    shown = rep.relabel(_primary(results).drop(columns=["horizon"]).reset_index(drop=True),
+                        ["strategy", "metric"])
     rep.add("Validation", ReportTable(
         shown, "Validation of every endpoint x strategy x model: the primary metric of each "
         "endpoint (Harrell's C for survival, AUC for binary endpoints), apparent, optimism "
         "and corrected value with its interval (the validation method of each model is "
         "given in the Methods). Every metric is in the CSV.", csv="results.csv",
-        max_rows=None))
+        max_rows=MAX_ROWS))
     ci = int(100 * results.config["validation"]["ci_level"])
     for (ep, model), block in _primary(results).groupby(["endpoint", "model"], sort=False):
         metric = str(block["metric"].iloc[0])
@@ -146,18 +159,21 @@ def _validation(rep: _Report, results: Any) -> None:
         if len(diffs):
             rep.table("Validation", diffs.reset_index(drop=True),
                       f"differences_{_slug(ep, model)}",
-                      f"{ep}, {model}: paired differences of corrected {metric} against "
-                      f"{diffs['reference'].iloc[0]} (same bootstrap samples).")
-        summary = block.rename(columns={"strategy": "pipeline"}).assign(
-            baseline=lambda d: d["pipeline"].isin(BASELINES))
-        d = (diffs[["pipeline", "reference", "metric", "difference", "ci_low",
-                    "ci_high"]].assign(model=model) if len(diffs) else None)
+                      f"{ep}, {model}: paired differences of corrected {rep.label(metric)} "
+                      f"against {rep.label(diffs['reference'].iloc[0])} (same bootstrap "
+                      "samples).", shown=rep.relabel(diffs.reset_index(drop=True),
+                                                     ["pipeline", "reference", "metric"]))
+        summary = rep.relabel(block.rename(columns={"strategy": "pipeline"}).assign(
+            baseline=lambda d: d["pipeline"].isin(BASELINES)), ["pipeline"])
+        d = (rep.relabel(diffs[["pipeline", "reference", "metric", "difference", "ci_low",
+                                "ci_high"]].assign(model=model), ["pipeline", "reference"])
+             if len(diffs) else None)
         rep.figure("Validation", lambda s=summary, d=d, m=metric, e=estimate: (
             StrategyComparisonDisplay.from_summary(s, metric=m, differences=d,
                                                    estimate=e).plot()),
             f"comparison_{_slug(ep, model)}",
-            f"{ep}, {model}: {estimate} {metric} with {ci}% CI per strategy; baselines "
-            "marked; right: paired differences.")
+            f"{ep}, {model}: {estimate} {rep.label(metric)} with {ci}% CI per strategy; "
+            "baselines marked; right: paired differences.")
         best = str(block.loc[block["corrected"].idxmax(), "strategy"]) \
             if block["corrected"].notna().any() else str(block["strategy"].iloc[0])
         rb = reps_block[(reps_block["strategy"] == best) & (reps_block["metric"] == metric)
@@ -165,7 +181,7 @@ def _validation(rep: _Report, results: Any) -> None:
         rep.figure("Validation", lambda r=rb, m=metric: OptimismDisplay.from_values(
             r["fit"], r["test"], metric=m, status_ok=r["status"] == "ok").plot(),
             f"optimism_{_slug(ep, model, best)}",
-            f"{ep}, {model}, {best}: {OPTIMISM[method]} of {metric}.")
+            f"{ep}, {model}, {rep.label(best)}: {OPTIMISM[method]} of {rep.label(metric)}.")
     if len(results.failures):
         rep.table("Validation", results.failures, "failures",
                   "Bootstrap replicates that failed or could not compute a metric, by "
@@ -228,12 +244,14 @@ def _coefficients(rep: _Report, results: Any) -> None:
     for coef in results.coefficients:
         table = coef.table
         name = f"coefficients_{_slug(coef.endpoint, coef.strategy, coef.model)}"
-        rep.table("Models", table, name, f"{coef.endpoint}, {coef.strategy}, {coef.model}: "
-                  "coefficients fitted on all patients.", shown=format_coefficients(table))
+        readable = rep.relabel(table, ["term"])
+        rep.table("Models", table, name, f"{coef.endpoint}, {rep.label(coef.strategy)}, "
+                  f"{coef.model}: coefficients fitted on all patients.",
+                  shown=format_coefficients(readable))
         has_ci = "hr_ci_low" in table and table["hr_ci_low"].notna().any()
         if has_ci and not drawn:
             drawn = True
-            rep.figure("Models", lambda t=table: ForestPlotDisplay.from_summary(t).plot(),
+            rep.figure("Models", lambda t=readable: ForestPlotDisplay.from_summary(t).plot(),
                        f"forest_{_slug(coef.endpoint, coef.strategy, coef.model)}",
                        f"{coef.endpoint}, {coef.strategy}, {coef.model}: hazard ratios "
                        "with CIs.")
@@ -277,7 +295,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     platform); the page shows it as given, so the same results and manifest give the same
     page. Nothing here fits, estimates or resamples.
     """
-    rep = _Report(Path(root))
+    rep = _Report(Path(root), results.config["report"].get("labels"))
     errors: list[dict[str, Any]] = []
     config = results.config
     by = config["report"].get("table1_by")
