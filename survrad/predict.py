@@ -113,10 +113,10 @@ def predict_frame(fitted: Any, cohort: Cohort, horizons: Sequence[float] = ()
     X = fitted.transform(cohort)
     pid = cohort.columns.patient_id
     out = pd.DataFrame({pid: cohort.patient_ids.to_numpy(),
-                        "risk": fitted.risk_from_design(X)})
+                        "risk": fitted._risk_from_design(X)})
     if fitted.endpoint_kind_ == "survival" and len(horizons):
         hz = np.asarray(horizons, dtype=float)
-        surv = fitted.survival_from_design(X, hz)
+        surv = fitted._survival_from_design(X, hz)
         for k, h in enumerate(hz):
             out[f"survival@{h:g}"] = surv[:, k]
     lesion = None
