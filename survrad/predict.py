@@ -76,7 +76,7 @@ def _read_new(manifest: dict[str, Any], patients: Any, lesions: Any) -> Cohort:
                  else ep["target"]} if has_outcome else {}
     return read_cohort(patients, lesions, patient_features=patient_features,
                        lesion_features=lesion_features or None, endpoints=endpoints,
-                       columns=_renamed(cols))
+                       columns=_renamed(cols), split_values=None)   # not read to predict
 
 
 def _renamed(cols: ColumnNames) -> dict[str, str]:
