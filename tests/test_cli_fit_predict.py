@@ -54,6 +54,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     study.write_text(STUDY, encoding="utf-8")
     new = sr.simulate_cohort(n_patients=50, random_state=11, n_noise_features=2)
     patients = new.patients.reset_index().drop(columns=["os_time", "os_event"])
+    patients["split"] = "new"    # a split label predict does not read: never refused
     patients.to_csv(root / "new_patients.csv", index=False)
     new.lesions.to_csv(root / "new_lesions.csv", index=False)
     out = root / "fitted"
@@ -100,7 +101,7 @@ def test_predict_is_byte_identical_to_the_python_api(fitted, tmp_path):
     model = seed_unseeded(clone(pipe), np.random.SeedSequence(7)).fit(plan.cohort, "os")
     new = sr.read_cohort(fitted["patients"], fitted["lesions"],
                          patient_features=["age", "ecog"], lesion_features=["rad_sig_*"],
-                         endpoints={})
+                         endpoints={}, split_values=None)
     table, _ = predict_frame(model, new, [6.0, 12.0])
     assert out.read_bytes() == table.to_csv(index=False, lineterminator="\n").encode()
     assert list(table.columns) == ["patient_id", "risk", "survival@6", "survival@12"]
