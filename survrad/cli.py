@@ -286,6 +286,50 @@ def report(
     typer.echo(f"report written to {folder} (open {folder / 'index.html'})")
 
 
+@app.command()
+@_interruptible
+def fit(
+    study: Annotated[Path, typer.Argument(help="Study file (TOML).")],
+    out: Annotated[Path, typer.Option(
+        help="A new folder; the fitted pipelines are saved into OUT/model/.")],
+    force: Annotated[bool, typer.Option(
+        help="Replace an existing folder that survrad wrote (and nobody changed); never a "
+             "folder holding the inputs.")] = False,
+) -> None:
+    """Fit a study's pipelines on the whole cohort and save them for `survrad predict`."""
+    from survrad.fit import INDEX_FILE, MODEL_FOLDER, fit_command
+
+    folder = fit_command(study, out, force=force, command=["survrad", *sys.argv[1:]])
+    typer.echo(f"models saved in {folder / MODEL_FOLDER} (which is which: "
+               f"{folder / MODEL_FOLDER / INDEX_FILE})")
+
+
+@app.command()
+@_interruptible
+def predict(
+    model: Annotated[Path, typer.Argument(
+        help="A saved model folder, or the model/ folder written by `survrad fit` "
+             "(choose with --pipeline).")],
+    patients: Annotated[Path, typer.Option(help="The new patients (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option(help="The predictions CSV to write.")],
+    lesions: Annotated[Path | None, typer.Option(
+        help="Their lesions (CSV or Parquet), for a lesion strategy.")] = None,
+    pipeline: Annotated[str | None, typer.Option(
+        help="The pipeline of a model/ folder, <endpoint>_<strategy>_<model> (listed in "
+             "its index.json).")] = None,
+    expected_sha256: Annotated[str | None, typer.Option(
+        help="SHA-256 of the model's pipeline.pkl from a trusted source: nothing is "
+             "unpickled unless it matches.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Score new patients with a saved model: risk, survival at the study horizons."""
+    from survrad.predict import predict_command
+
+    written = predict_command(model, patients, lesions, out, force=force,
+                              expected_sha256=expected_sha256, pipeline=pipeline)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
 # ------------------------------------------------------------------------ main
 @contextlib.contextmanager
 def _signals() -> Iterator[None]:

@@ -34,7 +34,7 @@ from survrad.data.io import read_cohort
 from survrad.exceptions import ConfigError
 from survrad.models.persistence import contract_columns, load_pipeline, read_manifest
 
-__all__ = ["predict_command", "predict_frame"]
+__all__ = ["predict_command", "predict_frame", "resolve_model"]
 
 
 def _lesion_path(out: Path) -> Path:
@@ -76,7 +76,7 @@ def _read_new(manifest: dict[str, Any], patients: Any, lesions: Any) -> Cohort:
                  else ep["target"]} if has_outcome else {}
     return read_cohort(patients, lesions, patient_features=patient_features,
                        lesion_features=lesion_features or None, endpoints=endpoints,
-                       columns=_renamed(cols))
+                       columns=_renamed(cols), split_values=None)   # not read to predict
 
 
 def _renamed(cols: ColumnNames) -> dict[str, str]:
@@ -113,10 +113,10 @@ def predict_frame(fitted: Any, cohort: Cohort, horizons: Sequence[float] = ()
     X = fitted.transform(cohort)
     pid = cohort.columns.patient_id
     out = pd.DataFrame({pid: cohort.patient_ids.to_numpy(),
-                        "risk": fitted.risk_from_design(X)})
+                        "risk": fitted._risk_from_design(X)})
     if fitted.endpoint_kind_ == "survival" and len(horizons):
         hz = np.asarray(horizons, dtype=float)
-        surv = fitted.survival_from_design(X, hz)
+        surv = fitted._survival_from_design(X, hz)
         for k, h in enumerate(hz):
             out[f"survival@{h:g}"] = surv[:, k]
     lesion = None
@@ -126,16 +126,83 @@ def predict_frame(fitted: Any, cohort: Cohort, horizons: Sequence[float] = ()
     return out, lesion
 
 
+def resolve_model(model: str | os.PathLike, pipeline: str | None = None) -> Path:
+    """The saved-model folder that ``model`` (and ``pipeline``) name.
+
+    ``model`` is a saved model folder (``manifest.json`` and ``pipeline.pkl``, written by
+    ``CohortPipeline.save``), one of those two files, a ``model/`` folder written by
+    ``survrad fit`` (with ``index.json``), or the folder ``survrad fit`` wrote (holding
+    ``model/``). In the last two cases ``pipeline`` names the pipeline
+    (``<endpoint>_<strategy>_<model>``, as listed in ``index.json``); it may be left out
+    when the index holds only one.
+
+    Raises
+    ------
+    ConfigError
+        No such path, not a saved model, an unknown pipeline name (with the names and a
+        close match), or a pipeline name for a single saved model.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, survrad as sr
+    >>> c = sr.simulate_cohort(n_patients=60, random_state=0)
+    >>> pipe = sr.CohortPipeline(patient_features=["age", "ecog"]).fit(c, "os")
+    >>> folder = pipe.save(pathlib.Path(tempfile.mkdtemp()) / "m", c)
+    >>> resolve_model(folder / "manifest.json") == folder
+    True
+    """
+    from survrad._validation import close_matches
+    from survrad.fit import INDEX_FILE, MODEL_FOLDER, read_index
+    from survrad.models.persistence import MANIFEST_FILE, PIPELINE_FILE
+
+    path = Path(model)
+    if not path.exists():
+        raise ConfigError(f"no such file or folder {str(path)!r}: give a saved model folder "
+                          f"or the {MODEL_FOLDER}/ folder written by `survrad fit`.",
+                          file=str(path), key="model")
+    if path.is_file():
+        if path.name not in (MANIFEST_FILE, PIPELINE_FILE):
+            raise ConfigError(f"{str(path)!r} is not a saved model: give the model folder "
+                              f"(with {MANIFEST_FILE} and {PIPELINE_FILE}) or its "
+                              f"{MANIFEST_FILE}.", file=str(path), key="model")
+        path = path.parent
+    if (path / MANIFEST_FILE).is_file():
+        if pipeline is not None:
+            raise ConfigError(f"{str(path)!r} is a single saved model; --pipeline chooses "
+                              f"among the models of a {MODEL_FOLDER}/ folder with "
+                              f"{INDEX_FILE}.", file=str(path), key="pipeline")
+        return path
+    if not (path / INDEX_FILE).is_file() and (path / MODEL_FOLDER / INDEX_FILE).is_file():
+        path = path / MODEL_FOLDER
+    index = read_index(path)
+    names = [p["name"] for p in index["pipelines"]]
+    if pipeline is None:
+        if len(names) == 1:
+            return path / index["pipelines"][0]["folder"]
+        raise ConfigError(f"{str(path)!r} holds {len(names)} pipelines; choose one with "
+                          f"--pipeline NAME: {names}.", file=str(path), key="pipeline")
+    for entry in index["pipelines"]:
+        if entry["name"] == pipeline:
+            return path / entry["folder"]
+    hint = close_matches(pipeline, names)
+    did = f" Did you mean {hint[0]!r}?" if hint else ""
+    raise ConfigError(f"no pipeline {pipeline!r} in {str(path / INDEX_FILE)!r}; pipelines: "
+                      f"{names}.{did}", file=str(path / INDEX_FILE), key="pipeline")
+
+
 def predict_command(model_dir: str | os.PathLike, patients: str | os.PathLike,
                     lesions: str | os.PathLike | None = None,
                     out: str | os.PathLike = "predictions.csv", *, force: bool = False,
-                    expected_sha256: str | None = None) -> list[Path]:
-    """Score the patients of ``patients`` (and ``lesions``) with the model in ``model_dir``.
+                    expected_sha256: str | None = None,
+                    pipeline: str | None = None) -> list[Path]:
+    """Score the patients of ``patients`` (and ``lesions``) with a saved model.
 
     Parameters
     ----------
     model_dir : path
-        Folder written by ``CohortPipeline.save`` / ``survrad fit``.
+        A saved model (folder written by ``CohortPipeline.save``, or its manifest), or
+        the ``model/`` folder written by ``survrad fit`` with ``pipeline`` (see
+        :func:`resolve_model`).
     patients, lesions : path
         New patient table (and lesion table for a lesion strategy), with the columns the
         model reads (its manifest's contract).
@@ -145,6 +212,8 @@ def predict_command(model_dir: str | os.PathLike, patients: str | os.PathLike,
         Replace an existing output file.
     expected_sha256 : str, optional
         Trusted hash of the pickled pipeline (see :mod:`survrad.models.persistence`).
+    pipeline : str, optional
+        The pipeline of a ``survrad fit`` folder (``<endpoint>_<strategy>_<model>``).
 
     Returns
     -------
@@ -155,7 +224,7 @@ def predict_command(model_dir: str | os.PathLike, patients: str | os.PathLike,
     ------
     ConfigError
         The output is an input, a folder, a link, or exists without ``force``; the model
-        folder is not loadable (format, version, hash).
+        is not found or not loadable (format, version, hash), or ``pipeline`` is unknown.
     SchemaError
         The new data lack a column the model reads, or fail the checks of ``read_cohort``.
 
@@ -170,7 +239,7 @@ def predict_command(model_dir: str | os.PathLike, patients: str | os.PathLike,
     >>> [p.name for p in predict_command(model, root / "new.csv", out=root / "pred.csv")]
     ['pred.csv']
     """
-    model_dir = Path(model_dir)
+    model_dir = resolve_model(model_dir, pipeline)
     manifest = read_manifest(model_dir)
     out = Path(out)
     inputs = [Path(patients), *([Path(lesions)] if lesions is not None else []),

@@ -18,7 +18,8 @@ from scipy import special
 import survrad as sr
 from survrad.data.split import group_values, split_by_group, split_cohort
 from survrad.evaluation.concordance import concordance_index
-from survrad.evaluation.external import external_validate
+from survrad.evaluation.external import EXTERNAL_SUMMARY_COLUMNS, external_validate
+from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.loco import leave_one_center_out, random_effects_meta
 from survrad.evaluation.recalibration import (
     calibration_statistics,
@@ -31,6 +32,7 @@ from survrad.features.combat import ComBat
 from survrad.lesions.statistics import FeatureStatistics
 
 SIG = ["rad_sig_01", "rad_sig_02", "rad_sig_03"]
+C = MetricKey("c_index")
 
 
 @pytest.fixture(scope="module")
@@ -106,17 +108,23 @@ def test_external_equals_the_frozen_model_scored_on_test(ext):
     train, test, res = ext
     fitted = _clinical().fit(train, "os")
     y, yt = train.y("os"), test.y("os")
-    assert res.external["c_index"] == concordance_index(
+    assert res.external[C] == concordance_index(
         yt["time"], yt["event"].astype(int), fitted.predict_risk(test).to_numpy())
-    assert res.apparent["c_index"] == concordance_index(
+    assert res.apparent[C] == concordance_index(
         y["time"], y["event"].astype(int), fitted.predict_risk(train).to_numpy())
-    s = res.summary().set_index("metric")
-    assert list(s.columns) == ["apparent", "optimism", "corrected", "ci_low", "ci_high",
-                               "n_boot", "n_failed", "external"]
+    summary = res.summary()
+    # exactly ValidationResult.summary()'s columns, then the external value
+    assert list(summary.columns) == [*sr.evaluation.validation.SUMMARY_COLUMNS, "external"]
+    assert list(summary.columns) == EXTERNAL_SUMMARY_COLUMNS
+    assert list(summary["metric"]) == [k.name for k in res.metrics]
+    assert list(summary["horizon"].fillna(0)) == [k.horizon or 0 for k in res.metrics]
+    assert MetricKey("td_auc", 12.0) in res.metrics
+    s = summary.set_index(["metric", "horizon"])
     assert (s["corrected"] == s["external"]).all()
     assert np.allclose(s["optimism"], s["apparent"] - s["external"])
     assert (s["ci_low"] <= s["external"]).all() and (s["external"] <= s["ci_high"]).all()
-    assert s.loc["c_index", "n_failed"] == 0 and res.n_test == test.n_patients
+    assert s.loc[("c_index", np.nan), "n_failed"] == 0 and res.n_test == test.n_patients
+    assert s.loc[("td_auc", 12.0), "external"] == res.external[MetricKey("td_auc", 12.0)]
 
 
 def test_external_bootstrap_resamples_test_patients_only(ext):
@@ -126,9 +134,10 @@ def test_external_bootstrap_resamples_test_patients_only(ext):
     fitted = res.fitted
     risk = fitted.predict_risk(test).to_numpy()[pos]
     y = test.y("os")[pos]
-    assert res.replicates.loc[7, "c_index"] == concordance_index(
-        y["time"], y["event"].astype(int), risk)
-    lo, hi = np.percentile(res.replicates["c_index"], [2.5, 97.5])
+    assert res.records[7].test[C] == concordance_index(y["time"], y["event"].astype(int), risk)
+    assert res.replicates.loc[7, "c_index"] == res.records[7].test[C]   # the table for people
+    assert res.records[7].fit == {} and res.records[7].status == "ok"   # the model is frozen
+    lo, hi = np.percentile(res.values(C), [2.5, 97.5])
     s = res.summary().set_index("metric").loc["c_index"]
     assert (s["ci_low"], s["ci_high"]) == (lo, hi)
 
@@ -149,6 +158,23 @@ def test_external_calibration_parts(ext):
     assert [c.horizon for c in res.smooth] == [6.0, 12.0]
     assert res.c_index_se is not None and 0 < res.c_index_se < 0.1
     assert res.failures == {}
+
+
+def test_external_failures_are_typed_keys(five):
+    # a horizon beyond the follow-up fails alone: (MetricKey, role) keys, no label strings
+    train, test = split_by_group(five, "C5")
+    res = external_validate(_clinical(), train, test, "os", metrics=["c_index", "td_auc"],
+                            horizons=[12.0, 500.0], n_boot=20, random_state=0)
+    late = MetricKey("td_auc", 500.0)
+    assert set(res.failures) == {(late, "fit"), (late, "test"),
+                                 (MetricKey("observed_expected"), "test"),
+                                 (MetricKey("smooth_calibration", 500.0), "test")}
+    assert "outside the follow-up" in res.failures[(late, "test")]
+    assert np.isnan(res.external[late]) and np.isfinite(res.external[MetricKey("td_auc", 12.0)])
+    assert all(r.failures.keys() == {(late, "test")} for r in res.records)
+    assert [c.horizon for c in res.smooth] == [12.0]
+    row = res.summary().set_index(["metric", "horizon"]).loc[("td_auc", 500.0)]
+    assert row["n_failed"] == 20 and np.isnan(row["ci_low"])
 
 
 # ----------------------------------------------------------------------- bad input
@@ -228,7 +254,7 @@ def test_external_with_combat_reference(five):
                              features=[ComBat(batch_col="center", unseen="reference")],
                              patient_features=())
     res = external_validate(pipe, train, test, "os", n_boot=50, random_state=0)
-    assert 0.5 < res.external["c_index"] < 0.9
+    assert 0.5 < res.external[C] < 0.9
 
 
 # ------------------------------------------------------------------------------ LOCO
@@ -242,18 +268,25 @@ def test_loco_equals_a_hand_written_loop(five):
         y = test.y("os")
         c, se = concordance_index(y["time"], y["event"].astype(int),
                                   fitted.predict_risk(test).to_numpy(), return_se=True)
-        assert res.results[center].external["c_index"] == c
+        assert res.results[center].external[C] == c
         assert res.results[center].c_index_se == se
-    per = res.per_center().query("metric == 'c_index'")
+    per = res.per_center(C)
     assert per["center"].tolist() == ["C1", "C2", "C3", "C4", "C5"]
     summary = res.summary()
-    assert summary["center"].iloc[-1] == "pooled"
+    assert list(summary.columns) == ["center", *EXTERNAL_SUMMARY_COLUMNS]
+    assert summary["center"].unique().tolist() == ["C1", "C2", "C3", "C4", "C5"]
+    for center in ["C1", "C2", "C3", "C4", "C5"]:
+        pd.testing.assert_frame_equal(
+            summary[summary["center"] == center].drop(columns="center").reset_index(drop=True),
+            res.results[center].summary())
     m = res.meta
     est = special.logit(per["estimate"].to_numpy())
     se = per["se"].to_numpy() / (per["estimate"].to_numpy() * (1 - per["estimate"]).to_numpy())
     again = random_effects_meta(est, se, method="REML", scale="logit")
     assert m.estimate == again.estimate and m.k == 5
     assert m.pi_low_c <= m.ci_low_c <= m.estimate_c <= m.ci_high_c <= m.pi_high_c
+    pooled = res.pooled()
+    assert pooled[["metric", "k", "estimate"]].iloc[0].tolist() == ["c_index", 5, m.estimate_c]
 
 
 # ------------------------------------------------------------- meta-analysis (R)

@@ -27,6 +27,7 @@ LAYERS = {
     "survrad.cli": 7,
     "survrad.extract": 7,
     "survrad.predict": 7,
+    "survrad.fit": 7,
 }
 
 

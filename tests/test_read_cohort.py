@@ -424,3 +424,28 @@ def test_a_cohort_patients_table_can_be_read_back() -> None:
     first = read_cohort(patients(), patient_features=["age"])
     again = read_cohort(first.patients, patient_features=["age"])
     pd.testing.assert_frame_equal(again.patients, first.patients)
+
+
+# ------------------------------------------------------------------ split column
+def test_split_column_values_are_checked() -> None:
+    p = patients()
+    p["split"] = np.where(np.arange(N) < 60, "train", "external")
+    p.loc[[3, 70], "split"] = ["Train", "validation"]
+    with pytest.raises(SchemaError) as info:
+        read_cohort(p)
+    e = info.value
+    assert (e.column, e.ids, e.values) == ("split", ["004", "071"], ["Train", "validation"])
+    assert "did you mean 'train'" in str(e)
+    # values named by the user (a study's train/test values); None: no check
+    named = read_cohort(p, split_values=["train", "Train", "external", "validation"])
+    assert named.patients.loc["071", "split"] == "validation"
+    assert read_cohort(p, split_values=None).n_patients == N
+
+
+def test_split_column_missing_value_and_renamed_column() -> None:
+    p = patients().rename(columns={"split": "set"})
+    p.loc[5, "set"] = None
+    with pytest.raises(SchemaError, match="missing") as info:
+        read_cohort(p, columns={"split": "set"})
+    assert (info.value.column, info.value.ids) == ("set", ["006"])
+    assert read_cohort(p).n_patients == N   # "set" is not the split column by default

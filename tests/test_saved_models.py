@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 
 import survrad as sr
-from survrad.exceptions import ConfigError, SchemaError
+from survrad.exceptions import ConfigError, NotFittedError, SchemaError
 from survrad.features.combat import ComBat
 from survrad.features.scale import Standardize
 from survrad.lesions.lesion_risk import LesionRiskAggregation
 from survrad.lesions.statistics import FeatureStatistics
-from survrad.models.persistence import load_pipeline, read_manifest
+from survrad.models.persistence import column_contract, load_pipeline, read_manifest
 from survrad.predict import predict_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,3 +194,8 @@ def test_save_refuses_an_existing_folder(saved, cohort):
     with pytest.raises(ConfigError, match="exists"):
         pipe.save(folder, cohort)
     assert pipe.save(folder, cohort, horizons=[6, 12], force=True) == folder
+
+
+def test_unfitted_pipeline_has_no_contract(cohort):
+    with pytest.raises(NotFittedError, match="fit"):
+        column_contract(sr.CohortPipeline(patient_features=["age"]), cohort)

@@ -99,7 +99,7 @@ def one_run(seed: int, setting: str, n_test: int, n_boot: int) -> dict[str, floa
     data = simulate(seed, setting, n_test)
     res = external_validate(pipeline(), data["dev"], data["test"], "os", metrics=["c_index"],
                             horizons=[12.0], n_boot=n_boot, random_state=seed)
-    row = res.summary().set_index("metric").loc["c_index"]
+    row = res.estimate("c_index")
     frozen = res.fitted
     pop = data["population"]
     y = pop.y("os")

@@ -25,6 +25,7 @@ from survrad.data import scans, schema
 from survrad.data.cohort import Cohort, ColumnNames, Endpoint
 from survrad.data.missing import MissingHandler
 from survrad.data.outcome import check_binary, check_event, check_time, event_sufficiency
+from survrad.data.split import SPLIT_VALUES, check_split_values
 from survrad.exceptions import (
     ConfigError,
     DataWarning,
@@ -361,6 +362,7 @@ def read_cohort(
     strict: bool = False,
     scan_time_unit: str = "days",
     missing: str = "error",
+    split_values: Sequence[str] | None = SPLIT_VALUES,
 ) -> Cohort:
     """Read and validate a patient table (and optional lesion table) into a Cohort.
 
@@ -419,6 +421,12 @@ def read_cohort(
         columns, ``survrad.lesions.ImputeLesions`` for lesion columns, both fitted on the
         training rows of every resample). ``Cohort.missing_data`` records the amount and
         pattern of missingness as read. A column missing in every row is an error.
+    split_values : sequence of str or None, default ("train", "test", "external")
+        The values the ``split`` column (:attr:`ColumnNames.split`) may hold when the
+        patient table has it: a missing value or any other value is a SchemaError naming
+        the column, the ids and the values (:func:`survrad.data.split.check_split_values`).
+        Name your own values here (a study names them as its train and test values);
+        ``None`` does not check the column (data to score with a saved model).
 
     Returns
     -------
@@ -466,7 +474,7 @@ def read_cohort(
                 endpoints=endpoints, columns=columns, event_map=event_map,
                 drop_missing_time=drop_missing_time,
                 exclude_orphan_lesions=exclude_orphan_lesions, scan_time_unit=scan_time_unit,
-                missing=missing)
+                missing=missing, split_values=split_values)
     if not strict:
         return _read_cohort(patients, lesions, **args)
     with warnings.catch_warnings():
@@ -491,7 +499,7 @@ class _Reading:
 
 def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, lesion_features,
                  endpoints, columns, event_map, drop_missing_time,
-                 exclude_orphan_lesions, scan_time_unit, missing) -> Cohort:
+                 exclude_orphan_lesions, scan_time_unit, missing, split_values) -> Cohort:
     handler = MissingHandler(missing)
     cols, mapped = _column_names(columns)
     st = _Reading(cols, _label(patients, "patients"), _label(lesions, "lesions"),
@@ -501,6 +509,8 @@ def _read_cohort(patients: Source, lesions: Source | None, *, patient_features, 
     ltab = (read_table(lesions, name="lesions", id_columns=[pid, lid])
             if lesions is not None else None)
     _check_mapped_roles(mapped, ptab, ltab, st)
+    if split_values is not None and cols.split in ptab.columns:
+        check_split_values(ptab, cols.split, split_values, id_column=pid, file=st.plabel)
     eps = _resolve_endpoints(endpoints, ptab, st.plabel)
     pfeat = _select_patient_features(ptab, patient_features, eps, st)
     lfeat = _select_lesion_features(ltab, lesion_features, st) if ltab is not None else []

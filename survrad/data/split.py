@@ -14,6 +14,7 @@ neither a training nor a test value is never dropped silently.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,12 @@ from survrad._validation import close_matches
 from survrad.data.cohort import Cohort
 from survrad.exceptions import SchemaError, format_values
 
-__all__ = ["group_values", "split_by_group", "split_cohort"]
+__all__ = ["SPLIT_VALUES", "check_split_values", "group_values", "split_by_group",
+           "split_cohort"]
+
+#: The values of the ``split`` column that :func:`~survrad.data.io.read_cohort` accepts
+#: by default (``split_values=``).
+SPLIT_VALUES = ("train", "test", "external")
 
 
 def _column(cohort: Cohort, column: str) -> pd.Series:
@@ -33,13 +39,65 @@ def _column(cohort: Cohort, column: str) -> pd.Series:
         raise SchemaError(f"no such patient column; available: "
                           f"{list(cohort.patients.columns)}.{did}", file="patients",
                           column=column)
-    values = cohort.patients[column]
+    return _as_text(cohort.patients[column], cohort.patient_ids, column=column,
+                    file="patients")
+
+
+def _as_text(values: pd.Series, ids: Sequence[Any], *, column: str, file: str) -> pd.Series:
+    """``values`` as text; a SchemaError naming the ids whose value is missing or blank."""
     empty = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
     if empty.any():
         raise SchemaError("the value is missing for some patients; every patient needs one "
-                          "(say which set each patient belongs to).", file="patients",
-                          column=column, ids=list(cohort.patient_ids[empty]))
+                          "(say which set each patient belongs to).", file=file,
+                          column=column, ids=[ids[i] for i in np.flatnonzero(empty)])
     return values.astype(str)
+
+
+def _refuse_unknown(values: pd.Series, ids: Sequence[Any], known: Sequence[str], *,
+                    column: str, file: str, expected: str, remedy: str) -> None:
+    """A SchemaError naming the ids and the values of ``values`` not in ``known``."""
+    unknown = ~values.isin(set(known)).to_numpy()
+    if not unknown.any():
+        return
+    bad = list(dict.fromkeys(values[unknown]))
+    hints = {v: close_matches(v, sorted(known)) for v in bad}
+    did = "; ".join(f"{v!r}: did you mean {h[0]!r}?" for v, h in hints.items() if h)
+    raise SchemaError(f"values {format_values(bad)} are {expected}. {remedy}"
+                      f"{' ' + did if did else ''}", file=file, column=column,
+                      ids=[ids[i] for i in np.flatnonzero(unknown)], values=bad)
+
+
+def check_split_values(patients: pd.DataFrame, column: str, allowed: Sequence[str], *,
+                       id_column: str, file: str = "patients") -> None:
+    """Refuse a ``split`` column with a missing value or a value outside ``allowed``.
+
+    What :func:`~survrad.data.io.read_cohort` checks when the patient table has the
+    column: values are compared as text, exactly.
+
+    Raises
+    ------
+    SchemaError
+        Naming the column, the ids and the unknown values (with a close match when
+        there is one), or the ids whose value is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"patient_id": ["A", "B"], "split": ["train", "Test"]})
+    >>> try:
+    ...     check_split_values(p, "split", SPLIT_VALUES, id_column="patient_id")
+    ... except SchemaError as e:
+    ...     print(e.column, e.ids, e.values)
+    split ['B'] ['Test']
+    """
+    allowed = _texts("split values", allowed)
+    ids = list(patients[id_column])
+    values = _as_text(patients[column], ids, column=column, file=file)
+    _refuse_unknown(values, ids, allowed, column=column, file=file,
+                    expected=f"not split values {list(allowed)}",
+                    remedy="Correct them, or name the values of your data with "
+                           "read_cohort(split_values=[...]) (study file: [validation] "
+                           "train_values / test_values).")
 
 
 def _texts(name: str, values: str | Sequence[str]) -> tuple[str, ...]:
@@ -97,17 +155,11 @@ def split_cohort(cohort: Cohort, column: str | None = None, *,
     if both:
         raise ValueError(f"values {both} are listed both as training and as test values.")
     values = _column(cohort, col)
-    known = set(tr) | set(te)
-    unknown = ~values.isin(known).to_numpy()
-    if unknown.any():
-        bad = list(dict.fromkeys(values[unknown]))
-        hints = {v: close_matches(v, sorted(known)) for v in bad}
-        did = "; ".join(f"{v!r}: did you mean {h[0]!r}?" for v, h in hints.items() if h)
-        raise SchemaError(
-            f"values {format_values(bad)} are neither training values {list(tr)} nor test "
-            f"values {list(te)}. Correct them, or name them with train=/test= "
-            f"(study file: [validation] train_values / test_values).{' ' + did if did else ''}",
-            file="patients", column=col, ids=list(cohort.patient_ids[unknown]), values=bad)
+    _refuse_unknown(values, list(cohort.patient_ids), [*tr, *te], column=col,
+                    file="patients",
+                    expected=f"neither training values {list(tr)} nor test values {list(te)}",
+                    remedy="Correct them, or name them with train=/test= (study file: "
+                           "[validation] train_values / test_values).")
     is_train = values.isin(set(tr)).to_numpy()
     for name, mask, wanted in (("development", is_train, tr), ("validation", ~is_train, te)):
         if not mask.any():

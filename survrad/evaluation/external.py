@@ -24,6 +24,7 @@ bootstrap then resamples patients with their predictions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,23 +36,33 @@ from sklearn.base import clone
 from survrad._validation import check_fraction, check_int, seed_unseeded, spawn_seeds
 from survrad.data.cohort import Cohort
 from survrad.evaluation import concordance as conc
+from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.recalibration import (
     CalibrationStatistics,
     calibration_statistics,
     observed_expected,
 )
-from survrad.evaluation.scoring import DEFAULT_METRICS, metric_names, score_pipeline
+from survrad.evaluation.scoring import DEFAULT_METRICS, metric_keys, score_pipeline
 from survrad.evaluation.smooth_calibration import SmoothCalibration, smooth_calibration
+from survrad.evaluation.validation import (
+    SUMMARY_COLUMNS,
+    ReplicateRecord,
+    as_metric_key,
+)
 from survrad.exceptions import ResamplingError, SchemaError, StatisticalWarning, format_values
 from survrad.models.persistence import check_columns, column_contract
 
-__all__ = ["ExternalValidationResult", "external_validate"]
+__all__ = ["CALIBRATION_PARTS", "EXTERNAL_SUMMARY_COLUMNS", "ExternalValidationResult",
+           "external_validate"]
 
 #: Fewest bootstrap replicates for a meaningful percentile interval (as the internal
 #: validation engine).
 MIN_N_BOOT = 20
-SUMMARY_COLUMNS = ["metric", "apparent", "optimism", "corrected", "ci_low", "ci_high",
-                   "n_boot", "n_failed", "external"]
+#: ``ValidationResult.summary()``'s columns, then the external value.
+EXTERNAL_SUMMARY_COLUMNS = [*SUMMARY_COLUMNS, "external"]
+#: Names of the calibration parts in ``failures`` keys (``MetricKey(name, horizon)``):
+#: calibration in the large and slope, observed vs expected, smooth curve per horizon.
+CALIBRATION_PARTS = ("calibration", "observed_expected", "smooth_calibration")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,18 +72,23 @@ class ExternalValidationResult:
     Attributes
     ----------
     endpoint : str
-    metrics : tuple of str
-        Expanded metric names (``td_auc@12``...).
-    apparent : dict
+    metrics : tuple of MetricKey
+        One per metric and, for per-horizon metrics, per horizon.
+    apparent : mapping of MetricKey to float
         Development performance: the model scored on its training patients.
-    external : dict
+    external : mapping of MetricKey to float
         The frozen model scored on the validation patients.
-    failures : dict
-        Metric -> reason, for an apparent or external value that could not be computed
-        (then NaN), and for calibration parts (``"calibration"``, ``"smooth@12"``...).
-    replicates : pandas.DataFrame
-        One row per bootstrap replicate of the validation patients: replicate, seed,
-        status, reason and one column per metric.
+    failures : mapping of (MetricKey, role) to str
+        Why a value is NaN or a part is missing. ``role`` is ``"fit"`` (the development
+        data: an ``apparent`` value) or ``"test"`` (the validation data: an ``external``
+        value or a calibration part, keyed ``MetricKey("calibration")``,
+        ``MetricKey("observed_expected")`` or ``MetricKey("smooth_calibration", h)``;
+        binary endpoints: ``MetricKey("smooth_calibration")``), as in
+        :class:`~survrad.evaluation.validation.ReplicateRecord`.
+    records : tuple of ReplicateRecord
+        One per bootstrap replicate of the validation patients: ``test`` holds each
+        metric on that resample (``fit`` is empty: the model is not refitted), failures
+        and warnings as in internal validation. :attr:`replicates` is the same as a table.
     n_boot, random_state, ci_level : as given
     fitted : CohortPipeline
         The pipeline fitted on the development patients (the frozen model).
@@ -92,11 +108,11 @@ class ExternalValidationResult:
     """
 
     endpoint: str
-    metrics: tuple[str, ...]
-    apparent: Mapping[str, float]
-    external: Mapping[str, float]
-    failures: Mapping[str, str]
-    replicates: pd.DataFrame
+    metrics: tuple[MetricKey, ...]
+    apparent: Mapping[MetricKey, float]
+    external: Mapping[MetricKey, float]
+    failures: Mapping[tuple[MetricKey, str], str]
+    records: tuple[ReplicateRecord, ...]
     n_boot: int
     random_state: Any
     ci_level: float
@@ -111,26 +127,53 @@ class ExternalValidationResult:
     observed_expected: pd.DataFrame | None = None
     smooth: tuple[SmoothCalibration, ...] = ()
 
-    def summary(self) -> pd.DataFrame:
-        """The record shape of ``ValidationResult.summary()`` plus ``external``.
+    def values(self, metric: str | MetricKey, horizon: float | None = None) -> np.ndarray:
+        """The metric on each bootstrap resample of the validation patients (NaN: failed)."""
+        key = as_metric_key(metric, horizon)
+        return np.array([r.value(key, "test") for r in self.records], dtype=float)
 
-        metric, apparent (development), optimism (= apparent - external: the drop from
-        development to validation), corrected (= external), ci_low, ci_high (percentile
-        interval of the external value over the validation bootstrap), n_boot, n_failed
-        (replicates where the metric could not be computed), external.
+    @functools.cached_property
+    def replicates(self) -> pd.DataFrame:
+        """The records as a table for people: replicate, seed, status, reason, warnings,
+        then one column per metric (named by its label)."""
+        rows = [{"replicate": r.replicate, "seed": r.seed, "status": r.status,
+                 "reason": "; ".join(f"{m.label}: {why}" for (m, _), why in r.failures.items()),
+                 "warnings": "; ".join(f"{c}: {w}" for c, w in r.warnings),
+                 **{m.label: r.value(m, "test") for m in self.metrics}}
+                for r in self.records]
+        return pd.DataFrame(rows, columns=["replicate", "seed", "status", "reason",
+                                           "warnings", *(m.label for m in self.metrics)])
+
+    def estimate(self, metric: str | MetricKey, horizon: float | None = None
+                 ) -> dict[str, Any]:
+        """apparent, optimism, corrected, ci_low, ci_high, n_boot, n_failed, external.
+
+        ``optimism`` = apparent - external (the drop from development to validation),
+        ``corrected`` = external, ``ci_low``/``ci_high`` the percentile interval of the
+        metric over the bootstrap of the validation patients, ``n_failed`` the replicates
+        in which it could not be computed.
         """
-        rows = []
+        key = as_metric_key(metric, horizon)
+        vals = self.values(key)
+        ok = vals[np.isfinite(vals)]
         lo, hi = 50 * (1 - self.ci_level), 50 * (1 + self.ci_level)
-        for m in self.metrics:
-            vals = self.replicates[m].to_numpy(float) if m in self.replicates else np.array([])
-            ok = vals[np.isfinite(vals)]
-            ci = np.percentile(ok, [lo, hi]) if ok.size else np.array([np.nan, np.nan])
-            app, ext = float(self.apparent[m]), float(self.external[m])
-            rows.append({"metric": m, "apparent": app, "optimism": app - ext,
-                         "corrected": ext, "ci_low": float(ci[0]), "ci_high": float(ci[1]),
-                         "n_boot": self.n_boot, "n_failed": int(self.n_boot - ok.size),
-                         "external": ext})
-        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+        ci = np.percentile(ok, [lo, hi]) if ok.size else np.array([np.nan, np.nan])
+        app = float(self.apparent.get(key, np.nan))
+        ext = float(self.external.get(key, np.nan))
+        return {"apparent": app, "optimism": app - ext, "corrected": ext,
+                "ci_low": float(ci[0]), "ci_high": float(ci[1]), "n_boot": self.n_boot,
+                "n_failed": int(self.n_boot - ok.size), "external": ext}
+
+    def summary(self) -> pd.DataFrame:
+        """The columns of ``ValidationResult.summary()`` plus ``external``.
+
+        metric, horizon (NaN for horizon-free metrics), apparent (development), optimism,
+        corrected (= external), ci_low, ci_high, n_boot, n_failed, external: one row per
+        metric and horizon (see :meth:`estimate`).
+        """
+        rows = [{"metric": m.name, "horizon": np.nan if m.horizon is None else m.horizon,
+                 **self.estimate(m)} for m in self.metrics]
+        return pd.DataFrame(rows, columns=EXTERNAL_SUMMARY_COLUMNS)
 
     def to_frame(self) -> pd.DataFrame:
         """Alias of :meth:`summary`."""
@@ -139,13 +182,13 @@ class ExternalValidationResult:
 
 # ---------------------------------------------------------------------- checks
 def _metric_list(fitted: Any, kind: str, metrics: Sequence[str] | None,
-                 horizons: tuple[float, ...]) -> tuple[tuple[str, ...], list[str]]:
+                 horizons: tuple[float, ...]) -> tuple[tuple[str, ...], list[MetricKey]]:
     base = tuple(metrics) if metrics is not None else DEFAULT_METRICS[kind]
     if metrics is None and kind == "survival" and not horizons:
         base = ("c_index", "calibration_slope")
     if metrics is None and not getattr(fitted.model, "linear_predictor", True):
         base = tuple(m for m in base if m != "calibration_slope")   # forests
-    return base, metric_names(kind, base, horizons)
+    return base, metric_keys(kind, base, horizons)
 
 
 def _events(cohort: Cohort, endpoint: str) -> int:
@@ -197,12 +240,17 @@ def _check_batches(fitted: Any, train: Cohort, test: Cohort) -> None:
 
 
 # ------------------------------------------------------------------- bootstrap
+def _seed_label(seed: np.random.SeedSequence) -> str:
+    """``entropy:spawn_key``, as the internal validation engine labels its replicates."""
+    return f"{seed.entropy}:{'/'.join(str(k) for k in seed.spawn_key)}"
+
+
 def _bootstrap(fitted: Any, test: Cohort, design: pd.DataFrame, metrics: Sequence[str],
-               horizons: Sequence[float], names: Sequence[str],
-               seeds: Sequence[np.random.SeedSequence]) -> pd.DataFrame:
+               horizons: Sequence[float], seeds: Sequence[np.random.SeedSequence]
+               ) -> tuple[ReplicateRecord, ...]:
     """Metric values on bootstrap resamples of the validation patients (fixed design)."""
     light = dataclasses.replace(test, lesions=None, truth={})   # outcomes only
-    rows = []
+    records = []
     for b, seed in enumerate(seeds):
         rng = np.random.default_rng(seed)
         pos = rng.integers(0, test.n_patients, test.n_patients)
@@ -213,59 +261,62 @@ def _bootstrap(fitted: Any, test: Cohort, design: pd.DataFrame, metrics: Sequenc
             warnings.simplefilter("always")
             values, failed = score_pipeline(fitted, sample, metrics, horizons,
                                             design=rows_design)
-        reason = "; ".join(f"{m}: {why}" for m, why in failed.items())
-        if caught:
-            reason = "; ".join([reason, *sorted({str(w.message) for w in caught})]).strip("; ")
-        rows.append({"replicate": b, "seed": "/".join(str(k) for k in seed.spawn_key),
-                     "status": "ok" if not failed else "partial", "reason": reason,
-                     **{m: values.get(m, np.nan) for m in names}})
-    return pd.DataFrame(rows, columns=["replicate", "seed", "status", "reason", *names])
+        records.append(ReplicateRecord(
+            replicate=b, seed=_seed_label(seed), status="ok", reason="", fit={},
+            test=values, failures={(m, "test"): why for m, why in failed.items()},
+            warnings=tuple(sorted({(w.category.__name__, str(w.message)) for w in caught}))))
+    return tuple(records)
 
 
-def _check_failures(frame: pd.DataFrame, names: Sequence[str], max_failed: float) -> None:
-    for m in names:
-        bad = frame[m].isna()
-        if bad.mean() > max_failed:
-            reasons = frame.loc[bad, "reason"].value_counts().head(3)
+def _check_failures(records: Sequence[ReplicateRecord], keys: Sequence[MetricKey],
+                    max_failed: float) -> None:
+    for m in keys:
+        bad = [r for r in records if not np.isfinite(r.value(m, "test"))]
+        if len(bad) > max_failed * len(records):
+            counts = pd.Series([r.why(m) for r in bad]).value_counts().head(3)
             raise ResamplingError(
-                f"external validation: metric {m} could not be computed in {int(bad.sum())} "
-                f"of {len(frame)} bootstrap samples of the validation patients (more than "
+                f"external validation: metric {m.label} could not be computed in {len(bad)} "
+                f"of {len(records)} bootstrap samples of the validation patients (more than "
                 f"{max_failed:.0%}). Most common reasons: "
-                f"{'; '.join(f'{n}x {r}' for r, n in reasons.items())}. Drop the metric or, "
+                f"{'; '.join(f'{n}x {r}' for r, n in counts.items())}. Drop the metric or, "
                 "for a horizon, use one inside the follow-up of the validation data.")
 
 
 # ------------------------------------------------------------------- calibration
 def _calibration(fitted: Any, test: Cohort, design: pd.DataFrame, horizons: Sequence[float],
-                 ci_level: float, failures: dict[str, str]) -> dict[str, Any]:
+                 ci_level: float, failures: dict[tuple[MetricKey, str], str]
+                 ) -> dict[str, Any]:
     """Calibration statistics, observed/expected and smooth curves; failures recorded."""
     out: dict[str, Any] = {"calibration": None, "observed_expected": None, "smooth": ()}
     y = test.y(fitted.endpoint_)
+
+    def why(exc: Exception) -> str:
+        return f"{type(exc).__name__}: {exc}"
+
     if hasattr(fitted.model_, "coef_"):
         try:
             out["calibration"] = calibration_statistics(fitted, test, ci_level=ci_level,
                                                         design=design)
         except ValueError as exc:
-            failures["calibration"] = f"{type(exc).__name__}: {exc}"
+            failures[(MetricKey("calibration"), "test")] = why(exc)
     binary = fitted.endpoint_kind_ == "binary"
     if binary or horizons:
         try:
             out["observed_expected"] = observed_expected(fitted, test, horizons,
                                                          ci_level=ci_level, design=design)
         except ValueError as exc:
-            failures["observed_expected"] = f"{type(exc).__name__}: {exc}"
+            failures[(MetricKey("observed_expected"), "test")] = why(exc)
     curves = []
     if binary:
-        todo = [(None, fitted.risk_from_design(design))]
+        todo = [(None, fitted._risk_from_design(design))]
     else:
-        surv = fitted.survival_from_design(design, horizons) if horizons else None
+        surv = fitted._survival_from_design(design, horizons) if horizons else None
         todo = [(h, 1.0 - surv[:, k]) for k, h in enumerate(horizons)]
     for h, risk in todo:
         try:
             curves.append(smooth_calibration(y, risk, horizon=h))
         except ValueError as exc:
-            failures["smooth" if h is None else f"smooth@{h:g}"] = (
-                f"{type(exc).__name__}: {exc}")
+            failures[(MetricKey("smooth_calibration", h), "test")] = why(exc)
     out["smooth"] = tuple(curves)
     return out
 
@@ -276,7 +327,7 @@ def _c_se(fitted: Any, test: Cohort, design: pd.DataFrame) -> float | None:
     y = test.y(fitted.endpoint_)
     try:
         return float(conc.concordance_index(y["time"], y["event"].astype(int),
-                                            fitted.risk_from_design(design),
+                                            fitted._risk_from_design(design),
                                             return_se=True)[1])
     except ValueError:
         return None
@@ -334,8 +385,11 @@ def external_validate(pipeline: Any, train: Cohort, test: Cohort, endpoint: str,
     >>> train, test = sr.data.split.split_by_group(c, "C3")
     >>> res = sr.external_validate(sr.CohortPipeline(patient_features=["age", "ecog"]),
     ...                            train, test, "os", n_boot=50, random_state=0)
-    >>> list(res.summary().columns)[-3:]
-    ['n_boot', 'n_failed', 'external']
+    >>> s = res.summary()
+    >>> list(s.columns[:3]), s.columns[-1]
+    (['metric', 'horizon', 'apparent'], 'external')
+    >>> res.external[sr.evaluation.MetricKey("c_index")] == res.estimate("c_index")["external"]
+    True
     """
     check_int("n_boot", n_boot, min_value=1)
     check_fraction("ci_level", ci_level)
@@ -352,20 +406,20 @@ def external_validate(pipeline: Any, train: Cohort, test: Cohort, endpoint: str,
     check_columns(column_contract(fitted, train), test, outcome=True)
     _check_batches(fitted, train, test)
     kind = fitted.endpoint_kind_
-    base, names = _metric_list(fitted, kind, metrics, hz)
+    base, keys = _metric_list(fitted, kind, metrics, hz)
     apparent, fail_app = score_pipeline(fitted, train, base, hz)
     design = fitted.transform(test)
     external, fail_ext = score_pipeline(fitted, test, base, hz, design=design)
-    failures = {**{f"{m} (development)": r for m, r in fail_app.items()},
-                **{f"{m} (validation)": r for m, r in fail_ext.items()}}
-    reps = _bootstrap(fitted, test, design, base, hz, names, spawn_seeds(root, n_boot))
-    _check_failures(reps, [m for m in names if np.isfinite(external[m])], max_failed)
+    failures = {**{(m, "fit"): r for m, r in fail_app.items()},
+                **{(m, "test"): r for m, r in fail_ext.items()}}
+    records = _bootstrap(fitted, test, design, base, hz, spawn_seeds(root, n_boot))
+    _check_failures(records, [m for m in keys if np.isfinite(external[m])], max_failed)
     cal = _calibration(fitted, test, design, hz, ci_level, failures)
-    c_boot = reps["c_index"].to_numpy(float) if "c_index" in reps else np.array([])
+    c_boot = np.array([r.value(MetricKey("c_index"), "test") for r in records])
     c_boot = c_boot[np.isfinite(c_boot)]
     return ExternalValidationResult(
-        endpoint=endpoint, metrics=tuple(names), apparent=apparent, external=external,
-        failures=failures, replicates=reps, n_boot=n_boot, random_state=random_state,
+        endpoint=endpoint, metrics=tuple(keys), apparent=apparent, external=external,
+        failures=failures, records=records, n_boot=n_boot, random_state=random_state,
         ci_level=ci_level, fitted=fitted, n_train=train.n_patients, n_test=test.n_patients,
         events_train=_events(train, endpoint), events_test=_events(test, endpoint),
         c_index_se=_c_se(fitted, test, design),

@@ -41,9 +41,16 @@ from scipy import special, stats
 from survrad._validation import check_choice, check_fraction, spawn_seeds
 from survrad.data.cohort import Cohort
 from survrad.data.split import group_values, split_by_group
-from survrad.evaluation.external import ExternalValidationResult, external_validate
+from survrad.evaluation.external import (
+    EXTERNAL_SUMMARY_COLUMNS,
+    ExternalValidationResult,
+    external_validate,
+)
+from survrad.evaluation.keys import MetricKey
+from survrad.evaluation.validation import as_metric_key
 
-__all__ = ["LOCOResult", "MetaAnalysis", "leave_one_center_out", "random_effects_meta"]
+__all__ = ["POOLED_COLUMNS", "LOCOResult", "MetaAnalysis", "leave_one_center_out",
+           "random_effects_meta"]
 
 _REML_TOL = 1e-10
 _REML_MAX_ITER = 1000
@@ -221,6 +228,10 @@ def random_effects_meta(estimates: Sequence[float], se: Sequence[float], *,
                         ci_level=level)
 
 
+POOLED_COLUMNS = ["metric", "horizon", "k", "method", "scale", "estimate", "ci_low",
+                  "ci_high", "pi_low", "pi_high", "tau2", "i2", "q", "q_p"]
+
+
 @dataclasses.dataclass(frozen=True)
 class LOCOResult:
     """Outcome of :func:`leave_one_center_out`.
@@ -236,7 +247,8 @@ class LOCOResult:
         Random-effects pooling of the per-centre C-index (survival endpoints) or AUC
         (binary endpoints, with the bootstrap SE); None when it could not be computed
         (``meta_failure`` says why).
-    meta_metric : str
+    meta_metric : MetricKey
+        The pooled metric (``MetricKey("c_index")`` or ``MetricKey("auc")``).
     meta_failure : str
     """
 
@@ -244,47 +256,65 @@ class LOCOResult:
     centers: tuple[str, ...]
     results: Mapping[str, ExternalValidationResult]
     meta: MetaAnalysis | None
-    meta_metric: str
+    meta_metric: MetricKey
     meta_failure: str = ""
 
-    def per_center(self) -> pd.DataFrame:
-        """One row per centre and metric: center, n, events, metric, apparent (development),
-        estimate (external), ci_low, ci_high (bootstrap percentile), se (IJ SE of C, or the
-        bootstrap SE for other metrics)."""
-        frames = []
+    def per_center(self, metric: str | MetricKey | None = None,
+                   horizon: float | None = None) -> pd.DataFrame:
+        """One row per centre and metric (only ``metric`` when given): center, n, events,
+        metric, horizon, apparent (development), estimate (external), ci_low, ci_high
+        (bootstrap percentile), se (IJ SE of C, or the bootstrap SE for other metrics)."""
+        rows = []
         for center, res in self.results.items():
-            s = res.summary()
-            se = [res.c_index_se if m == "c_index" else _boot_se(res, m) for m in s["metric"]]
-            frames.append(pd.DataFrame({
-                "center": center, "n": res.n_test, "events": res.events_test,
-                "metric": s["metric"], "apparent": s["apparent"], "estimate": s["external"],
-                "ci_low": s["ci_low"], "ci_high": s["ci_high"], "se": se}))
-        return pd.concat(frames, ignore_index=True)
+            keys = res.metrics if metric is None else [as_metric_key(metric, horizon)]
+            for m in keys:
+                est = res.estimate(m)
+                rows.append({
+                    "center": center, "n": res.n_test, "events": res.events_test,
+                    "metric": m.name, "horizon": np.nan if m.horizon is None else m.horizon,
+                    "apparent": est["apparent"], "estimate": est["external"],
+                    "ci_low": est["ci_low"], "ci_high": est["ci_high"],
+                    "se": _center_se(res, m)})
+        return pd.DataFrame(rows, columns=["center", "n", "events", "metric", "horizon",
+                                           "apparent", "estimate", "ci_low", "ci_high", "se"])
 
     def summary(self) -> pd.DataFrame:
-        """Per-centre rows of the pooled metric, then a ``pooled`` row (estimate, CI, PI,
-        tau2, I2) on the C scale."""
-        per = self.per_center()
-        out = per[per["metric"] == self.meta_metric].copy()
-        if self.meta is not None:
-            m = self.meta
-            pooled = {"center": "pooled", "n": int(out["n"].sum()),
-                      "events": int(out["events"].sum()), "metric": self.meta_metric,
-                      "estimate": m.estimate_c, "ci_low": m.ci_low_c, "ci_high": m.ci_high_c,
-                      "pi_low": m.pi_low_c, "pi_high": m.pi_high_c, "tau2": m.tau2,
-                      "i2": m.i2}
-            out = pd.concat([out, pd.DataFrame([pooled])], ignore_index=True)
-        return out
+        """``center`` then the columns of ``ExternalValidationResult.summary()`` (metric,
+        horizon, apparent, optimism, corrected, ci_low, ci_high, n_boot, n_failed,
+        external): one block of rows per held-out centre. The pooled estimate is
+        :meth:`pooled`."""
+        frames = [res.summary().assign(center=[center] * len(res.metrics))
+                  for center, res in self.results.items()]
+        out = pd.concat(frames, ignore_index=True)
+        return out[["center", *EXTERNAL_SUMMARY_COLUMNS]]
+
+    def pooled(self) -> pd.DataFrame:
+        """The random-effects pooling of :attr:`meta_metric` as one row (no row when it
+        could not be computed: see ``meta_failure``): metric, horizon, k, method, scale,
+        estimate, ci_low, ci_high, pi_low, pi_high (on the C scale), tau2, i2, q, q_p."""
+        if self.meta is None:
+            return pd.DataFrame(columns=POOLED_COLUMNS)
+        m = self.meta_metric
+        out = self.meta.to_frame().assign(
+            metric=m.name, horizon=np.nan if m.horizon is None else m.horizon)
+        return out[POOLED_COLUMNS]
 
     def to_frame(self) -> pd.DataFrame:
         """Alias of :meth:`summary`."""
         return self.summary()
 
 
-def _boot_se(res: ExternalValidationResult, metric: str) -> float:
-    vals = res.replicates[metric].to_numpy(float)
+def _boot_se(res: ExternalValidationResult, metric: MetricKey) -> float:
+    vals = res.values(metric)
     vals = vals[np.isfinite(vals)]
     return float(np.std(vals, ddof=1)) if vals.size > 1 else np.nan
+
+
+def _center_se(res: ExternalValidationResult, metric: MetricKey) -> float:
+    """The SE pooled for ``metric``: the IJ SE of Harrell's C, else the bootstrap SE."""
+    if metric == MetricKey("c_index"):
+        return np.nan if res.c_index_se is None else float(res.c_index_se)
+    return _boot_se(res, metric)
 
 
 def leave_one_center_out(pipeline: Any, cohort: Cohort, endpoint: str, *,
@@ -329,8 +359,10 @@ def leave_one_center_out(pipeline: Any, cohort: Cohort, endpoint: str, *,
     >>> c = sr.simulate_cohort(n_patients=300, n_centers=3, random_state=1)
     >>> res = sr.leave_one_center_out(sr.CohortPipeline(patient_features=["age", "ecog"]),
     ...                               c, "os", n_boot=20, random_state=0)
-    >>> res.summary()["center"].tolist()
-    ['C1', 'C2', 'C3', 'pooled']
+    >>> res.summary()["center"].unique().tolist()
+    ['C1', 'C2', 'C3']
+    >>> res.pooled()["k"].item()
+    3
     """
     check_choice("scale", scale, ["logit", "identity"])
     col = cohort.columns.center if column is None else column
@@ -349,25 +381,25 @@ def leave_one_center_out(pipeline: Any, cohort: Cohort, endpoint: str, *,
                                             random_state=seed, ci_level=ci_level,
                                             max_failed=max_failed)
     kind = cohort.endpoint(endpoint).kind
-    metric = "c_index" if kind == "survival" else "auc"
+    metric = MetricKey("c_index" if kind == "survival" else "auc")
     meta, why = _pool(results, metric, method, hartung_knapp, scale, ci_level)
     return LOCOResult(column=col, centers=tuple(centers), results=results, meta=meta,
                       meta_metric=metric, meta_failure=why)
 
 
-def _pool(results: Mapping[str, ExternalValidationResult], metric: str, method: str,
+def _pool(results: Mapping[str, ExternalValidationResult], metric: MetricKey, method: str,
           hartung_knapp: bool, scale: str, ci_level: float) -> tuple[MetaAnalysis | None, str]:
     est, se = [], []
     for center, res in results.items():
         if metric not in res.external:
-            return None, f"metric {metric} was not computed"
+            return None, f"metric {metric.label} was not computed"
         c = float(res.external[metric])
-        s = res.c_index_se if metric == "c_index" else _boot_se(res, metric)
-        if s is None or not np.isfinite(c) or not np.isfinite(s) or s <= 0:
-            return None, f"centre {center}: {metric} or its SE could not be computed"
+        s = _center_se(res, metric)
+        if not np.isfinite(c) or not np.isfinite(s) or s <= 0:
+            return None, f"centre {center}: {metric.label} or its SE could not be computed"
         if scale == "logit":
             if not 0 < c < 1:
-                return None, f"centre {center}: {metric} = {c:g} has no logit"
+                return None, f"centre {center}: {metric.label} = {c:g} has no logit"
             est.append(float(special.logit(c)))
             se.append(s / (c * (1 - c)))
         else:

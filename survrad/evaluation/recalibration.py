@@ -299,7 +299,7 @@ def observed_expected(fitted: Any, cohort: Cohort, horizons: Sequence[float] | N
     y = cohort.y(fitted.endpoint_)
     rows = []
     if fitted.endpoint_kind_ == "binary":
-        expected = float(np.mean(fitted.risk_from_design(X)))
+        expected = float(np.mean(fitted._risk_from_design(X)))
         obs = float(np.mean(y))
         se = float(np.sqrt(obs * (1 - obs) / y.size))
         rows.append(_oe_row(np.nan, y.size, obs, obs - z * se, obs + z * se, expected, se, z))
@@ -307,8 +307,8 @@ def observed_expected(fitted: Any, cohort: Cohort, horizons: Sequence[float] | N
     if not horizons:
         raise ValueError("observed_expected needs horizons=[...] for a survival endpoint.")
     hz = np.asarray(sorted(float(h) for h in horizons))
-    km = kaplan_meier(y["time"], y["event"], conf_level=ci_level).summary(hz)
-    surv = fitted.survival_from_design(X, hz)
+    km = kaplan_meier(y["time"], y["event"], ci_level=ci_level).summary(hz)
+    surv = fitted._survival_from_design(X, hz)
     for k, h in enumerate(hz):
         if h > y["time"].max():
             raise ValueError(f"horizon {h:g} is beyond the follow-up of the validation "

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from survrad.data.cohort import Cohort, ColumnNames
-from survrad.exceptions import ConfigError, SchemaError, format_values
+from survrad.exceptions import ConfigError, NotFittedError, SchemaError, format_values
 
 __all__ = ["FORMAT", "check_columns", "column_contract", "contract_columns", "load_pipeline",
            "read_manifest", "save_pipeline", "training_data_hash", "versions"]
@@ -104,7 +104,8 @@ def column_contract(fitted: Any, cohort: Cohort) -> dict[str, Any]:
     ['age', 'ecog']
     """
     if not hasattr(fitted, "model_"):
-        raise ConfigError("only a fitted pipeline has a column contract: call fit first.")
+        raise NotFittedError("only a fitted pipeline has a column contract: call "
+                             "fit(cohort, endpoint) first.")
     made = set(_strategy_outputs(fitted))
     if fitted.formula_variables_ is not None:
         numeric, categorical = fitted.formula_variables_

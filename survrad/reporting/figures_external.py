@@ -93,10 +93,9 @@ class CenterForestDisplay(DisplayMixin):
         if not isinstance(result, LOCOResult):
             raise TypeError(f"result must be a LOCOResult, got {type(result).__name__}; use "
                             "survrad.leave_one_center_out.")
-        per = result.per_center()
-        per = per[per["metric"] == result.meta_metric]
+        per = result.per_center(result.meta_metric)
         m = result.meta
-        label = "C-index" if result.meta_metric == "c_index" else "AUC"
+        label = "C-index" if result.meta_metric.name == "c_index" else "AUC"
         return cls(centers=per["center"].tolist(), estimates=per["estimate"].to_numpy(),
                    ci_low=per["ci_low"].to_numpy(), ci_high=per["ci_high"].to_numpy(),
                    n=per["n"].tolist(), events=per["events"].tolist(),
