@@ -254,6 +254,7 @@ class StrategyComparisonDisplay(DisplayMixin):
                 tick.set_color("#404040")
         ax.tick_params(axis="y", length=0)
         ax.set_ylim(-0.5, len(pipelines) - 0.5)
+        ax.set_ylabel("Strategy")
         name = metric_label(self.metric)
         ax.set_xlabel(f"{name[0].upper()}{name[1:]} ({self.estimate}, "
                       f"{ci_percent(self.ci_level)} CI)")
@@ -274,8 +275,13 @@ class StrategyComparisonDisplay(DisplayMixin):
                         color=colors[model], markersize=4, elinewidth=1.0, zorder=3)
         ax.axvline(0.0, color="black", linewidth=0.7, zorder=1)
         if self.reference is not None and self.reference in row:
-            ax.text(0.0, row[self.reference], " reference", ha="left", va="center",
-                    fontsize=SMALL_FONT_SIZE, style="italic", color=GREY)
+            # in the empty row of the reference, clear of the zero line
+            xmin, xmax = ax.get_xlim()
+            right = xmax > -xmin                      # the wider side of the zero line
+            x = xmax - 0.03 * (xmax - xmin) if right else xmin + 0.03 * (xmax - xmin)
+            ax.text(x, row[self.reference], "reference", ha="right" if right else "left",
+                    va="center", fontsize=SMALL_FONT_SIZE, style="italic", color=GREY,
+                    gid="survrad-reference-label")
         base = set(self.table.loc[self.table["baseline"], "pipeline"])
         for p in base:
             ax.axhspan(row[p] - 0.5, row[p] + 0.5, color=LIGHT_GREY, linewidth=0, zorder=0)

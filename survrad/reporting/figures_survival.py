@@ -408,6 +408,7 @@ class ForestPlotDisplay(DisplayMixin):
         ax.spines["left"].set_visible(False)
         ax.set_ylim(-0.6, len(tab) - 0.4)
         ax.set_xlabel(f"{self.axis_label} (log scale)")
+        ax.set_ylabel("Predictor")
 
     def _draw_columns(self, ax: Axes, y: np.ndarray) -> None:
         tab = self.table
