@@ -184,3 +184,31 @@ def test_section_round_trips(report: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.partial_effects[0].effect.lower,
                                   b.partial_effects[0].effect.lower)
     assert a.partial_effects[0].effect.reference == b.partial_effects[0].effect.reference
+
+
+def test_pyradiomics_lesion_file(data_dir: Path) -> None:
+    patients = pd.read_csv(data_dir / "patients.csv")
+    ids = patients["patient_id"].tolist()
+    rng = np.random.default_rng(0)
+    labels = [(p, k) for p in ids for k in range(1, 3)]
+    raw = pd.DataFrame({
+        "Image": [f"ct/{p}.nrrd" for p, _ in labels],
+        "Mask": [f"seg/{p}_seg.nrrd" for p, _ in labels],
+        "Label": [k for _, k in labels],
+        "diagnostics_Versions_PyRadiomics": "v3.1.4",
+        "diagnostics_Configuration_Settings": "{'binWidth': 25}",
+        "original_shape_VoxelVolume": rng.uniform(500, 5000, len(labels)),
+        "original_firstorder_Mean": rng.normal(0, 1, len(labels))})
+    raw.to_csv(data_dir / "pyrad.csv", index=False)
+    text = study_text("error", 'lesions_format = "pyradiomics"\n'
+                      'id_pattern = "(?P<patient_id>P\\\\d+)"', strategies=False)
+    text = text.replace('lesions = "lesions.csv"', 'lesions = "pyrad.csv"').replace(
+        'lesion_features = ["rad_sig_0*"]', "")
+    plan = load_study(_write(data_dir, "pyrad.toml", text))
+    c = plan.cohort
+    assert c.lesion_features == ("original_shape_VoxelVolume", "original_firstorder_Mean")
+    got = c.lesions.set_index(["patient_id", "lesion_id"])["volume_ml"]
+    want = raw.set_index([raw["Mask"].str[4:8], raw["Label"].astype(str)])
+    np.testing.assert_allclose(got.loc[list(want.index)].to_numpy(),
+                               want["original_shape_VoxelVolume"].to_numpy() / 1000,
+                               rtol=1e-12)
