@@ -212,3 +212,11 @@ def test_pyradiomics_lesion_file(data_dir: Path) -> None:
     np.testing.assert_allclose(got.loc[list(want.index)].to_numpy(),
                                want["original_shape_VoxelVolume"].to_numpy() / 1000,
                                rtol=1e-12)
+
+
+def test_wrapped_strategy_has_lesion_scores_only_when_the_strategy_has() -> None:
+    # the study's lesion-risk table looks for lesion_scores on the (wrapped) strategy
+    from survrad.lesions import FeatureStatistics, LesionRiskAggregation
+
+    assert not hasattr(ImputeLesions(FeatureStatistics()), "lesion_scores")
+    assert hasattr(ImputeLesions(LesionRiskAggregation()), "lesion_scores")
