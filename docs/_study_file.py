@@ -56,6 +56,31 @@ MEANINGS: dict[str, str] = {
     "data.exclude_orphan_lesions": "Exclude lesions whose patient is not in the patient "
                                    "table (listed) instead of stopping.",
     "data.strict": "Turn the data warnings raised while reading into errors.",
+    "data.missing": "Missing feature values: `\"error\"` (stop, naming columns and ids), "
+                    "`\"complete_case\"` (exclude incomplete patients with their lesions "
+                    "and incomplete lesion rows, listed in `excluded.csv`) or `\"impute\"` "
+                    "(a pipeline whose features have gaps gets an `impute` step first, "
+                    "chained equations, and its lesion strategy is wrapped in "
+                    "`ImputeLesions`, training median, unless the study lists them; fitted "
+                    "on the training rows of every "
+                    "resample). The report's *Missing data* section shows the amount and "
+                    "patterns of missing values and the flow of excluded rows.",
+    "data.formula": "Patient predictors of every pipeline as a formula (the burden "
+                    "baseline excepted), e.g. `\"rcs(age, 4) + log(ldh) + C(ecog)\"`; "
+                    "its numeric variables are read as patient features when "
+                    "`patient_features` is not given. The report draws the partial effect "
+                    "of every spline term of the clinical Cox model.",
+    "data.lesions_format": "`\"table\"` (a lesion table) or `\"pyradiomics\"` (a "
+                           "PyRadiomics batch CSV, read by `survrad.read_pyradiomics` with "
+                           "`id_pattern` or `id_map`; its features are the lesion features "
+                           "unless `lesion_features` is given).",
+    "data.id_pattern": "PyRadiomics lesions: a regular expression with named groups "
+                       "`patient_id` (and `lesion_id`, `timepoint`) searched in the `Mask` "
+                       "path, or a table `{ Image = \"...\", Label = \"...\" }` of "
+                       "patterns by batch column.",
+    "data.id_map": "PyRadiomics lesions: a table (CSV) mapping batch columns (`Image`, "
+                   "`Mask`, `Label`) to `patient_id` and `lesion_id`, relative to the "
+                   "study file.",
     "endpoints.<name>.kind": "`\"survival\"` (time and event columns) or `\"binary\"` "
                              "(one 0/1 target column). `<name>` becomes part of file "
                              "names.",

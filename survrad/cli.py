@@ -328,6 +328,46 @@ def predict(
     written = predict_command(model, patients, lesions, out, force=force,
                               expected_sha256=expected_sha256, pipeline=pipeline)
     typer.echo("wrote " + ", ".join(str(p) for p in written))
+class Failed(StrEnum):
+    raise_ = "raise"
+    exclude = "exclude"
+
+
+@app.command()
+@_interruptible
+def extract(
+    images: Annotated[Path, typer.Option(
+        help="Images manifest (CSV): patient_id, image, mask (paths relative to the "
+             "manifest), optionally timepoint; one multi-label mask per case.")],
+    out: Annotated[Path, typer.Option(
+        help="The lesion table to write (CSV); its diagnostics and manifest are written "
+             "beside it.")],
+    params: Annotated[Path | None, typer.Option(
+        help="PyRadiomics parameter file (YAML or JSON); default PyRadiomics' own "
+             "defaults.")] = None,
+    n_jobs: Annotated[int | None, typer.Option(
+        help="Worker processes (-1: every core); the tables do not depend on it.")] = 1,
+    connected_components: Annotated[bool, typer.Option(
+        help="One lesion per connected component of each label.")] = False,
+    failed: Annotated[Failed, typer.Option(
+        help="'exclude': leave failed extractions out (listed in the manifest) instead of "
+             "stopping.")] = Failed.raise_,
+    force: Annotated[bool, typer.Option(
+        help="Replace existing outputs and ignore the journal of an interrupted run.")
+    ] = False,
+) -> None:
+    """Extract PyRadiomics features of every lesion (label) of every image; resumable."""
+    from survrad.extract import extract_command
+
+    result = extract_command(images, params, out, n_jobs=n_jobs,
+                             connected_components=connected_components, force=force,
+                             failed=failed.value)
+    resumed = f" ({result.n_resumed} resumed from an interrupted run)" \
+        if result.n_resumed else ""
+    typer.echo(f"wrote {len(result.table.lesions)} lesions of {result.n_cases} cases"
+               f"{resumed} to {result.paths['lesions']} (diagnostics "
+               f"{result.paths['diagnostics'].name}, manifest "
+               f"{result.paths['manifest'].name})")
 
 
 # ------------------------------------------------------------------------ main

@@ -28,6 +28,7 @@ import pandas as pd
 from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
+from survrad.evaluation.results_data import DataSection
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -159,6 +160,8 @@ class StudyResults:
     sections : mapping
         Extra result tables by name, from the optional analyses (decision curves,
         smooth calibration, lesion decisions, ...), each a DataFrame.
+    data : DataSection or None
+        Missing data, exclusions and partial effects (``survrad.evaluation.results_data``).
     """
 
     title: str
@@ -179,6 +182,7 @@ class StudyResults:
     mixed_response: pd.DataFrame | None = None
     lesion_changes: pd.DataFrame | None = None
     sections: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    data: DataSection | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

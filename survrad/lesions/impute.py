@@ -122,11 +122,17 @@ class ImputeLesions(LesionStrategy):
         lesions[self.columns_] = self.engine_.transform(values)
         return dataclasses.replace(cohort, lesions=lesions)
 
-    def lesion_scores(self, cohort: Cohort) -> pd.DataFrame:
-        """The wrapped strategy's lesion scores on the completed lesions (D, E, F)."""
+    @property
+    def lesion_scores(self) -> Any:
+        """The wrapped strategy's ``lesion_scores(cohort)`` on the completed lesions (D, E,
+        F); absent (``hasattr`` is False) when the wrapped strategy has none, as for the
+        strategy itself."""
+        if not hasattr(self.strategy, "lesion_scores"):
+            raise AttributeError(f"{type(self.strategy).__name__} has no lesion scores.")
+        return self._lesion_scores
+
+    def _lesion_scores(self, cohort: Cohort) -> pd.DataFrame:
         self._check_fitted()
-        if not hasattr(self.strategy_, "lesion_scores"):
-            raise ConfigError(f"{type(self.strategy_).__name__} has no lesion scores.")
         return self.strategy_.lesion_scores(self.impute(cohort))
 
     def _values(self, cohort: Cohort) -> np.ndarray:

@@ -23,6 +23,7 @@ from survrad.reporting.html import (
     methods_paragraph,
     write_index_html,
 )
+from survrad.reporting.section_data import render_data
 from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
 from survrad.reporting.writer import (
     atomic_write_text,
@@ -42,7 +43,7 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
 BASELINES = ("clinical", "burden")
 #: Rows of a table shown on the page (the full table is in its linked CSV).
 MAX_ROWS = 15
-_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
+_SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", "Models", "Lesions"]
 
 
 def _slug(*parts: Any) -> str:
@@ -306,6 +307,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     _predictions(rep, results)
     _coefficients(rep, results)
     _lesions(rep, results)
+    render_data(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")

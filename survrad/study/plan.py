@@ -24,6 +24,7 @@ from survrad.data.cohort import Cohort, Endpoint
 from survrad.exceptions import ConfigError
 from survrad.lesions import TumorBurden
 from survrad.models.pipeline import CohortPipeline
+from survrad.study.data_options import adapt_pipelines, read_arguments
 from survrad.study.registry import (
     FEATURE_STEPS,
     MODELS,
@@ -95,7 +96,7 @@ def _resolve(value: str, base: Path) -> Path:
 def input_files(cfg: Mapping[str, Any], base: Path) -> dict[str, Path]:
     """The data files a (schema-checked) study names, by TOML key, resolved."""
     data = cfg.get("data") or {}
-    return {f"data.{k}": _resolve(data[k], base) for k in ("patients", "lesions")
+    return {f"data.{k}": _resolve(data[k], base) for k in ("patients", "lesions", "id_map")
             if data.get(k)}
 
 
@@ -184,10 +185,9 @@ def _read_data(study: StudyConfig, files: Mapping[str, Path], file: str,
     eps = {name: (ep.time, ep.event) if ep.kind == "survival" else ep.target
            for name, ep in endpoints.items()}
     with interface("toml"):
-        return read_cohort(str(files["data.patients"]),
-                           str(files["data.lesions"]) if "data.lesions" in files else None,
-                           patient_features=data.patient_features,
-                           lesion_features=data.lesion_features, endpoints=eps,
+        args = read_arguments(data, files, file)   # missing, formula, lesions_format
+        return read_cohort(str(files["data.patients"]), args.pop("lesions", None),
+                           **args, endpoints=eps,
                            columns=data.columns, event_map=_event_map(data.event_map),
                            drop_missing_time=data.drop_missing_time,
                            exclude_orphan_lesions=data.exclude_orphan_lesions,
@@ -338,6 +338,7 @@ def load_study(path_or_dict: str | Path | Mapping[str, Any], *, file: str | None
         cohort = _read_data(study, files, file, endpoints)
     pipes, problems = _pipelines(cohort, strategies, steps, models, endpoints,
                                  study.validation.baselines)
+    pipes = adapt_pipelines(pipes, study.data, cohort)   # [data] formula and missing
     problems += _data_problems(study, cohort, strategies)
     n_pipes = sum(len(p) for by_model in pipes.values() for p in by_model.values())
     problems += _memory_problems(study, n_pipes, cohort.n_patients)

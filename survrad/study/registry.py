@@ -26,6 +26,7 @@ from survrad.features import (
     ComBat,
     CorrelationFilter,
     ICCFilter,
+    Imputer,
     LassoCoxSelector,
     StabilitySelector,
     Standardize,
@@ -59,6 +60,7 @@ STRATEGIES: dict[str, type] = {
     "delta": Delta,
 }
 FEATURE_STEPS: dict[str, type] = {
+    "impute": Imputer,
     "standardize": Standardize,
     "combat": ComBat,
     "icc": ICCFilter,

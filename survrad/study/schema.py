@@ -79,6 +79,11 @@ class DataConfig(_Table):
     drop_missing_time: bool = False
     exclude_orphan_lesions: bool = False
     strict: bool = False
+    missing: Literal["error", "complete_case", "impute"] = "error"
+    formula: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    lesions_format: Literal["table", "pyradiomics"] = "table"
+    id_pattern: Column | dict[str, Column] | None = None
+    id_map: Column | None = None
 
     @field_validator("columns")
     @classmethod
@@ -92,6 +97,17 @@ class DataConfig(_Table):
         if unknown:
             raise ValueError(f"unknown column role(s) {unknown}; roles: {roles}")
         return v
+
+    @model_validator(mode="after")
+    def _pyradiomics_keys(self) -> DataConfig:
+        if self.lesions_format == "pyradiomics":
+            if self.lesions is None:
+                raise ValueError('lesions_format = "pyradiomics" reads the lesion file: give '
+                                 'lesions = "pyradiomics.csv"')
+        elif self.id_pattern is not None or self.id_map is not None:
+            raise ValueError('id_pattern and id_map name the lesions of a PyRadiomics batch '
+                             'file: set lesions_format = "pyradiomics" too')
+        return self
 
 
 class EndpointConfig(_Table):
