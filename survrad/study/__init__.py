@@ -16,4 +16,4 @@ from __future__ import annotations
 from survrad.study.plan import StudyPlan, demo_study_text, load_study
 from survrad.study.run import StudyResults, run_study
 
-__all__ = ["StudyPlan", "StudyResults", "demo_study_text", "load_study", "run_study"]
+__all__ = ["StudyPlan", "demo_study_text", "load_study", "run_study"]  # StudyResults: evaluation
