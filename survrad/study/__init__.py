@@ -14,6 +14,6 @@ example of every option.
 from __future__ import annotations
 
 from survrad.study.plan import StudyPlan, demo_study_text, load_study
-from survrad.study.run import StudyResults, run_study
+from survrad.study.run import run_study
 
-__all__ = ["StudyPlan", "demo_study_text", "load_study", "run_study"]  # StudyResults: evaluation
+__all__ = ["StudyPlan", "demo_study_text", "load_study", "run_study"]
