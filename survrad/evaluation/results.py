@@ -28,6 +28,7 @@ import pandas as pd
 from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
+from survrad.evaluation.results_lesion_decisions import LesionDecisionSection
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -159,6 +160,9 @@ class StudyResults:
     sections : mapping
         Extra result tables by name, from the optional analyses (decision curves,
         smooth calibration, lesion decisions, ...), each a DataFrame.
+    lesion_decisions : LesionDecisionSection or None
+        The "Lesion decisions" section (``[report.lesion_decisions]``): decision table,
+        policy comparison, attention diagnostics.
     """
 
     title: str
@@ -179,6 +183,7 @@ class StudyResults:
     mixed_response: pd.DataFrame | None = None
     lesion_changes: pd.DataFrame | None = None
     sections: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    lesion_decisions: LesionDecisionSection | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

@@ -39,7 +39,7 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
             ".632+": "bootstrap distribution of resample minus out-of-bag performance",
             "cv": "distribution of training-fold minus held-out-fold performance"}
 BASELINES = ("clinical", "burden")
-_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
+_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions", "Lesion decisions"]
 
 
 def _slug(*parts: Any) -> str:
@@ -267,6 +267,12 @@ def _lesions(rep: _Report, results: Any) -> None:
                   ">= +20 %).")
 
 
+def _section_lesion_decisions(rep: _Report, results: Any) -> None:
+    from survrad.reporting.section_lesion_decisions import render_lesion_decisions
+
+    render_lesion_decisions(rep, results)
+
+
 # ------------------------------------------------------------------------- page
 def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
                   n_jobs: int | None = None) -> list[dict[str, Any]]:
@@ -288,6 +294,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     _predictions(rep, results)
     _coefficients(rep, results)
     _lesions(rep, results)
+    _section_lesion_decisions(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")
