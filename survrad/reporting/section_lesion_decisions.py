@@ -81,7 +81,9 @@ def _policies(rep: Any, res: Any) -> None:
                f"replicates; chance (random lesion) {pol.chance:.3f}.")
     rep.figure(SECTION, lambda: PolicyComparisonDisplay.from_comparison(pol).plot(),
                "lesion_policies", caption)
-    rep.table(SECTION, pol.rules, "lesion_policies", caption, max_rows=None)
+    rep.table(SECTION, pol.rules, "lesion_policies",
+              "The hit rates of the figure above: hits (expected hits for the random rule), "
+              "patients, hit rate and its interval per rule.", max_rows=None)
     rep.table(SECTION, pol.differences, "lesion_policy_differences",
               "Paired differences of hit rates between rules (same resampled patients).",
               max_rows=None)
