@@ -129,6 +129,16 @@ MEANINGS: dict[str, str] = {
                         "lesions' risks.",
     "report.labels": "Display names by name (text up to 120 characters). Declared in the "
                      "schema but not yet read by the report.",
+    "report.lesion_decisions.strategy": "The \"Lesion decisions\" section: the name of "
+                                        "the lesion-scoring strategy (method "
+                                        "`lesion_response`, `lesion_risk` or "
+                                        "`attention_mil`) whose lesion decision table it "
+                                        "shows, or `\"auto\"` for the first of them. "
+                                        "Unset: no section.",
+    "report.lesion_decisions.n_boot": "Patient-bootstrap refits of the cross-fitting "
+                                      "behind the table's intervals and p_riskiest.",
+    "report.lesion_decisions.ci_level": "Level of the table's intervals; default "
+                                        "`validation.ci_level`.",
 }
 
 _NAMES = {str: "text", int: "integer", float: "number", bool: "true/false", Any: "any"}

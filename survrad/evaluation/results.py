@@ -29,6 +29,7 @@ from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
 from survrad.evaluation.results_data import DataSection
+from survrad.evaluation.results_lesion_decisions import LesionDecisionSection
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -162,6 +163,9 @@ class StudyResults:
         smooth calibration, lesion decisions, ...), each a DataFrame.
     data : DataSection or None
         Missing data, exclusions and partial effects (``survrad.evaluation.results_data``).
+    lesion_decisions : LesionDecisionSection or None
+        The "Lesion decisions" section (``[report.lesion_decisions]``): decision table,
+        policy comparison, attention diagnostics.
     """
 
     title: str
@@ -183,6 +187,7 @@ class StudyResults:
     lesion_changes: pd.DataFrame | None = None
     sections: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     data: DataSection | None = None
+    lesion_decisions: LesionDecisionSection | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

@@ -613,9 +613,16 @@ def methods_paragraph(config: Mapping[str, Any], *,
         _models_text(config.get("models") or {}),
         _validation_text(config.get("validation") or {}, config.get("random_state"),
                          bool(config.get("strategies"))),
+        _lesion_decisions_text(config),
         _software_text(versions),
     ]
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _lesion_decisions_text(config: Mapping[str, Any]) -> str:
+    from survrad.reporting.section_lesion_decisions import lesion_decisions_methods
+
+    return lesion_decisions_methods(config)
 
 
 def _join(words: Sequence[str]) -> str:

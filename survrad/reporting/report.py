@@ -43,7 +43,8 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
 BASELINES = ("clinical", "burden")
 #: Rows of a table shown on the page (the full table is in its linked CSV).
 MAX_ROWS = 15
-_SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", "Models", "Lesions"]
+_SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", "Models", "Lesions",
+             "Lesion decisions"]
 
 
 def _slug(*parts: Any) -> str:
@@ -286,6 +287,12 @@ def _lesions(rep: _Report, results: Any) -> None:
                   ">= +20 %).")
 
 
+def _section_lesion_decisions(rep: _Report, results: Any) -> None:
+    from survrad.reporting.section_lesion_decisions import render_lesion_decisions
+
+    render_lesion_decisions(rep, results)
+
+
 # ------------------------------------------------------------------------- page
 def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
                   n_jobs: int | None = None) -> list[dict[str, Any]]:
@@ -308,6 +315,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     _coefficients(rep, results)
     _lesions(rep, results)
     render_data(rep, results)
+    _section_lesion_decisions(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")

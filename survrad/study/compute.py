@@ -294,6 +294,7 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
     """Everything the report shows, computed from the plan and its validation."""
     from survrad.evaluation.describe import table_one
     from survrad.study.registry import resolved_models
+    from survrad.study.section_lesion_decisions import compute_lesion_decisions
 
     cfg = plan.config
     with timer("final fits and cross-validated predictions"):
@@ -303,6 +304,8 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         lesion = _lesion_tables(plan.cohort, log_)
     with timer("missing data and partial effects"):
         data = compute_data(plan, log_, n_jobs)
+    with timer("lesion decisions"):
+        lesion_decisions = compute_lesion_decisions(plan, log_, n_jobs)
     units = {name: spec["unit"] for name, spec in cfg["endpoints"].items()}
     with log_.capture(stage="table 1"):
         table1 = table_one(plan.cohort, by=cfg["report"]["table1_by"],
@@ -317,4 +320,5 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         replicates=_replicates(comparisons), differences=_differences(comparisons),
         failures=_failures(comparisons), coefficients=coefs, predictions=preds,
         table1=table1, excluded=plan.cohort.excluded.reset_index(drop=True),
-        warnings=log_.records(), lesion_risk=lesion_risk, **lesion, data=data)
+        warnings=log_.records(), lesion_risk=lesion_risk, **lesion, data=data,
+        lesion_decisions=lesion_decisions)

@@ -33,15 +33,18 @@ from pydantic import (
 
 from survrad.evaluation.bootstrap import MIN_N_BOOT
 from survrad.exceptions import ConfigError
+from survrad.lesions.decision import MIN_BOOT as MIN_LESION_BOOT
 
 __all__ = [
     "MAX_N_BOOT",
     "MIN_N_BOOT",
     "DataConfig",
     "EndpointConfig",
+    "LesionDecisionsConfig",
     "ReportConfig",
     "StudyConfig",
     "ValidationConfig",
+    "lesion_scoring_names",
     "parse_study",
     "problems_error",
 ]
@@ -187,6 +190,66 @@ def check_n_jobs(v: int | None) -> int | None:
     return v
 
 
+class LesionDecisionsConfig(_Table):
+    """``[report.lesion_decisions]``: the "Lesion decisions" section (off by default)."""
+
+    strategy: Name | None = None
+    n_boot: Annotated[int, Field(ge=MIN_LESION_BOOT, le=MAX_N_BOOT)] = 200
+    ci_level: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+
+def lesion_scoring_names(strategies: Any) -> list[str]:
+    """Names of the study's strategies that score lesions, in study order.
+
+    ``strategies`` is the raw ``[[strategies]]`` list (entries that do not parse are
+    skipped).
+
+    Examples
+    --------
+    >>> lesion_scoring_names([{"name": "C", "method": "statistics"},
+    ...                       {"name": "E", "method": "lesion_risk"}])
+    ['E']
+    """
+    from survrad.study.registry import STRATEGIES
+
+    specs = strategies if isinstance(strategies, list) else []
+    return [s["name"] for s in specs if isinstance(s, Mapping) and isinstance(
+        s.get("name"), str) and hasattr(STRATEGIES.get(str(s.get("method"))), "lesion_scores")]
+
+
+def _lesion_decision_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``report.lesion_decisions.strategy`` names a lesion-scoring strategy of the study."""
+    report = cfg.get("report")
+    table = report.get("lesion_decisions") if isinstance(report, Mapping) else None
+    name = table.get("strategy") if isinstance(table, Mapping) else None
+    if not isinstance(name, str):
+        return []
+    key = "report.lesion_decisions.strategy"
+    strategies = cfg.get("strategies") if isinstance(cfg.get("strategies"), list) else []
+    names = [s.get("name") for s in strategies if isinstance(s, Mapping)]
+    scoring = lesion_scoring_names(strategies)
+    kinds = "(method lesion_response, lesion_risk or attention_mil)"
+    if name == "auto":
+        if scoring:
+            return []
+        return [(key, f'"auto" takes the first strategy that scores lesions {kinds}, but '
+                 "the study has none: add one, or remove [report.lesion_decisions]")]
+    if name not in names:
+        from survrad._validation import close_matches
+
+        hint = close_matches(name, [str(n) for n in names])
+        did = f" Did you mean {hint[0]!r}?" if hint else ""
+        return [(key, f"{name!r} is not a strategy of the study.{did} Lesion-scoring "
+                 f'strategies: {scoring}; or "auto" (the first of them)')]
+    if name not in scoring:
+        method = next(s.get("method") for s in strategies
+                      if isinstance(s, Mapping) and s.get("name") == name)
+        return [(key, f"strategy {name!r} ({method}) gives no lesion scores; a lesion "
+                 f"decision table needs a strategy that scores lesions {kinds}: "
+                 f"{scoring or 'the study has none'}")]
+    return []
+
+
 class ReportConfig(_Table):
     """``[report]``: what the report shows."""
 
@@ -195,6 +258,7 @@ class ReportConfig(_Table):
     lesion_risk_folds: Annotated[int, Field(ge=2, le=20)] = 5
     high_risk: Literal["top1"] | Annotated[float, Field(gt=0, lt=1)] = "top1"
     labels: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=120)]] = {}
+    lesion_decisions: LesionDecisionsConfig = LesionDecisionsConfig()
 
 
 class EstimatorSpec(BaseModel):
@@ -433,4 +497,5 @@ def _cross_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
             except ValidationError:
                 continue
             out += _metric_problems(metrics, ep, str(name))
+    out += _lesion_decision_problems(cfg)
     return out
