@@ -28,6 +28,7 @@ import pandas as pd
 from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
+from survrad.evaluation.results_longitudinal import LongitudinalResult
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "CoefficientTable",
     "KaplanMeier",
     "LogRankResult",
+    "LongitudinalResult",
     "MetricKey",
     "PredictionFigures",
     "RiskGroupSurvival",
@@ -159,6 +161,8 @@ class StudyResults:
     sections : mapping
         Extra result tables by name, from the optional analyses (decision curves,
         smooth calibration, lesion decisions, ...), each a DataFrame.
+    longitudinal : LongitudinalResult or None
+        Scan responses (RECIST 1.1 / iRECIST), PFS from scans and the landmark.
     """
 
     title: str
@@ -179,6 +183,7 @@ class StudyResults:
     mixed_response: pd.DataFrame | None = None
     lesion_changes: pd.DataFrame | None = None
     sections: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    longitudinal: LongitudinalResult | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

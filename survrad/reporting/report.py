@@ -22,6 +22,7 @@ from survrad.reporting.html import (
     methods_paragraph,
     write_index_html,
 )
+from survrad.reporting.section_longitudinal import render_longitudinal as _section_longitudinal
 from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
 from survrad.reporting.writer import (
     atomic_write_text,
@@ -39,7 +40,7 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
             ".632+": "bootstrap distribution of resample minus out-of-bag performance",
             "cv": "distribution of training-fold minus held-out-fold performance"}
 BASELINES = ("clinical", "burden")
-_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
+_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions", "Response"]
 
 
 def _slug(*parts: Any) -> str:
@@ -288,6 +289,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     _predictions(rep, results)
     _coefficients(rep, results)
     _lesions(rep, results)
+    _section_longitudinal(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")

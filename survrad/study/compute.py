@@ -25,6 +25,7 @@ from survrad.evaluation.results import CoefficientTable, PredictionFigures, Stud
 from survrad.models.cox import CoxModel
 from survrad.models.pipeline import CohortPipeline
 from survrad.study.plan import StudyPlan
+from survrad.study.section_longitudinal import compute_longitudinal
 
 __all__ = ["ESTIMATE_COLUMNS", "REPLICATE_COLUMNS", "study_results"]
 
@@ -300,6 +301,8 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
     with timer("lesion tables"):
         lesion_risk = _lesion_risk(plan, log_)
         lesion = _lesion_tables(plan.cohort, log_)
+    with timer("scan responses"):
+        longitudinal = compute_longitudinal(plan, log_, n_jobs)
     units = {name: spec["unit"] for name, spec in cfg["endpoints"].items()}
     with log_.capture(stage="table 1"):
         table1 = table_one(plan.cohort, by=cfg["report"]["table1_by"],
@@ -314,4 +317,5 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         replicates=_replicates(comparisons), differences=_differences(comparisons),
         failures=_failures(comparisons), coefficients=coefs, predictions=preds,
         table1=table1, excluded=plan.cohort.excluded.reset_index(drop=True),
-        warnings=log_.records(), lesion_risk=lesion_risk, **lesion)
+        warnings=log_.records(), lesion_risk=lesion_risk, **lesion,
+        longitudinal=longitudinal)
