@@ -104,12 +104,11 @@ MEANINGS: dict[str, str] = {
                         "lesions' risks.",
     "report.labels": "Display names by name (text up to 120 characters). Declared in the "
                      "schema but not yet read by the report.",
-    "response": "Scan responses: RECIST 1.1 or iRECIST response of every scan and the best "
-                "overall response of every patient (report section Response: tables, "
-                "swimmer and spider plots). Needs a lesion table with several timepoints; "
-                "scan times from `scan_date` (time since the baseline scan, time 0 of the "
-                "follow-up) or `scan_time`, in the unit of the survival endpoints.",
-    "response.criteria": "`\"recist1.1\"` or `\"irecist\"` (`survrad.recist`).",
+    "response.criteria": "The `[response]` table asks for the response of every scan "
+                         "and the best overall response (report section Response: "
+                         "tables, swimmer and spider plots; needs a lesion table with "
+                         "several timepoints): `\"recist1.1\"` or `\"irecist\"` "
+                         "(`survrad.recist`).",
     "response.confirm": "Require confirmation of CR and PR by a later scan.",
     "response.confirm_weeks": "Minimum interval between a response and its confirmation.",
     "response.min_sd_weeks": "Minimum time from baseline for SD to count as best response.",
