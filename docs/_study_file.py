@@ -139,6 +139,35 @@ MEANINGS: dict[str, str] = {
                                       "behind the table's intervals and p_riskiest.",
     "report.lesion_decisions.ci_level": "Level of the table's intervals; default "
                                         "`validation.ci_level`.",
+    "response.criteria": "The `[response]` table asks for the response of every scan "
+                         "and the best overall response (report section Response: "
+                         "tables, swimmer and spider plots; needs a lesion table with "
+                         "several timepoints): `\"recist1.1\"` or `\"irecist\"` "
+                         "(`survrad.recist`).",
+    "response.confirm": "Require confirmation of CR and PR by a later scan.",
+    "response.confirm_weeks": "Minimum interval between a response and its confirmation.",
+    "response.min_sd_weeks": "Minimum time from baseline for SD to count as best response.",
+    "response.death_time": "Patient column of the time of death or last contact, on the "
+                           "follow-up scale (deaths for endpoints `from_scans`, lanes of "
+                           "the swimmer plot).",
+    "response.death_event": "Patient column: 1 = died, 0 = alive at last contact.",
+    "response.scan_time_unit": "Unit of the lesion table's `scan_time` when it has no "
+                               "`scan_date` (days, weeks, months, years); required then.",
+    "response.scan_interval": "Planned time between scans (endpoint unit): turns on the "
+                              "FDA rule censoring a progression or death after two or "
+                              "more missed scans at the last adequate scan.",
+    "response.unconfirmed_iupd": "iRECIST: an iUPD still unconfirmed at the last scan "
+                                 "counts as progression or is censored before it.",
+    "endpoints.<name>.from_scans": "Derive this survival endpoint from the scans: first "
+                                   "progression (RECIST 1.1 PD, iRECIST confirmed iUPD) or "
+                                   "death, whichever first (`survrad.pfs_from_scans`, "
+                                   "settings of `[response]`); `time` and `event` name the "
+                                   "columns created (not read from the patient table).",
+    "endpoints.<name>.landmark": "Landmark analysis at this time (endpoint unit): patients "
+                                 "with an event or censoring at or before it are excluded "
+                                 "and listed, follow-up is counted from it, and lesion rows "
+                                 "of scans after it are left out (listed per scan). Every "
+                                 "survival endpoint then needs the same landmark.",
 }
 
 _NAMES = {str: "text", int: "integer", float: "number", bool: "true/false", Any: "any"}

@@ -30,6 +30,7 @@ from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
 from survrad.evaluation.results_data import DataSection
 from survrad.evaluation.results_lesion_decisions import LesionDecisionSection
+from survrad.evaluation.results_longitudinal import LongitudinalResult
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "CoefficientTable",
     "KaplanMeier",
     "LogRankResult",
+    "LongitudinalResult",
     "MetricKey",
     "PredictionFigures",
     "RiskGroupSurvival",
@@ -166,6 +168,8 @@ class StudyResults:
     lesion_decisions : LesionDecisionSection or None
         The "Lesion decisions" section (``[report.lesion_decisions]``): decision table,
         policy comparison, attention diagnostics.
+    longitudinal : LongitudinalResult or None
+        Scan responses (RECIST 1.1 / iRECIST), PFS from scans and the landmark.
     """
 
     title: str
@@ -188,6 +192,7 @@ class StudyResults:
     sections: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     data: DataSection | None = None
     lesion_decisions: LesionDecisionSection | None = None
+    longitudinal: LongitudinalResult | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

@@ -24,6 +24,7 @@ from survrad.reporting.html import (
     write_index_html,
 )
 from survrad.reporting.section_data import render_data
+from survrad.reporting.section_longitudinal import render_longitudinal as _section_longitudinal
 from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
 from survrad.reporting.writer import (
     atomic_write_text,
@@ -44,7 +45,7 @@ BASELINES = ("clinical", "burden")
 #: Rows of a table shown on the page (the full table is in its linked CSV).
 MAX_ROWS = 15
 _SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", "Models", "Lesions",
-             "Lesion decisions"]
+             "Response", "Lesion decisions"]
 
 
 def _slug(*parts: Any) -> str:
@@ -316,6 +317,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     _lesions(rep, results)
     render_data(rep, results)
     _section_lesion_decisions(rep, results)
+    _section_longitudinal(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")

@@ -26,6 +26,7 @@ from survrad.models.cox import CoxModel
 from survrad.models.pipeline import CohortPipeline
 from survrad.study.plan import StudyPlan
 from survrad.study.section_data import compute_data
+from survrad.study.section_longitudinal import compute_longitudinal
 
 __all__ = ["ESTIMATE_COLUMNS", "REPLICATE_COLUMNS", "study_results"]
 
@@ -306,6 +307,8 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         data = compute_data(plan, log_, n_jobs)
     with timer("lesion decisions"):
         lesion_decisions = compute_lesion_decisions(plan, log_, n_jobs)
+    with timer("scan responses"):
+        longitudinal = compute_longitudinal(plan, log_, n_jobs)
     units = {name: spec["unit"] for name, spec in cfg["endpoints"].items()}
     with log_.capture(stage="table 1"):
         table1 = table_one(plan.cohort, by=cfg["report"]["table1_by"],
@@ -321,4 +324,4 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         failures=_failures(comparisons), coefficients=coefs, predictions=preds,
         table1=table1, excluded=plan.cohort.excluded.reset_index(drop=True),
         warnings=log_.records(), lesion_risk=lesion_risk, **lesion, data=data,
-        lesion_decisions=lesion_decisions)
+        lesion_decisions=lesion_decisions, longitudinal=longitudinal)

@@ -34,6 +34,7 @@ from survrad.study.registry import (
     unknown_choice,
 )
 from survrad.study.schema import StudyConfig, parse_study, problems_error
+from survrad.study.section_longitudinal import longitudinal_cohort, read_endpoints
 
 __all__ = ["DEMO", "StudyPlan", "demo_study_text", "input_files", "load_study", "read_study"]
 
@@ -335,7 +336,8 @@ def load_study(path_or_dict: str | Path | Mapping[str, Any], *, file: str | None
     endpoints = _endpoints(study)
     files = input_files(cfg, base) if cohort is None else {}
     if cohort is None:
-        cohort = _read_data(study, files, file, endpoints)
+        cohort = _read_data(study, files, file, read_endpoints(study, endpoints))
+    cohort = longitudinal_cohort(study, cohort, file)
     pipes, problems = _pipelines(cohort, strategies, steps, models, endpoints,
                                  study.validation.baselines)
     pipes = adapt_pipelines(pipes, study.data, cohort)   # [data] formula and missing

@@ -122,6 +122,8 @@ class EndpointConfig(_Table):
     target: Column | None = None
     horizons: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = []
     unit: Annotated[str, StringConstraints(min_length=1, max_length=40)] = "months"
+    from_scans: bool = False
+    landmark: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _columns_of_kind(self) -> EndpointConfig:
@@ -140,6 +142,11 @@ class EndpointConfig(_Table):
                 raise ValueError("horizons are for survival endpoints")
         if len(set(self.horizons)) != len(self.horizons):
             raise ValueError(f"horizons repeat a value: {self.horizons}")
+        from survrad.study.section_longitudinal import endpoint_problem
+
+        problem = endpoint_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -261,6 +268,20 @@ class ReportConfig(_Table):
     lesion_decisions: LesionDecisionsConfig = LesionDecisionsConfig()
 
 
+class ResponseConfig(_Table):
+    """``[response]``: RECIST 1.1 / iRECIST responses of the scans (and PFS from them)."""
+
+    criteria: Literal["recist1.1", "irecist"] = "recist1.1"
+    confirm: bool = False
+    confirm_weeks: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 4.0
+    min_sd_weeks: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 6.0
+    death_time: Column = "os_time"
+    death_event: Column = "os_event"
+    scan_time_unit: Literal["days", "weeks", "months", "years"] | None = None
+    scan_interval: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    unconfirmed_iupd: Literal["progression", "censor"] = "progression"
+
+
 class EstimatorSpec(BaseModel):
     """A ``[[strategies]]``/``[[features]]`` entry: its kind and its parameters."""
 
@@ -294,6 +315,7 @@ class StudyConfig(_Table):
     models: dict[str, dict[str, Any]] = {"cox": {}}
     validation: ValidationConfig = ValidationConfig()
     report: ReportConfig = ReportConfig()
+    response: ResponseConfig | None = None
 
     @field_validator("endpoints")
     @classmethod
@@ -498,4 +520,7 @@ def _cross_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                 continue
             out += _metric_problems(metrics, ep, str(name))
     out += _lesion_decision_problems(cfg)
+    from survrad.study.section_longitudinal import study_problems
+
+    out += study_problems(cfg)
     return out
