@@ -28,6 +28,7 @@ import pandas as pd
 from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
+from survrad.evaluation.results_utility import UtilityResults
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -159,6 +160,9 @@ class StudyResults:
     sections : mapping
         Extra result tables by name, from the optional analyses (decision curves,
         smooth calibration, lesion decisions, ...), each a DataFrame.
+    utility : UtilityResults or None
+        Decision curves, smooth calibration, nomogram, PH tests and the TRIPOD+AI / RQS
+        checklists (:mod:`survrad.evaluation.results_utility`).
     """
 
     title: str
@@ -179,6 +183,7 @@ class StudyResults:
     mixed_response: pd.DataFrame | None = None
     lesion_changes: pd.DataFrame | None = None
     sections: Mapping[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    utility: UtilityResults | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

@@ -22,6 +22,8 @@ from survrad.reporting.html import (
     methods_paragraph,
     write_index_html,
 )
+from survrad.reporting.section_utility import CHECKLIST_TITLE, UTILITY_TITLE
+from survrad.reporting.section_utility import render_utility as _section_utility
 from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
 from survrad.reporting.writer import (
     atomic_write_text,
@@ -39,7 +41,8 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
             ".632+": "bootstrap distribution of resample minus out-of-bag performance",
             "cv": "distribution of training-fold minus held-out-fold performance"}
 BASELINES = ("clinical", "burden")
-_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions"]
+_SECTIONS = ["Cohort", "Validation", "Prediction", "Models", "Lesions", UTILITY_TITLE,
+             CHECKLIST_TITLE]
 
 
 def _slug(*parts: Any) -> str:
@@ -288,6 +291,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     _predictions(rep, results)
     _coefficients(rep, results)
     _lesions(rep, results)
+    _section_utility(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")

@@ -51,9 +51,12 @@ __all__ = [
 MAX_N_BOOT = 100_000
 #: Names that become file names (strategies, endpoints): letters, digits, ``_ - .``.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,59}$"
-SURVIVAL_METRICS = ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope")
-BINARY_METRICS = ("auc", "brier", "calibration_slope")
-PER_HORIZON = ("td_auc", "brier")
+SURVIVAL_METRICS = ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope", "ipa",
+                    "integrated_auc", "ici")
+BINARY_METRICS = ("auc", "brier", "calibration_slope", "ici")
+PER_HORIZON = ("td_auc", "brier", "ipa", "ici")
+#: Metrics integrated between the first and the last horizon.
+INTEGRATED = {"ibs": "integrated Brier score", "integrated_auc": "integrated AUC"}
 VALIDATION_METHODS = ("optimism", ".632+", "cv")
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -171,6 +174,15 @@ def check_n_jobs(v: int | None) -> int | None:
     return v
 
 
+class UtilityConfig(_Table):
+    """``[report.utility]``: the clinical-utility section (decision curves, smooth
+    calibration, nomogram, PH tests); the reporting checklists are always written."""
+
+    enabled: bool = True
+    max_threshold: Annotated[float, Field(ge=0.01, le=0.99)] = 0.8
+    calibration_knots: Annotated[int, Field(ge=3, le=5)] = 3
+
+
 class ReportConfig(_Table):
     """``[report]``: what the report shows."""
 
@@ -179,6 +191,7 @@ class ReportConfig(_Table):
     lesion_risk_folds: Annotated[int, Field(ge=2, le=20)] = 5
     high_risk: Literal["top1"] | Annotated[float, Field(gt=0, lt=1)] = "top1"
     labels: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=120)]] = {}
+    utility: UtilityConfig = UtilityConfig()
 
 
 class EstimatorSpec(BaseModel):
@@ -235,9 +248,9 @@ def _metric_problems(metrics: Sequence[str] | None, ep: EndpointConfig, name: st
         elif ep.kind == "survival" and m in PER_HORIZON and not ep.horizons:
             out.append((f"endpoints.{name}.horizons",
                         f"metric {m!r} needs horizons (times at which to evaluate it)"))
-        elif ep.kind == "survival" and m == "ibs" and len(ep.horizons) < 2:
-            out.append((f"endpoints.{name}.horizons", "metric 'ibs' (integrated Brier "
-                        "score) needs at least two horizons to integrate over"))
+        elif ep.kind == "survival" and m in INTEGRATED and len(ep.horizons) < 2:
+            out.append((f"endpoints.{name}.horizons", f"metric {m!r} ({INTEGRATED[m]}) "
+                        "needs at least two horizons to integrate over"))
     if metrics is None and ep.kind == "survival" and len(ep.horizons) == 1:
         out.append((f"endpoints.{name}.horizons",
                     "the default metrics include 'ibs', which integrates between the first "
