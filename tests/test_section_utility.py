@@ -163,6 +163,7 @@ def test_report_has_the_utility_files(report: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:events per variable:survrad.exceptions.StatisticalWarning")
 def test_utility_numbers_equal_the_direct_api(report: Path) -> None:
     from survrad.evaluation.crossval import cross_validated_predictions
     from survrad.evaluation.nomogram import nomogram

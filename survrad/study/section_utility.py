@@ -330,7 +330,7 @@ def compute_utility(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
         endpoints=endpoints, decision=_decision_frame(endpoints),
         calibration=_calibration_frame(endpoints), nomograms=nomograms, ph_tests=ph,
         schoenfeld=schoenfeld, sample_size=sample,
-        checklist=tripod_table(plan, comparisons, sample),
+        checklist=tripod_table(plan, comparisons, sample, done),
         rqs=rqs_table(plan, comparisons, done))
 
 
@@ -387,8 +387,12 @@ def _metrics_of(comparisons: Mapping[tuple[str, str], Any]) -> list[str]:
 
 
 def _tripod_filled(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
-                   sample: pd.DataFrame) -> dict[str, _Entry]:
+                   sample: pd.DataFrame, done: Mapping[str, bool]) -> dict[str, _Entry]:
     cfg, cohort = plan.config, plan.cohort
+    extra = [name for key, name in (("decision_curves", "decision curves"),
+                                    ("smooth_calibration", "smooth calibration"))
+             if done.get(key)]
+    nomo = "; nomogram of the clinical Cox model" if done.get("nomogram") else ""
     data = cfg["data"]
     source = ("a simulated cohort (survrad.simulate_cohort, arguments in manifest.json)"
               if "simulate" in cfg else f"patient table {data['patients']}"
@@ -423,8 +427,8 @@ def _tripod_filled(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
         "12c": (FILLED, f"Models: {_names(cfg['models'])} (parameters in manifest.json); "
                 f"strategies: {_names(strategies)}; internal validation: "
                 f"{_methods_text(cfg)}.", "Validation", "manifest.json"),
-        "12e": (FILLED, f"Metrics: {_names(_metrics_of(comparisons))}; out-of-fold "
-                "calibration, risk groups, ROC, decision curves and smooth calibration.",
+        "12e": (FILLED, f"Metrics: {_names(_metrics_of(comparisons))}; figures of out-of-fold "
+                f"predictions: {_names(['calibration, risk groups or ROC', *extra])}.",
                 "Validation", "results.csv"),
         "15": (FILLED, "Output: predicted risk (linear predictor or probability) and "
                "predicted survival at the horizons; risk groups from training-fold quantiles "
@@ -437,15 +441,14 @@ def _tripod_filled(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
         "20b": (FILLED, "Table 1.", "Cohort", "tables/table1.csv"),
         "21": (FILLED, "Patients, events and predictors of every model.", CHECKLIST_SECTION,
                size),
-        "22": (PARTLY, "Coefficients of every fitted model; nomogram of the clinical Cox "
-               "model.", "Models", ""),
+        "22": (PARTLY, f"Coefficients of every fitted model{nomo}.", "Models", ""),
         "23a": (FILLED, "Every metric with its corrected value and confidence interval.",
                 "Validation", "results.csv"),
     }
 
 
 def tripod_table(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
-                 sample: pd.DataFrame) -> pd.DataFrame:
+                 sample: pd.DataFrame, done: Mapping[str, bool]) -> pd.DataFrame:
     """The TRIPOD+AI checklist of a study: every item, filled where the analysis knows it.
 
     Returns
@@ -453,9 +456,10 @@ def tripod_table(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
     DataFrame
         ``checklist, item, paper_section, topic, description, status, content,
         report_section, file``; ``status`` is :data:`FILLED`, :data:`PARTLY` or
-        :data:`AUTHORS`.
+        :data:`AUTHORS`. ``done`` says which optional figures the report shows (see
+        :func:`rqs_table`).
     """
-    filled = _tripod_filled(plan, comparisons, sample)
+    filled = _tripod_filled(plan, comparisons, sample, done)
     rows = []
     for it in TRIPOD_AI_ITEMS:
         status, content, section, file = filled.get(it.item, (AUTHORS, "", "", ""))
@@ -539,7 +543,8 @@ def rqs_table(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
     plan, comparisons
         The study and its validation.
     done : mapping
-        ``decision_curves``, ``smooth_calibration``: whether the report shows them.
+        ``decision_curves``, ``smooth_calibration``, ``nomogram``: whether the report
+        shows them.
 
     Returns
     -------
