@@ -105,8 +105,11 @@ MEANINGS: dict[str, str] = {
                          "by model name. Default: each model's preferred method "
                          "(`.632+` for forests, `optimism` otherwise).",
     "validation.metrics": "Survival: `c_index`, `uno_c`, `td_auc`, `brier`, `ibs`, "
-                          "`calibration_slope`; binary: `auc`, `brier`, "
-                          "`calibration_slope`. Default: all that the endpoint allows.",
+                          "`calibration_slope`, and on request `ipa` (index of prediction "
+                          "accuracy, per horizon), `integrated_auc` (two horizons or more) "
+                          "and `ici` (integrated calibration index, per horizon); binary: "
+                          "`auc`, `brier`, `calibration_slope`, and on request `ici`. "
+                          "Default: all that the endpoint allows except the on-request ones.",
     "validation.n_folds": "Folds of the cross-validation (`method = \"cv\"`) and of the "
                           "out-of-fold predictions behind the figures.",
     "validation.n_jobs": "Local worker processes (-1: every core). The numbers do not "
@@ -127,6 +130,16 @@ MEANINGS: dict[str, str] = {
     "report.high_risk": "`\"top1\"`: each patient's riskiest lesion is flagged; a number "
                         "`q` in (0, 1): lesions above the `q` quantile of the training "
                         "lesions' risks.",
+    "report.utility.enabled": "Draw the Clinical utility section: decision curves and "
+                              "smooth calibration of each endpoint's best pipeline "
+                              "(out-of-fold), the clinical Cox model's nomogram, PH tests "
+                              "with Schoenfeld residuals. The TRIPOD+AI and RQS checklists "
+                              "(`checklist.csv`, `rqs.csv`) are written in every report.",
+    "report.utility.max_threshold": "Largest threshold probability of the decision curves "
+                                    "(from 0.01 by 0.01).",
+    "report.utility.calibration_knots": "Knots of the spline of the smooth calibration "
+                                        "curves (3 as Austin et al.; 4-5 need more "
+                                        "events).",
     "report.labels": "Display names by name (text up to 120 characters). Declared in the "
                      "schema but not yet read by the report.",
     "report.lesion_decisions.strategy": "The \"Lesion decisions\" section: the name of "

@@ -31,6 +31,7 @@ from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
 from survrad.evaluation.results_data import DataSection
 from survrad.evaluation.results_lesion_decisions import LesionDecisionSection
 from survrad.evaluation.results_longitudinal import LongitudinalResult
+from survrad.evaluation.results_utility import UtilityResults
 from survrad.exceptions import ConfigError
 
 __all__ = [
@@ -170,6 +171,9 @@ class StudyResults:
         policy comparison, attention diagnostics.
     longitudinal : LongitudinalResult or None
         Scan responses (RECIST 1.1 / iRECIST), PFS from scans and the landmark.
+    utility : UtilityResults or None
+        Decision curves, smooth calibration, nomogram, PH tests and the TRIPOD+AI / RQS
+        checklists (:mod:`survrad.evaluation.results_utility`).
     """
 
     title: str
@@ -193,6 +197,7 @@ class StudyResults:
     data: DataSection | None = None
     lesion_decisions: LesionDecisionSection | None = None
     longitudinal: LongitudinalResult | None = None
+    utility: UtilityResults | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

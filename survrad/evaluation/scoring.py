@@ -6,6 +6,12 @@ horizon), ``ibs`` (integrated Brier score over the horizons' range), ``calibrati
 (Cox regression of the outcome on the linear predictor; models with a linear predictor
 only). Binary endpoints: ``auc``, ``brier``, ``calibration_slope``.
 
+On request (not in the defaults): ``ipa`` (index of prediction accuracy, the Brier score
+scaled by that of the Kaplan-Meier null model, at each horizon), ``integrated_auc`` (the
+time-dependent AUC over the horizons, Kaplan-Meier weighted as scikit-survival's
+``mean_auc``) and ``ici`` (integrated calibration index of the smooth calibration curve,
+at each horizon for survival endpoints).
+
 A metric that cannot be computed on a given sample (a horizon beyond its follow-up, no
 comparable pair) is returned as NaN with its reason, never raised: resampling engines
 record it as a failure of that metric in that replicate.
@@ -23,14 +29,21 @@ from survrad.data.cohort import Cohort
 from survrad.evaluation import concordance as conc
 from survrad.evaluation import metrics as met
 from survrad.evaluation.keys import MetricKey
+from survrad.evaluation.smooth_calibration import smooth_calibration
 
-__all__ = ["DEFAULT_METRICS", "metric_keys", "score_pipeline"]
+__all__ = ["DEFAULT_METRICS", "EXTRA_METRICS", "metric_keys", "score_pipeline"]
 
 DEFAULT_METRICS = {
     "survival": ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope"),
     "binary": ("auc", "brier", "calibration_slope"),
 }
-_PER_HORIZON = ("td_auc", "brier")
+#: Metrics computed only when asked for (``metrics=[...]``).
+EXTRA_METRICS = {
+    "survival": ("ipa", "integrated_auc", "ici"),
+    "binary": ("ici",),
+}
+_PER_HORIZON = ("td_auc", "brier", "ipa", "ici")
+_INTEGRATED = ("ibs", "integrated_auc")
 _EXPECTED_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
@@ -50,8 +63,8 @@ def metric_keys(kind: str, metrics: Sequence[str], horizons: Sequence[float]
                 raise ValueError(f"metric {m!r} needs horizons=[...] (times at which to "
                                  "evaluate it).")
             out += [MetricKey(m, float(h)) for h in horizons]
-        elif kind == "survival" and m == "ibs" and len(horizons) < 2:
-            raise ValueError("metric 'ibs' needs at least two horizons to integrate over.")
+        elif kind == "survival" and m in _INTEGRATED and len(horizons) < 2:
+            raise ValueError(f"metric {m!r} needs at least two horizons to integrate over.")
         else:
             out.append(MetricKey(m))
     return out
@@ -171,7 +184,26 @@ def _survival_metric(m: str, fitted: Any, survival: Callable[[tuple[float, ...]]
         if not hasattr(fitted.model_, "coef_"):
             raise ValueError("calibration_slope needs a model with a linear predictor (Cox).")
         return met.calibration_slope_lp(y, risk)
-    raise ValueError(f"unknown survival metric {m!r}; known: {DEFAULT_METRICS['survival']}.")
+    return _extra_survival_metric(m, survival, y, risk, horizons)
+
+
+def _extra_survival_metric(m: str, survival: Callable[[tuple[float, ...]], np.ndarray],
+                           y: np.ndarray, risk: np.ndarray, horizons: Sequence[float]) -> Any:
+    if m == "ipa":
+        times = np.asarray(horizons, float)
+        return met.ipa(y, y, survival(tuple(times.tolist())), times)
+    if m == "integrated_auc":
+        return met.integrated_auc(y, y, risk, np.sort(np.asarray(horizons, float)))
+    if m == "ici":
+        surv = survival(tuple(float(h) for h in horizons))
+        return [_ici(y, 1.0 - surv[:, k], float(h)) for k, h in enumerate(horizons)]
+    known = DEFAULT_METRICS["survival"] + EXTRA_METRICS["survival"]
+    raise ValueError(f"unknown survival metric {m!r}; known: {known}.")
+
+
+def _ici(y: np.ndarray, predicted_risk: np.ndarray, horizon: float | None) -> float:
+    """Integrated calibration index of the smooth calibration curve (3-knot spline)."""
+    return smooth_calibration(y, predicted_risk, horizon=horizon).ici
 
 
 def _binary_metric(m: str, y: np.ndarray, prob: np.ndarray) -> float:
@@ -181,4 +213,7 @@ def _binary_metric(m: str, y: np.ndarray, prob: np.ndarray) -> float:
         return met.brier_binary(y, prob)
     if m == "calibration_slope":
         return met.calibration_slope_binary(y, prob)
-    raise ValueError(f"unknown binary metric {m!r}; known: {DEFAULT_METRICS['binary']}.")
+    if m == "ici":
+        return _ici(y, prob, None)
+    known = DEFAULT_METRICS["binary"] + EXTRA_METRICS["binary"]
+    raise ValueError(f"unknown binary metric {m!r}; known: {known}.")

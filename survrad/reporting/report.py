@@ -25,6 +25,8 @@ from survrad.reporting.html import (
 )
 from survrad.reporting.section_data import render_data
 from survrad.reporting.section_longitudinal import render_longitudinal as _section_longitudinal
+from survrad.reporting.section_utility import CHECKLIST_TITLE, UTILITY_TITLE
+from survrad.reporting.section_utility import render_utility as _section_utility
 from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
 from survrad.reporting.writer import (
     atomic_write_text,
@@ -44,8 +46,8 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
 BASELINES = ("clinical", "burden")
 #: Rows of a table shown on the page (the full table is in its linked CSV).
 MAX_ROWS = 15
-_SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", "Models", "Lesions",
-             "Response", "Lesion decisions"]
+_SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", UTILITY_TITLE, "Models",
+             "Lesions", "Response", "Lesion decisions", CHECKLIST_TITLE]
 
 
 def _slug(*parts: Any) -> str:
@@ -318,6 +320,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     render_data(rep, results)
     _section_lesion_decisions(rep, results)
     _section_longitudinal(rep, results)
+    _section_utility(rep, results)
     rep.render(errors, n_jobs)
     if len(results.excluded):
         write_csv(results.excluded, rep.root / "excluded.csv")

@@ -296,10 +296,13 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
     from survrad.evaluation.describe import table_one
     from survrad.study.registry import resolved_models
     from survrad.study.section_lesion_decisions import compute_lesion_decisions
+    from survrad.study.section_utility import compute_utility
 
     cfg = plan.config
     with timer("final fits and cross-validated predictions"):
         coefs, preds = _refits(plan, comparisons, log_, n_jobs)
+    with timer("clinical utility and checklists"):
+        utility = compute_utility(plan, comparisons, log_, n_jobs)
     with timer("lesion tables"):
         lesion_risk = _lesion_risk(plan, log_)
         lesion = _lesion_tables(plan.cohort, log_)
@@ -324,4 +327,4 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         failures=_failures(comparisons), coefficients=coefs, predictions=preds,
         table1=table1, excluded=plan.cohort.excluded.reset_index(drop=True),
         warnings=log_.records(), lesion_risk=lesion_risk, **lesion, data=data,
-        lesion_decisions=lesion_decisions, longitudinal=longitudinal)
+        lesion_decisions=lesion_decisions, longitudinal=longitudinal, utility=utility)

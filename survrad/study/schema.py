@@ -54,9 +54,12 @@ __all__ = [
 MAX_N_BOOT = 100_000
 #: Names that become file names (strategies, endpoints): letters, digits, ``_ - .``.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,59}$"
-SURVIVAL_METRICS = ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope")
-BINARY_METRICS = ("auc", "brier", "calibration_slope")
-PER_HORIZON = ("td_auc", "brier")
+SURVIVAL_METRICS = ("c_index", "uno_c", "td_auc", "brier", "ibs", "calibration_slope", "ipa",
+                    "integrated_auc", "ici")
+BINARY_METRICS = ("auc", "brier", "calibration_slope", "ici")
+PER_HORIZON = ("td_auc", "brier", "ipa", "ici")
+#: Metrics integrated between the first and the last horizon.
+INTEGRATED = {"ibs": "integrated Brier score", "integrated_auc": "integrated AUC"}
 VALIDATION_METHODS = ("optimism", ".632+", "cv")
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -255,6 +258,13 @@ def _lesion_decision_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                  f"decision table needs a strategy that scores lesions {kinds}: "
                  f"{scoring or 'the study has none'}")]
     return []
+class UtilityConfig(_Table):
+    """``[report.utility]``: the clinical-utility section (decision curves, smooth
+    calibration, nomogram, PH tests); the reporting checklists are always written."""
+
+    enabled: bool = True
+    max_threshold: Annotated[float, Field(ge=0.01, le=0.99)] = 0.8
+    calibration_knots: Annotated[int, Field(ge=3, le=5)] = 3
 
 
 class ReportConfig(_Table):
@@ -266,6 +276,7 @@ class ReportConfig(_Table):
     high_risk: Literal["top1"] | Annotated[float, Field(gt=0, lt=1)] = "top1"
     labels: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=120)]] = {}
     lesion_decisions: LesionDecisionsConfig = LesionDecisionsConfig()
+    utility: UtilityConfig = UtilityConfig()
 
 
 class ResponseConfig(_Table):
@@ -337,9 +348,9 @@ def _metric_problems(metrics: Sequence[str] | None, ep: EndpointConfig, name: st
         elif ep.kind == "survival" and m in PER_HORIZON and not ep.horizons:
             out.append((f"endpoints.{name}.horizons",
                         f"metric {m!r} needs horizons (times at which to evaluate it)"))
-        elif ep.kind == "survival" and m == "ibs" and len(ep.horizons) < 2:
-            out.append((f"endpoints.{name}.horizons", "metric 'ibs' (integrated Brier "
-                        "score) needs at least two horizons to integrate over"))
+        elif ep.kind == "survival" and m in INTEGRATED and len(ep.horizons) < 2:
+            out.append((f"endpoints.{name}.horizons", f"metric {m!r} ({INTEGRATED[m]}) "
+                        "needs at least two horizons to integrate over"))
     if metrics is None and ep.kind == "survival" and len(ep.horizons) == 1:
         out.append((f"endpoints.{name}.horizons",
                     "the default metrics include 'ibs', which integrates between the first "
