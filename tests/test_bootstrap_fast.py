@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_bootstrap import lung  # noqa: F401  (the fixture: R's lung data as a cohort)
+from test_bootstrap import lung_cohort
 
 import survrad as sr
 import survrad.evaluation.bootstrap as bootstrap
@@ -24,6 +24,11 @@ from survrad.evaluation.bootstrap import bootstrap_validate, compare_pipelines
 from survrad.models import CohortPipeline, CoxModel
 
 METRICS = ["c_index", "calibration_slope"]
+
+
+@pytest.fixture(scope="module")
+def lung() -> sr.Cohort:
+    return lung_cohort()
 
 
 def _tied_cohort(n: int = 300, p: int = 6, seed: int = 0, rare: bool = False) -> sr.Cohort:
