@@ -1,20 +1,28 @@
 """Bootstrap validation: survrad against the loops users write today (issue 4).
 
-Part ``cox`` (n = 500 patients, p = 20 features, B = 200 replicates, Harrell's C):
+Part ``cox`` (default; on ``benchmarks/harness.py``: sides interleaved, >= 5 timed runs
+each after a warm-up, CPU and wall time, R warm and timed inside R, one BLAS thread;
+figures in ``benchmarks/results/bench_bootstrap.json``), p = 20 features:
 
-* survrad: ``bootstrap_validate(CohortPipeline(model=CoxModel()), cohort, "os", B,
-  metrics=["c_index"])`` with ``n_jobs=1`` and ``n_jobs=2`` (a run estimated under
-  ``SERIAL_BELOW_SECONDS`` = 2 s stays in one process whatever ``n_jobs``, so this one
-  does), and with ``n_jobs=2`` and the worker processes forced (that threshold set to 0:
-  what starting them costs);
-* the naive lifelines loop: per replicate, resample the rows with replacement,
-  ``CoxPHFitter().fit`` on the resample, ``lifelines.utils.concordance_index`` (with
-  lifelines' sign convention, ``-predict_partial_hazard``) on the resample and on the
-  original data; corrected C = apparent C - mean optimism;
-* R, when ``Rscript`` with the ``rms`` package is on the PATH:
-  ``rms::validate(cph(Surv(time, event) ~ f0 + ... + f19, x = TRUE, y = TRUE), B = 200)``
-  (``benchmarks/r/validate.R``, timed inside R: start-up and package loading excluded).
-  Without R this row is skipped and the output says so.
+* ``survrad vs rms::validate`` at n = 500 and n = 5000, B = 200: survrad
+  ``bootstrap_validate(CohortPipeline(model=CoxModel()), cohort, "os", 200,
+  metrics=["c_index", "calibration_slope"], n_jobs=1)`` (the fast path) against
+  ``set.seed(1); validate(cph(Surv(time, event) ~ f0 + ... + f19, x = TRUE, y = TRUE),
+  B = 200)`` (which also computes R2, D, U, Q and g). Both return the optimism-corrected
+  C (rms: Dxy / 2 + 0.5) and slope; the resamples differ, so they agree within Monte
+  Carlo error (tolerance 0.02);
+* ``same bootstrap indices`` (n = 500): survrad's replicate kernel scores the draws R
+  makes inside ``validate`` (``set.seed(7)``, then ``sample(n, replace = TRUE)`` per
+  replicate, as ``predab.resample`` does) against ``validate`` itself with that seed:
+  the corrected C and slope agree to within rms's own convergence tolerance
+  (``validate.cph`` refits and fits the slope with ``eps = 1e-4``, hard-coded; survrad
+  converges to 1e-9), tolerance 5e-4, against about 2e-3 for different resamples. The
+  survrad side is the replicate loop alone (no apparent fit, no result assembly);
+* ``survrad vs naive lifelines loop`` (n = 500, B = ``--naive-boot``, default 20): per
+  replicate ``CoxPHFitter().fit`` on the resampled rows and lifelines' C on the resample
+  and on the cohort; survrad at the same B with ``metrics=["c_index"]``. The per-replicate
+  ratio holds at B = 200 (both sides are linear in B; survrad's one-off apparent fit
+  makes the ratio at B = 20 the smaller one).
 
 Part ``forest`` (n = 400, p = 50, 300 trees, B replicates, two cores):
 
@@ -46,14 +54,13 @@ every number.
 
 Run::
 
-    python benchmarks/bench_bootstrap.py                # both parts, about 6-8 minutes
-    python benchmarks/bench_bootstrap.py --part cox     # Cox part only, about 2 minutes
+    python benchmarks/bench_bootstrap.py                  # Cox part, about 5 minutes
+    python benchmarks/bench_bootstrap.py --smoke          # tiny sizes, no R (the tests)
+    python benchmarks/bench_bootstrap.py --sizes 500 --no-r
     python benchmarks/bench_bootstrap.py --part forest --full     # forest at B = 100
-    python benchmarks/bench_bootstrap.py --naive-boot 20  # lifelines at B = 20, scaled x10
-    python benchmarks/bench_bootstrap.py --no-r         # skip R even when present
-    python benchmarks/bench_bootstrap.py --lung         # + survrad vs rms on R's lung data
+    python benchmarks/bench_bootstrap.py --part lung      # survrad vs rms on R's lung data
 
-``--lung`` runs the optimism-corrected C of ``Surv(time, status == 2) ~ age + sex +
+``--part lung`` runs the optimism-corrected C of ``Surv(time, status == 2) ~ age + sex +
 ph.ecog`` on the bundled lung data for seeds 1..10 at B = 300 and prints it beside
 rms's values (reference below), plus a live ``rms::validate`` run when R is present.
 """
@@ -62,7 +69,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -79,6 +85,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _memory import child_env, run_process
+from harness import Case, Side, main_args, r_session_or_none, run_cases, write_results
 from rref import r_ref
 
 HERE = Path(__file__).resolve().parent
@@ -150,51 +157,6 @@ def _timed_bootstrap(pipe: Any, cohort: Any, cfg: dict) -> dict:
     row = res.summary().iloc[0]
     return {"seconds": seconds, "fixed_seconds": fixed, "c_apparent": row["apparent"],
             "c_corrected": row["corrected"], "n_failed": int(row["n_failed"])}
-
-
-def child_cox_survrad(cfg: dict) -> dict:
-    import survrad as sr
-    import survrad.evaluation.bootstrap as engine
-
-    if cfg.get("force_pool"):
-        engine.SERIAL_BELOW_SECONDS = 0.0
-
-    df = simulate(COX["n"], COX["p"])
-    cohort = survrad_cohort(df)
-    pipe = sr.CohortPipeline(model=sr.CoxModel())
-    # warm-up (imports, first calls) in this process only: a fresh joblib pool is still
-    # started inside the timed call when n_jobs=2, as a user's first call would
-    sr.bootstrap_validate(pipe, cohort, "os", n_boot=2, metrics=["c_index"], random_state=1,
-                          n_jobs=1, progress=False)
-    return _timed_bootstrap(pipe, cohort, cfg)
-
-
-def child_cox_lifelines(cfg: dict) -> dict:
-    from lifelines import CoxPHFitter
-    from lifelines.utils import concordance_index
-
-    data = simulate(COX["n"], COX["p"]).drop(columns="patient_id")
-
-    def harrell(model: Any, d: pd.DataFrame) -> float:
-        return concordance_index(d["time"], -model.predict_partial_hazard(d), d["event"])
-
-    CoxPHFitter().fit(data, "time", "event")  # warm-up
-
-    def loop() -> tuple[float, float]:
-        rng = np.random.default_rng(cfg["seed"])
-        full = CoxPHFitter().fit(data, "time", "event")
-        apparent = harrell(full, data)
-        optimism = []
-        for _ in range(cfg["B"]):
-            boot = data.sample(n=len(data), replace=True, random_state=rng)
-            m = CoxPHFitter().fit(boot, "time", "event")
-            optimism.append(harrell(m, boot) - harrell(m, data))
-        return apparent, apparent - float(np.mean(optimism))
-
-    fixed, _ = _timed(lambda: harrell(CoxPHFitter().fit(data, "time", "event"), data))
-    seconds, (apparent, corrected) = _timed(loop)
-    return {"seconds": seconds, "fixed_seconds": fixed, "c_apparent": apparent,
-            "c_corrected": corrected, "n_failed": 0}
 
 
 def child_forest_survrad(cfg: dict) -> dict:
@@ -270,8 +232,7 @@ def child_lung_survrad(cfg: dict) -> dict:
             "c_corrected_sd_over_seeds": float(a[:, 2].std(ddof=1)), "n": cohort.n_patients}
 
 
-CHILDREN = {"cox_survrad": child_cox_survrad, "cox_lifelines": child_cox_lifelines,
-            "forest_survrad": child_forest_survrad, "forest_naive": child_forest_naive,
+CHILDREN = {"forest_survrad": child_forest_survrad, "forest_naive": child_forest_naive,
             "lung_survrad": child_lung_survrad}
 
 
@@ -381,56 +342,6 @@ def ratio_lines(pairs: list[tuple[str, str, str]], rows: dict[str, dict], target
 
 
 # ---------------------------------------------------------------------------- parts
-def cox_part(args: argparse.Namespace) -> None:
-    B = args.cox_boot
-    configs = {
-        "survrad bootstrap_validate n_jobs=1": {"kind": "cox_survrad", "B": B, "n_jobs": 1},
-        "survrad bootstrap_validate n_jobs=2": {"kind": "cox_survrad", "B": B, "n_jobs": 2},
-        "survrad n_jobs=2, worker processes forced": {"kind": "cox_survrad", "B": B,
-                                                      "n_jobs": 2, "force_pool": True,
-                                                      "multiprocess": True},
-        "naive lifelines loop": {"kind": "cox_lifelines", "B": args.naive_boot or B},
-    }
-    r_why = "skipped (--no-r)" if args.no_r else r_available()
-    runs: dict[str, list[dict]] = {k: [] for k in configs}
-    tmp = Path(tempfile.mkdtemp(prefix="survrad_bench_"))
-    csv = tmp / "cox.csv"
-    simulate(COX["n"], COX["p"]).drop(columns="patient_id").to_csv(csv, index=False)
-    r_label = "R rms::validate(cph) (in-R time)"
-    if r_why is None:
-        runs[r_label] = []
-    for _ in range(args.repeats):
-        for label, cfg in configs.items():
-            runs[label].append(measure({**cfg, "seed": 0}))
-        if r_why is None:
-            runs[r_label].append(measure_r(csv, B, 1))
-    shutil.rmtree(tmp)
-    rows = {label: best_of(r) for label, r in runs.items()}
-    print_rows(f"Cox: n={COX['n']}, p={COX['p']}, B={B}, metric Harrell's C "
-               f"({sum(simulate(COX['n'], COX['p'])['event'])} events)",
-               rows, B, "survrad bootstrap_validate n_jobs=1")
-    if r_why is None:
-        r = rows[r_label]
-        print(f"  R {r['r']}, survival {r['survival']}, rms {r['rms']}; Rscript process "
-              f"wall time incl. start-up and loading rms: {r['process_seconds']:.2f} s. "
-              "rms::validate also computes R2, slope, D, U, Q and g each replicate.")
-    else:
-        print(f"  R: {r_why}; the R comparison was not run.")
-    print("Speed-up of survrad (time of the other side / survrad's, at the same B):")
-    s1, s2 = "survrad bootstrap_validate n_jobs=1", "survrad bootstrap_validate n_jobs=2"
-    s3 = "survrad n_jobs=2, worker processes forced"
-    ratio_lines([("n_jobs=1 vs naive lifelines loop (issue 4 target >= 10x)",
-                  "naive lifelines loop", s1),
-                 ("n_jobs=2 vs naive lifelines loop", "naive lifelines loop", s2),
-                 ("n_jobs=2, workers forced, vs naive lifelines loop", "naive lifelines loop",
-                  s3),
-                 ("n_jobs=1 vs R rms::validate (target > 1x)", r_label, s1),
-                 ("n_jobs=2 vs R rms::validate", r_label, s2),
-                 ("n_jobs=2, workers forced, vs R rms::validate", r_label, s3)], rows, B)
-    print("  (corrected C differs between sides by Monte Carlo error only: the resamples "
-          "differ; rms reports Dxy, halved here.)")
-
-
 def forest_part(args: argparse.Namespace) -> None:
     B = FOREST_TARGET_B if args.full else args.forest_boot
     configs = {
@@ -497,51 +408,178 @@ def _lung_r() -> dict:
             "seconds": sum(r["seconds"] for r in runs)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--part", choices=["cox", "forest", "all"], default="all")
-    parser.add_argument("--cox-boot", type=int, default=200, help="B of the Cox part")
-    parser.add_argument("--naive-boot", type=int, default=None,
-                        help="B of the lifelines loop (default: --cox-boot); a smaller value "
-                             "is scaled linearly to --cox-boot and labelled")
-    parser.add_argument("--forest-boot", type=int, default=20,
-                        help="B of the forest part (time extrapolated to B=100)")
-    parser.add_argument("--full", action="store_true", help="forest part at B=100")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of each Cox configuration (best time kept)")
-    parser.add_argument("--no-r", action="store_true", help="skip R even when present")
-    parser.add_argument("--lung", action="store_true",
-                        help="also compare survrad with rms on the lung data")
-    args = parser.parse_args()
+# ------------------------------------------------------- Cox part (on the harness)
+def _features_matrix(df: pd.DataFrame) -> np.ndarray:
+    return df[features(df)].to_numpy(dtype=float)
+
+
+def survrad_side(cohort: Any, B: int, seed: int, metrics: tuple[str, ...]) -> Side:
+    """``bootstrap_validate`` of the patient-level Cox pipeline (one process)."""
+    import survrad as sr
+
+    pipe = sr.CohortPipeline(model=sr.CoxModel())
+
+    def run() -> list[float]:
+        res = sr.bootstrap_validate(pipe, cohort, "os", n_boot=B, metrics=list(metrics),
+                                    random_state=seed, n_jobs=1, progress=False)
+        return res.summary()["corrected"].tolist()
+
+    return Side("survrad", f"bootstrap_validate, B={B}: {', '.join(metrics)} "
+                "(apparent, fit on each resample, test on the cohort)", run)
+
+
+def r_validate_side(r: Any, n: int, B: int, seed: int) -> Side:
+    """``rms::validate(cph(...), B)`` timed inside the warm R process."""
+    code = (f"{{set.seed({seed}); f <- cph(form, data = d{n}, x = TRUE, y = TRUE); "
+            f"v <- validate(f, method = 'boot', B = {B}); "
+            "c(v['Dxy', 'index.corrected'] / 2 + 0.5, v['Slope', 'index.corrected'])}")
+    return r.side("R rms::validate", f"cph + validate(B={B}): Dxy, R2, Slope, D, U, Q, g",
+                  code)
+
+
+def lifelines_side(df: pd.DataFrame, B: int, seed: int) -> Side:
+    """The naive loop: CoxPHFitter per replicate, lifelines' C on resample and cohort."""
+    from lifelines import CoxPHFitter
+    from lifelines.utils import concordance_index
+
+    data = df.drop(columns="patient_id")
+
+    def harrell(model: Any, d: pd.DataFrame) -> float:
+        return concordance_index(d["time"], -model.predict_partial_hazard(d), d["event"])
+
+    def run() -> list[float]:
+        rng = np.random.default_rng(seed)
+        apparent = harrell(CoxPHFitter().fit(data, "time", "event"), data)
+        optimism = []
+        for _ in range(B):
+            boot = data.iloc[rng.integers(0, len(data), len(data))].reset_index(drop=True)
+            m = CoxPHFitter().fit(boot, "time", "event")
+            optimism.append(harrell(m, boot) - harrell(m, data))
+        return [apparent - float(np.mean(optimism))]
+
+    return Side("lifelines loop", f"CoxPHFitter per replicate, B={B}: C only", run)
+
+
+def same_index_sides(r: Any, df: pd.DataFrame, n: int, B: int, seed: int) -> list[Side]:
+    """survrad's replicate engine on the bootstrap indices R draws inside validate().
+
+    ``predab.resample`` draws replicate ``b``'s rows as ``sample(n, replace = TRUE)``
+    after ``set.seed(seed)``; R hands the same draws over, and survrad's replicate
+    kernel (the fast path of ``bootstrap_validate``) scores them.
+    """
+    import survrad as sr
+    from survrad.evaluation._fast_bootstrap import fast_plan
+    from survrad.evaluation.keys import MetricKey
+
+    idx = np.asarray(r.eval(f"{{set.seed({seed}); as.vector(replicate({B}, "
+                            f"sample({n}, replace = TRUE)))}}"), dtype=np.intp)
+    idx = idx.reshape(B, n) - 1
+    cohort = survrad_cohort(df)
+    pipe = sr.CohortPipeline(model=sr.CoxModel())
+    fitted = pipe.fit(cohort, "os")
+    metrics = ("c_index", "calibration_slope")
+    y = cohort.y("os")
+    lp = fitted.predict_risk(cohort).to_numpy()
+    from survrad.evaluation.concordance import concordance_index
+
+    apparent = np.array([concordance_index(y["time"], y["event"], lp), 1.0])
+
+    def run() -> list[float]:
+        plan = fast_plan({"p": pipe}, {"p": fitted}, cohort, "os", {"p": "optimism"},
+                         {"p": metrics})
+        opt = []
+        for pos in idx:
+            fit, test = plan.replicate(pos)["p"]
+            opt.append([fit[MetricKey(m)] - test[MetricKey(m)] for m in metrics])
+        return (apparent - np.mean(opt, axis=0)).tolist()
+
+    return [Side("survrad on R's indices", f"replicate kernel on validate()'s {B} draws", run),
+            r_validate_side(r, n, B, seed)]
+
+
+def cox_cases(args: argparse.Namespace, r: Any) -> list[Case]:
+    out = []
+    for n in args.sizes:
+        df = simulate(n, COX["p"])
+        cohort = survrad_cohort(df)
+        B = args.boot
+        if r is not None:
+            r.assign(f"x{n}", _features_matrix(df))
+            r.assign(f"t{n}", df["time"].to_numpy(float))
+            r.assign(f"e{n}", df["event"].to_numpy(float))
+            r.eval(f"d{n} <- data.frame(x{n}); names(d{n}) <- paste0('f', 0:{COX['p'] - 1}); "
+                   f"d{n}$time <- t{n}; d{n}$event <- e{n}; invisible(NULL)")
+        sides = [survrad_side(cohort, B, 1, ("c_index", "calibration_slope"))]
+        if r is not None:
+            sides.append(r_validate_side(r, n, B, 1))
+        # different resamples on the two sides: Monte Carlo error (sd of a B=200 corrected
+        # C about 0.001-0.002, of the corrected slope about 0.005): 0.02 on either
+        out.append(Case(f"Cox n={n}, p={COX['p']}, B={B}: survrad vs rms::validate", sides,
+                        tolerance=0.02, params={"n": n, "p": COX["p"], "B": B,
+                                                "indices": "different"}))
+        if r is not None and n == args.sizes[0]:
+            # rms's validate.cph refits and fits the slope with eps = 1e-4 (its relative
+            # loglik convergence, hard-coded), survrad with 1e-9: that, not the resamples,
+            # is the difference left (about 1e-4; different resamples give about 2e-3)
+            out.append(Case(f"Cox n={n}, B={B}: same bootstrap indices", same_index_sides(
+                r, df, n, B, 7), tolerance=5e-4, params={"n": n, "p": COX["p"], "B": B,
+                                                          "indices": "same (R's)"}))
+    n = args.sizes[0]
+    df = simulate(n, COX["p"])
+    nb = args.naive_boot
+    out.append(Case(f"Cox n={n}, B={nb}: survrad vs naive lifelines loop",
+                    [survrad_side(survrad_cohort(df), nb, 1, ("c_index",)),
+                     lifelines_side(df, nb, 1)],
+                    tolerance=0.03, params={"n": n, "p": COX["p"], "B": nb,
+                                            "indices": "different"}))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--part", choices=["cox", "forest", "lung"], default="cox")
+        p.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
+        p.add_argument("--boot", type=int, default=200, help="B of the Cox cases")
+        p.add_argument("--naive-boot", type=int, default=20,
+                       help="B of the lifelines loop (and of survrad in that case)")
+        p.add_argument("--forest-boot", type=int, default=20,
+                       help="B of the forest part (time extrapolated to B=100)")
+        p.add_argument("--full", action="store_true", help="forest part at B=100")
+        p.add_argument("--child", help=argparse.SUPPRESS)
+
+    args = main_args(__doc__, argv, extra)
     if args.child:
         run_child(json.loads(args.child))
-        return
-    import joblib
-    import lifelines
-    import sklearn
-    import sksurv
-
-    import survrad
-
-    print(f"survrad {survrad.__version__}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"scikit-learn {sklearn.__version__}, scikit-survival {sksurv.__version__}, "
-          f"lifelines {lifelines.__version__}, joblib {joblib.__version__}; "
-          f"{os.cpu_count()} CPUs")
-    print("BLAS/OpenMP threads limited to 1 on every side (OMP_NUM_THREADS etc. = 1, and "
-          "threadpoolctl in the Python processes). Each configuration runs in a fresh "
-          "process.")
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    t0 = time.perf_counter()
-    if args.part in ("cox", "all"):
-        cox_part(args)
-    if args.part in ("forest", "all"):
+        return 0
+    if args.part == "forest":
         forest_part(args)
-    if args.lung:
+        return 0
+    if args.part == "lung":
         lung_part(args)
-    print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"total {time.perf_counter() - t0:.0f} s")
+        return 0
+    if args.smoke:
+        args.sizes, args.boot, args.naive_boot = [400], 4, 2
+    import warnings as _w
+
+    from survrad.exceptions import StatisticalWarning
+
+    _w.filterwarnings("ignore", category=StatisticalWarning, message="n_boot=")
+    r = r_session_or_none(args.no_r or args.smoke)
+    try:
+        if r is not None:
+            r.eval("suppressMessages({library(survival); library(rms)}); "
+                   f"form <- as.formula(paste('Surv(time, event) ~', "
+                   f"paste0('f', 0:{COX['p'] - 1}, collapse = ' + '))); invisible(NULL)")
+        results = run_cases(cox_cases(args, r), args.repeats)
+    finally:
+        if r is not None:
+            r.close()
+    write_results("bench_bootstrap", results, out=args.out,
+                  params={"sizes": args.sizes, "p": COX["p"], "B": args.boot,
+                          "naive_B": args.naive_boot, "smoke": args.smoke},
+                  extra={"r": None if r is None else r.version})
+    return 0 if all(c["agreement"]["ok"] for c in results) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -61,3 +61,25 @@ def test_harness_interleaves_and_flags_disagreement(tmp_path):
         harness.max_abs_diff(np.zeros(2), np.zeros(3))
     with pytest.raises(SystemExit):
         harness.main_args("doc", ["--repeats", "3"])          # fewer than 5 runs per side
+
+
+@pytest.mark.slow    # imports lifelines, fits its loop, compiles the bootstrap kernels
+def test_bootstrap_benchmark_smoke_run(tmp_path, capsys):
+    out = tmp_path / "bench_bootstrap.json"
+    assert _load("bench_bootstrap").main(["--smoke", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["params"]["smoke"] is True
+    assert [c["agreement"]["ok"] for c in doc["cases"]] == [True, True]
+    assert {s["name"] for c in doc["cases"] for s in c["sides"]} == {"survrad",
+                                                                     "lifelines loop"}
+
+
+@pytest.mark.slow    # two fresh processes, one of them a 2-worker Dask LocalCluster
+def test_bootstrap_100k_smoke_run(tmp_path):
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "bench_bootstrap_100k.json"
+    assert _load("bench_bootstrap_100k").main(["--smoke", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["identical"] and set(doc["configurations"]) == {"local", "dask"}
+    for row in doc["configurations"].values():
+        assert row["n_failed"] == 0 and row["peak_pss_mb"] > 0

@@ -31,6 +31,11 @@ RMS = r_ref("survival", "lung_rms_validate_boot")
 
 @pytest.fixture(scope="module")
 def lung() -> sr.Cohort:
+    return lung_cohort()
+
+
+def lung_cohort() -> sr.Cohort:
+    """R's lung data (complete cases of the model's columns) as a cohort."""
     df = sr.load_dataset("lung")
     df = df.dropna(subset=["time", "status", "age", "sex", "ph.ecog"]).reset_index(drop=True)
     df["patient_id"] = [f"L{i:03d}" for i in range(len(df))]

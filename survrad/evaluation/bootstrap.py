@@ -42,6 +42,7 @@ from survrad._validation import (
     spawn_seeds,
 )
 from survrad.data.cohort import Cohort
+from survrad.evaluation._fast_bootstrap import FastCoxPlan, fast_plan
 from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.scoring import DEFAULT_METRICS, metric_keys, score_pipeline
 from survrad.evaluation.validation import (
@@ -205,6 +206,44 @@ def _run_replicate(pipelines: Mapping[Hashable, Any], cohort: Cohort, spec: _Spe
     return [_Run(b, _seed_label(seed), outcomes)]
 
 
+@dataclasses.dataclass(frozen=True)
+class _FastReplicate:
+    """:func:`_run_replicate` by the fast path (:mod:`survrad.evaluation._fast_bootstrap`).
+
+    Draws the same resample from the same seed; a replicate the fast path declines (a
+    screen not passed cleanly, a score that cannot be computed) runs the general path,
+    so failures and warnings are recorded exactly as there.
+    """
+
+    plan: FastCoxPlan
+
+    def __call__(self, pipelines: Mapping[Hashable, Any], cohort: Cohort, spec: _Spec,
+                 b: int, seed: np.random.SeedSequence) -> list[_Run]:
+        rng = np.random.default_rng(seed)
+        pos = rng.integers(0, self.plan.n, self.plan.n)
+        scores = self.plan.replicate(pos)
+        if scores is None:
+            return _run_replicate(pipelines, cohort, spec, b, seed)
+        outcomes = {name: _Outcome("ok", "", fit, test, {}, ())
+                    for name, (fit, test) in scores.items()}
+        return [_Run(b, _seed_label(seed), outcomes)]
+
+
+def _fast_or(fn: Callable, pipelines: Mapping[Hashable, Any], cohort: Cohort, spec: _Spec,
+             apparent: dict[str, Any]) -> Callable:
+    """The fast path's replicate function when every pipeline qualifies, else ``fn``."""
+    if fn is not _run_replicate or not FAST_PATH:
+        return fn
+    fitted = {name: o.fitted for name, o in apparent["outcomes"].items()}
+    plan = fast_plan(pipelines, fitted, cohort, spec.endpoint, spec.methods, spec.metrics)
+    return fn if plan is None else _FastReplicate(plan)
+
+
+#: Whether eligible pipelines take the fast path (False: always the general path; the
+#: numbers are the same, tested, so this only exists to measure and test the two paths).
+FAST_PATH = True
+
+
 def _run_fold(pipelines: Mapping[Hashable, Any], cohort: Cohort, spec: _Spec, b: int,
               seed: np.random.SeedSequence) -> list[_Run]:
     """One repeat of K-fold CV: ``n_folds`` runs."""
@@ -280,6 +319,7 @@ def _execute(fn: Callable, pipelines: Mapping[str, Any], cohort: Cohort, spec: _
     if any(o.status != "ok" for o in apparent["outcomes"].values()):
         return [apparent]
     per_fit = time.perf_counter() - start
+    fn = _fast_or(fn, pipelines, cohort, spec, apparent)
     if backend == "dask":
         return [apparent, *_execute_dask(fn, pipelines, cohort, spec, replicates, scheduler,
                                          show)]
@@ -328,7 +368,8 @@ def _execute_dask(fn: Callable, pipelines: Mapping[str, Any], cohort: Cohort, sp
     try:
         [c_fut] = client.scatter([cohort], broadcast=True)
         [p_fut] = client.scatter([dict(pipelines)], broadcast=True)
-        futures = [client.submit(_run_task, fn, p_fut, c_fut, spec, b, s, pure=False)
+        [f_fut] = client.scatter([fn], broadcast=True)      # the fast path's arrays: once
+        futures = [client.submit(_run_task, f_fut, p_fut, c_fut, spec, b, s, pure=False)
                    for b, s in tasks]
         for _ in _progress(as_completed(futures), len(futures), show):
             pass

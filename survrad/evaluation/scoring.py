@@ -3,7 +3,8 @@
 Survival endpoints: ``c_index`` (Harrell), ``uno_c`` (IPCW, truncated at the largest
 horizon), ``td_auc`` (cumulative/dynamic AUC at each horizon), ``brier`` (IPCW Brier at each
 horizon), ``ibs`` (integrated Brier score over the horizons' range), ``calibration_slope``
-(Cox regression of the outcome on the linear predictor; models with a linear predictor
+(Cox regression of the outcome on the linear predictor, by the compiled one-covariate
+Newton of :func:`survrad._math.cox_presorted.cox_slope`; models with a linear predictor
 only). Binary endpoints: ``auc``, ``brier``, ``calibration_slope``.
 
 On request (not in the defaults): ``ipa`` (index of prediction accuracy, the Brier score
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from survrad._math.cox_presorted import cox_slope
 from survrad.data.cohort import Cohort
 from survrad.evaluation import concordance as conc
 from survrad.evaluation import metrics as met
@@ -183,7 +185,7 @@ def _survival_metric(m: str, fitted: Any, survival: Callable[[tuple[float, ...]]
     if m == "calibration_slope":
         if not hasattr(fitted.model_, "coef_"):
             raise ValueError("calibration_slope needs a model with a linear predictor (Cox).")
-        return met.calibration_slope_lp(y, risk)
+        return cox_slope(t, e, risk)   # = met.calibration_slope_lp(y, risk), compiled
     return _extra_survival_metric(m, survival, y, risk, horizons)
 
 
