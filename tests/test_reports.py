@@ -71,7 +71,10 @@ def test_committed_lung_report_holds_r_values() -> None:
     """reports/lung against R 4.2.2 / survival 3.5-3 / rms 6.5-0 / riskRegression, the
     values read from tests/r/survival.json (tests/r/survival.R) with the R call beside
     each assertion; lc = complete cases of time, status, age, sex, ph.ecog."""
-    res = pd.read_json(REPORTS / "lung" / "results.json").set_index("metric")
+    records = pd.read_json(REPORTS / "lung" / "results.json")
+    res = records.assign(key=[m if pd.isna(h) else f"{m}@{h:g}" for m, h in
+                              zip(records["metric"], records["horizon"], strict=True)]
+                         ).set_index("key")
     # lung_cox_efron: concordance(coxph(Surv(time, status == 2) ~ age + sex + ph.ecog, lc))
     cox = r_ref("survival", "lung_cox_efron")
     assert res.loc["c_index", "apparent"] == pytest.approx(cox["concordance"], abs=1e-9)

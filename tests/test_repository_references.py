@@ -29,6 +29,8 @@ MENTION = re.compile(
 
 #: A mention that names no file of the repository on purpose -> why.
 ALLOWED: dict[str, str] = {
+    "out/model/index.json": "the index `survrad fit` writes into its output folder",
+    "model/index.json": "the index `survrad fit` writes into its output folder",
     "../km.png": "a figure path the report writer must refuse (tests/test_report_html.py)",
     "ct/P01.nrrd": "example image path of a PyRadiomics batch file (read_pyradiomics)",
     "ct/P02.nrrd": "example image path of a PyRadiomics batch file (read_pyradiomics)",
