@@ -45,10 +45,27 @@ def _legend_above(ax: Axes, ncol: int) -> None:
     """A legend above the axes (it can never cover data): one row of up to ``ncol``
     entries, two columns when there are more."""
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01),
-                  ncol=len(handles) if len(handles) <= ncol else 2, borderaxespad=0.0,
-                  frameon=False)
+    if not handles:
+        return
+    fig = root_figure(ax)
+    ncols = len(handles) if len(handles) <= ncol else 2
+    while True:  # fewer columns until the legend fits the figure's width
+        legend = ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01),
+                           ncol=ncols, borderaxespad=0.0, frameon=False)
+        if ncols == 1 or legend.get_window_extent().width <= 0.95 * fig.bbox.width:
+            return
+        ncols -= 1
+
+
+def _fitted_xlabel(ax: Axes, label: str) -> None:
+    """Set the x label, broken before its parenthesis when one line is wider than the
+    figure."""
+    fig = root_figure(ax)
+    text = ax.set_xlabel(label)
+    if ("(" in label and text.get_window_extent().width
+            > 0.9 * fig.bbox.width):
+        head, _, tail = label.partition(" (")
+        ax.set_xlabel(f"{head}\n({tail}")
 
 
 def _outcome_phrase(horizon: float | None, time_unit: str, event: str) -> str:
@@ -152,7 +169,7 @@ class DecisionCurveDisplay(DisplayMixin):
         ax.set_xlim(float(self.thresholds.min()), float(self.thresholds.max()))
         ax.set_ylabel("Net benefit")
         phrase = _outcome_phrase(self.horizon, self.time_unit, self.event)
-        ax.set_xlabel(f"Threshold probability (risk {phrase})")
+        _fitted_xlabel(ax, f"Threshold probability (risk {phrase})")
         _legend_above(ax, ncol=3)
 
 

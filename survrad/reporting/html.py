@@ -55,11 +55,15 @@ class ReportFigure:
     pdf : str or None
         Relative path of the vector version; ``None`` links ``<png stem>.pdf`` when that
         file exists.
+    folded : bool, default False
+        Shown only when the reader expands the section's "more" (it is still numbered
+        and printed).
     """
 
     png: str
     caption: str
     pdf: str | None = None
+    folded: bool = False
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -80,6 +84,9 @@ class ReportTable:
     notes : sequence of str
         Notes printed under the table, after those in ``frame.attrs["notes"]`` (where
         the ``format_*`` functions put abbreviations and test footnotes).
+    folded : bool, default False
+        Shown only when the reader expands the section's "more" (it is still numbered
+        and printed).
     """
 
     frame: pd.DataFrame
@@ -87,6 +94,7 @@ class ReportTable:
     csv: str | None = None
     max_rows: int | None = 50
     notes: Sequence[str] = ()
+    folded: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +131,13 @@ nav.toc ol { margin: 0; padding-left: 1.4rem; columns: 2; column-gap: 2rem; }
 nav.toc li { margin: .1rem 0; break-inside: avoid; }
 p { margin: .6rem 0; }
 figure { margin: 1.4rem 0 2rem; }
-figure.plot { text-align: center; }
+figure.plot { text-align: center; margin: .8rem 0 1.2rem; }
+.figure-grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+               gap: 0 2rem; align-items: start; }
+.figure-grid figure.wide { grid-column: 1 / -1; }
+details.more { margin: .6rem 0 1.4rem; border-left: 3px solid var(--rule);
+               padding-left: .9rem; }
+details.more > summary { cursor: pointer; color: var(--accent); font-weight: 600; }
 figure.plot img { max-width: 100%; height: auto; border: 1px solid var(--rule);
                   background: #fff; }
 figcaption { font-size: .9rem; color: var(--muted); margin-top: .45rem; text-align: left; }
@@ -157,11 +171,22 @@ footer { margin-top: 3rem; padding-top: .8rem; border-top: 1px solid var(--rule)
   nav.toc { break-after: page; }
   h2 { break-after: avoid; }
   figure, tr { break-inside: avoid; }
+  details.more { border: 0; padding: 0; }
+  details.more::details-content { content-visibility: visible; display: block; }
+  details.more > summary { display: none; }
   thead { display: table-header-group; }
   .table-wrap { overflow: visible; }
   a { color: inherit; text-decoration: none; }
 }
 """.strip()
+
+#: Half-page slots of a section's lead shown open (a table or a wide figure fills two,
+#: a column-width figure one); the rest folds into "n more (show)".
+OPEN_SLOTS = 2
+#: Distinct warnings listed open; more fold into one "show".
+OPEN_WARNINGS = 5
+#: Figures wider than this (CSS px) span both columns of the figure grid.
+WIDE_FIGURE_PX = 700
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _NUMERIC = re.compile(r"^(?:[<>≤≥]\s?)?[-−+]?(?:\d|\.\d)")
@@ -237,7 +262,7 @@ def write_index_html(report_dir: str | Path, *, title: str, methods: str,
 
     add("Methods", _paragraphs(methods), anchor="methods")
     for heading, items in sections:
-        add(str(heading), "".join(_item(root, it, counter) for it in items))
+        add(str(heading), _section_html(root, items, counter))
     if warnings is not None:
         add("Warnings", _warnings_html(root, warnings), anchor="warnings")
     if manifest is not None:
@@ -338,6 +363,61 @@ def _png_dpi(data: bytes) -> float | None:
 
 
 # ------------------------------------------------------------------ items
+def _section_html(root: Path, items: Sequence[Item], counter: dict[str, int]) -> str:
+    """A section's items: its lead (figures and tables not marked ``folded`` while they
+    fill at most :data:`OPEN_SLOTS` half-page slots: a table or a wide figure takes two,
+    a column-width figure one) shown, the rest folded into one ``<details>`` that says
+    what it holds (numbering runs on); consecutive figures flow in a two-column grid."""
+    shown: list[Item] = []
+    folded: list[Item] = []
+    used = 0
+    for it in items:
+        if isinstance(it, ReportFigure | ReportTable):
+            cost = _slots(root, it)
+            if folded or it.folded or (used and used + cost > OPEN_SLOTS):
+                folded.append(it)
+                continue
+            used += cost
+        (folded if folded else shown).append(it)
+    out = _items_html(root, shown, counter)
+    if folded:
+        n_fig = sum(isinstance(it, ReportFigure) for it in folded)
+        n_tab = sum(isinstance(it, ReportTable) for it in folded)
+        what = _join([f"{n} more {kind}{'' if n == 1 else 's'}"
+                      for n, kind in ((n_fig, "figure"), (n_tab, "table")) if n])
+        out += (f'<details class="more">\n<summary>{what} (show)</summary>\n'
+                f"{_items_html(root, folded, counter)}</details>\n")
+    return out
+
+
+def _slots(root: Path, item: ReportFigure | ReportTable) -> int:
+    if isinstance(item, ReportTable):
+        return 2
+    _relative(root, item.png, "figure")  # the checks, before reading the file
+    size = _png_display_size(root / PurePosixPath(str(item.png).replace("\\", "/")))
+    return 2 if size and size[0] > WIDE_FIGURE_PX else 1
+
+
+def _items_html(root: Path, items: Sequence[Item], counter: dict[str, int]) -> str:
+    out: list[str] = []
+    grid: list[str] = []
+    for it in items:
+        if isinstance(it, ReportFigure):
+            grid.append(_item(root, it, counter))
+            continue
+        if grid:
+            out.append(_grid(grid))
+            grid = []
+        out.append(_item(root, it, counter))
+    if grid:
+        out.append(_grid(grid))
+    return "".join(out)
+
+
+def _grid(figures: list[str]) -> str:
+    return f'<div class="figure-grid">\n{"".join(figures)}</div>\n'
+
+
 def _item(root: Path, item: Item, counter: dict[str, int]) -> str:
     if isinstance(item, str):
         return _paragraphs(item)
@@ -364,7 +444,8 @@ def _figure_html(root: Path, fig: ReportFigure, number: int) -> str:
     links = [f'<a href="{src}">PNG</a>']
     if pdf is not None:
         links.append(f'<a href="{_relative(root, pdf, "figure PDF")}">PDF</a>')
-    return (f'<figure class="plot">\n<a href="{src}"><img src="{src}"{dims} '
+    wide = " wide" if size and size[0] > WIDE_FIGURE_PX else ""
+    return (f'<figure class="plot{wide}">\n<a href="{src}"><img src="{src}"{dims} '
             f'alt="{_esc(fig.caption)}"></a>\n<figcaption><span class="label">Figure '
             f"{number}.</span> {_esc(fig.caption)}\n"
             f'<div class="downloads">{" ".join(links)}</div></figcaption>\n</figure>\n')
@@ -469,9 +550,17 @@ def _warnings_html(root: Path, entries: Sequence[Mapping[str, Any]]) -> str:
                                         "Replicates"])
     if not any(r[4] for r in rows):
         frame = frame.drop(columns="Replicates")
-    intro = (f"<p>{len(entries)} warning(s) were recorded, shown here grouped "
-             f"({len(rows)} distinct).{link}</p>\n")
-    return intro + f'<div class="table-wrap">\n{_table_html(frame)}</div>\n'
+    by_kind: dict[str, int] = {}
+    for e in entries:
+        by_kind[str(e.get("category", ""))] = by_kind.get(str(e.get("category", "")), 0) + 1
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+    intro = (f"<p>{len(entries)} warning(s) were recorded ({kinds}), {len(rows)} distinct."
+             f"{link}</p>\n")
+    table = f'<div class="table-wrap">\n{_table_html(frame)}</div>\n'
+    if len(rows) <= OPEN_WARNINGS:
+        return intro + table
+    return intro + (f'<details class="more">\n<summary>the {len(rows)} distinct warnings '
+                    f"(show)</summary>\n{table}</details>\n")
 
 
 def _plain(v: Any) -> Any:
@@ -503,8 +592,11 @@ def _manifest_html(root: Path, manifest: Mapping[str, Any]) -> str:
     out += _inputs_html(manifest.get("inputs"))
     if versions:
         frame = pd.DataFrame([(k, "not installed" if v is None else str(v))
-                              for k, v in versions.items()], columns=["Package", "Version"])
-        out += f'<h3>Software</h3>\n<div class="table-wrap">\n{_table_html(frame)}</div>\n'
+                              for k, v in sorted(versions.items())],
+                             columns=["Package", "Version"])
+        out += (f'<details class="more">\n<summary>Software: the versions of the '
+                f'{len(frame)} packages that shape the numbers (show)</summary>\n'
+                f'<div class="table-wrap">\n{_table_html(frame)}</div>\n</details>\n')
     link = ' (<a href="manifest.json">manifest.json</a>)' \
         if (root / "manifest.json").is_file() else ""
     return out + (f'<p class="note">Run times, durations and the resolved configuration '
@@ -642,7 +734,7 @@ def _value(v: Any) -> str:
 
 def _params(spec: Mapping[str, Any], skip: Sequence[str] = ()) -> str:
     """`` (a = 1; b = 2)`` for the parameters of a step, or ``""``."""
-    items = [f"{k} = {_value(v)}" for k, v in spec.items() if k not in skip]
+    items = [f"{k} = {_value(v)}" for k, v in sorted(spec.items()) if k not in skip]
     return f" ({'; '.join(items)})" if items else ""
 
 
@@ -684,7 +776,7 @@ def _strategies_text(strategies: Sequence[Mapping[str, Any]],
         for s in strategies:
             method = s.get("method", "")
             desc = _STRATEGIES.get(method, method)
-            inner = "; ".join(f"{k} = {_value(v)}" for k, v in s.items()
+            inner = "; ".join(f"{k} = {_value(v)}" for k, v in sorted(s.items())
                               if k not in ("name", "method"))
             parts.append(f"'{s.get('name', method)}' ({desc}{'; ' + inner if inner else ''})")
         out.append("The lesions of each patient were combined into one patient-level "
@@ -703,8 +795,14 @@ def _strategies_text(strategies: Sequence[Mapping[str, Any]],
     return " ".join(out)
 
 
+_MODEL_ORDER = {"cox": 0, "forest": 1, "logistic": 2, "forest_classifier": 3}
+
+
 def _models_text(models: Mapping[str, Any]) -> str:
-    out = [_model_sentence(name, dict(spec or {})) for name, spec in models.items()]
+    # A fixed order, so that a report rendered live and one re-rendered from saved
+    # results (whose JSON keys are sorted) read the same.
+    order = sorted(models, key=lambda m: (_MODEL_ORDER.get(m, len(_MODEL_ORDER)), m))
+    out = [_model_sentence(name, dict(models[name] or {})) for name in order]
     return " ".join(out)
 
 

@@ -75,14 +75,19 @@ class _Report:
         self.sections.setdefault(section, []).append(item)
 
     def table(self, section: str, df: pd.DataFrame, name: str, caption: str,
-              shown: pd.DataFrame | None = None, max_rows: int | None = MAX_ROWS) -> None:
+              shown: pd.DataFrame | None = None, max_rows: int | None = MAX_ROWS,
+              folded: bool = False) -> None:
+        """Write ``tables/<name>.csv`` and show ``shown`` (default ``df``) on the page;
+        ``folded`` tables open only on request (see :class:`ReportTable`)."""
         write_csv(df, self.root / "tables" / f"{name}.csv")
         self.add(section, ReportTable(df if shown is None else shown, caption,
-                                      csv=f"tables/{name}.csv", max_rows=max_rows))
+                                      csv=f"tables/{name}.csv", max_rows=max_rows,
+                                      folded=folded))
 
-    def figure(self, section: str, make: Callable[[], Any], name: str, caption: str) -> None:
+    def figure(self, section: str, make: Callable[[], Any], name: str, caption: str,
+               folded: bool = False) -> None:
         """Queue a figure: ``make()`` returns a drawn Display; saved by :meth:`render`."""
-        item = ReportFigure(f"figures/{name}.png", caption)
+        item = ReportFigure(f"figures/{name}.png", caption, folded=folded)
         self.add(section, item)
         self.pending.append((section, make, name, item))
 
@@ -166,8 +171,9 @@ def _validation(rep: _Report, results: Any) -> None:
                       f"differences_{_slug(ep, model)}",
                       f"{ep}, {model}: paired differences of corrected {rep.label(metric)} "
                       f"against {rep.label(diffs['reference'].iloc[0])} (same bootstrap "
-                      "samples).", shown=rep.relabel(diffs.reset_index(drop=True),
-                                                     ["pipeline", "reference", "metric"]))
+                      "samples; drawn on the right of the comparison figure).",
+                      shown=rep.relabel(diffs.reset_index(drop=True),
+                                        ["pipeline", "reference", "metric"]), folded=True)
         summary = rep.relabel(block.rename(columns={"strategy": "pipeline"}).assign(
             baseline=lambda d: d["pipeline"].isin(BASELINES)), ["pipeline"])
         d = (rep.relabel(diffs[["pipeline", "reference", "metric", "difference", "ci_low",

@@ -115,7 +115,7 @@ def _utility(rep: Any, res: Any) -> None:
 def _checklists(rep: Any, res: Any) -> None:
     rep.table(CHECKLIST_TITLE, res.sample_size, "utility_sample_size",
               "Patients, events (binary: the smaller outcome class) and predictors of every "
-              "model fitted on all patients, with events per predictor.", max_rows=None)
+              "model fitted on all patients, with events per predictor.")
     write_csv(res.checklist, rep.root / "checklist.csv")
     counts = res.checklist["status"].value_counts()
     rep.add(CHECKLIST_TITLE, ReportText(
@@ -124,7 +124,7 @@ def _checklists(rep: Any, res: Any) -> None:
     rep.add(CHECKLIST_TITLE, ReportTable(
         res.checklist.drop(columns=["checklist"]), "TRIPOD+AI checklist: the items this "
         "analysis fills (with the report section or file that shows them) and those to be "
-        "reported by the authors.", csv="checklist.csv", max_rows=None))
+        "reported by the authors.", csv="checklist.csv", max_rows=None, folded=True))
     write_csv(res.rqs, rep.root / "rqs.csv")
     filled = res.rqs[res.rqs["points"].notna()]
     rep.add(CHECKLIST_TITLE, ReportTable(
@@ -132,7 +132,7 @@ def _checklists(rep: Any, res: Any) -> None:
         f"Rev Clin Oncol 2017): {filled['points'].sum():g} points from the "
         f"{len(filled)} components this analysis determines (of {len(res.rqs)}; total "
         "range -8 to 36); the others are scored by the authors.", csv="rqs.csv",
-        max_rows=None))
+        max_rows=None, folded=True))
 
 
 def render_utility(rep: Any, results: Any) -> None:
