@@ -234,11 +234,11 @@ class SurvivalForest(CachedParamNames, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _make_forest(self) -> Any:
-        from sksurv.ensemble import RandomSurvivalForest
+        from survrad.models._trees import random_survival_forest
 
         max_depth = None if self.max_depth is None else check_int(
             "max_depth", self.max_depth, min_value=1)
-        return RandomSurvivalForest(
+        return random_survival_forest(
             n_estimators=check_int("n_estimators", self.n_estimators, min_value=1),
             min_samples_leaf=check_int("min_samples_leaf", self.min_samples_leaf, min_value=1),
             max_features=check_max_features(self.max_features),

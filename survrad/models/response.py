@@ -499,9 +499,9 @@ class ForestClassifier(CachedParamNames, BaseEstimator):
         self.n_jobs = n_jobs
 
     def _make_forest(self) -> Any:
-        from sklearn.ensemble import RandomForestClassifier
+        from survrad.models._trees import random_forest_classifier
 
-        return RandomForestClassifier(
+        return random_forest_classifier(
             n_estimators=check_int("n_estimators", self.n_estimators, min_value=1),
             min_samples_leaf=check_int("min_samples_leaf", self.min_samples_leaf, min_value=1),
             max_features=check_max_features(self.max_features),
