@@ -238,6 +238,25 @@ def test_kaplan_meier_on_given_ax_and_not_estimable_hr():
     check_inside(disp.figure_, "km_not_estimable")
 
 
+def test_kaplan_meier_risk_groups_read_low_to_high_in_colour_and_in_greyscale():
+    from matplotlib.colors import to_hex
+
+    from survrad.reporting.style import risk_colors
+
+    rng = np.random.default_rng(3)
+    g = np.repeat(["Low", "Intermediate", "High"], 40)
+    t = rng.exponential(np.select([g == "Low", g == "High"], [20.0, 4.0], 9.0))
+    result = risk_group_survival(t, np.ones(120), g, group_order=["Low", "Intermediate",
+                                                                   "High"])
+    disp = KaplanMeierDisplay.from_result(result).plot()
+    colours = [to_hex(disp.lines_[k].get_color()) for k in ("Low", "Intermediate", "High")]
+    assert colours == [c.lower() for c in risk_colors(3)]
+    assert colours[0] == "#0072b2" and colours[-1] == "#d55e00"   # blue low, vermillion high
+    styles = [disp.lines_[k].get_linestyle() for k in ("Low", "Intermediate", "High")]
+    assert len(set(styles)) == 3                                   # distinct without colour
+    check_inside(disp.figure_, "km_risk_order")
+
+
 def test_kaplan_meier_rejects_bad_groups():
     with pytest.raises(SchemaError, match="labels not in group_order"):
         risk_group_survival([1, 2, 3, 4], [1, 0, 1, 1], ["a", "a", "b", "c"],

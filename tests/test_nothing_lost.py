@@ -211,6 +211,57 @@ def test_bad_setting_exits_2_naming_the_key_before_computing(project: Path, tmp_
     assert not out.exists() and not list(tmp_path.glob("out.*"))
 
 
+# Ten more typical mistakes (beyond those of BAD_SETTINGS): each exits 2 from
+# `check --study` with a message naming the key or column and what to do.
+TYPICAL_MISTAKES = [
+    (_edit('metrics = ["c_index"]', 'metrics = ["cindex"]'),
+     r"'validation\.metrics': 'cindex' is not a metric of the survival endpoint 'os'"),
+    (_edit("[models.cox]", "[models.coxx]"), r"'models\.coxx': unknown model .*'cox'"),
+    (_edit("horizons = [180, 365]", "horizons = [-180, 365]"),
+     r"endpoints\.os\.horizons\[0\]'?: must be > 0"),
+    (_edit('"ph_ecog"]', '"ecog"]'), r"patient feature 'ecog' not found.*'ph_ecog'"),
+    (_edit('event = "status"', 'event = "Status"'),
+     r"column 'Status' not found; 'status' differs from it only in case"),
+    (_edit('kind = "survival"', 'kind = "surv"'), r"endpoints\.os\.kind.*'survival' or 'binary'"),
+    (_edit("[models.cox]", '[[strategies]]\nname = "a"\nmethod = "largestt"\n[models.cox]'),
+     r"strategies\[0\]\.method': unknown strategy method 'largestt'\. Did you mean 'largest'"),
+    (_edit("[models.cox]", '[[strategies]]\nname = "a"\nmethod = "burden"\n[[strategies]]\n'
+           'name = "a"\nmethod = "burden"\n[models.cox]'),
+     r"strategies\[1\]\.name': duplicate strategy name 'a'"),
+    (_edit('metrics = ["c_index"]', 'metrics = ["auc"]'),
+     r"'auc' is not a metric of the survival endpoint"),
+    (_edit('unit = "days"', "unit = 5"), r"endpoints\.os\.unit': must be text"),
+    (_edit("[models.cox]", "[models.cox]\nl1_ratio = 2"), r"models\.cox\.l1_ratio"),
+    (_edit("[models.cox]", "[models.forest]\nn_estimators = 0\n[models.cox]"),
+     r"models\.forest\.n_estimators': n_estimators must be >= 1"),
+]
+
+
+@pytest.mark.parametrize(("edit", "pattern"), TYPICAL_MISTAKES)
+def test_typical_mistake_exits_2_from_check_naming_it(project: Path, edit, pattern: str,
+                                                      capsys) -> None:
+    import re
+
+    study = project / "data" / "study.toml"
+    study.write_text(edit(STUDY.replace("N_BOOT", "20")), encoding="utf-8")
+    code, err = _run(["check", "--study", str(study)], capsys)
+    assert code == 2 and "Traceback" not in err, err
+    assert re.search(pattern, err), err
+
+
+def test_every_problem_of_a_study_is_listed_in_one_message(project: Path, capsys) -> None:
+    study = project / "data" / "study.toml"
+    text = (STUDY.replace("N_BOOT", "true").replace("random_state = 1", "random_state = -3")
+            .replace("[180, 365]", "[-180, 365]").replace('unit = "days"', "unit = 5"))
+    study.write_text(text, encoding="utf-8")
+    code, err = _run(["check", "--study", str(study)], capsys)
+    assert code == 2, err
+    assert "4 problems in the study file:" in err
+    for key in ("random_state: must be >= 0", "endpoints.os.horizons[0]: must be > 0",
+                "endpoints.os.unit: must be text", "validation.n_boot: must be an integer"):
+        assert f"  {key}" in err, err
+
+
 def test_long_strategy_name_and_cli_choices_exit_2(project: Path, tmp_path: Path,
                                                    capsys) -> None:
     study = project / "data" / "study.toml"

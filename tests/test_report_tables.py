@@ -400,6 +400,28 @@ def test_non_estimable_terms_are_nan_and_shown_as_such():
     assert shown.iloc[0, 3] == "1.11 (1.00\u20131.20)"
 
 
+def test_penalised_cox_reads_per_sd_and_reports_no_inference():
+    from survrad import Surv
+    from survrad.datasets import load_dataset
+    from survrad.models.cox import CoxModel
+
+    d = load_dataset("lung").dropna(subset=["age", "sex", "ph.ecog"])
+    X = d[["age", "sex", "ph.ecog"]]
+    model = CoxModel(penalty=0.05, l1_ratio=0.5).fit(
+        X, Surv.from_arrays(time=d["time"].to_numpy(), event=(d["status"] == 2).to_numpy()))
+    out = coefficient_table(model.summary(), scale=model.x_scale_)
+    sd = X.std(ddof=0).to_numpy()                       # glmnet's 1/n standardisation
+    np.testing.assert_allclose(out["sd"], sd, rtol=1e-12)
+    np.testing.assert_allclose(out["hr_per_sd"], np.exp(out["coef"] * sd), rtol=1e-12)
+    shown = format_coefficients(out)
+    assert shown.columns.tolist() == ["Term", "Coefficient", "SD", "HR per SD"]
+    assert "not reported" not in shown.to_numpy()
+    assert shown.loc[0, "HR per SD"] == f"{np.exp(out['coef'][0] * sd[0]):.2f}"
+    assert "no valid post-selection inference" in shown.attrs["notes"][0]
+    with pytest.raises(ValueError, match="scale has 2 values for 3 terms"):
+        coefficient_table(model.summary(), scale=[1.0, 2.0])
+
+
 def test_penalised_and_odds_ratio_summaries():
     pen = pd.DataFrame({"term": ["a"], "coef": [0.3], "se": [np.nan], "hr": [np.exp(0.3)],
                         "hr_ci_low": [np.nan], "hr_ci_high": [np.nan], "p": [np.nan],

@@ -203,7 +203,12 @@ def test_study_run_writes_the_response_section(data_dir: Path, tmp_path: Path) -
     saved = StudyResults.load(out / "results").longitudinal
     table = pd.read_csv(out / "tables" / "best_response.csv")
     assert table["n"].tolist() == saved.response_counts["n"].tolist()
-    assert "Response" in (out / "index.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "Response" in page
+    # the Methods say how response was read and which endpoint came from the scans
+    assert "Tumour response was read from the lesion measurements of every scan by " \
+           "RECIST 1.1" in page
+    assert "derived from the scans" in page
 
 
 @pytest.mark.slow

@@ -429,7 +429,8 @@ def _organ_rows(ctx: _Context, base: pd.DataFrame, pid: pd.Series) -> list[dict]
 
 
 # ====================================================================== coefficients
-def coefficient_table(summary: Any, *, ci_level: float = 0.95) -> pd.DataFrame:
+def coefficient_table(summary: Any, *, ci_level: float = 0.95,
+                      scale: Sequence[float] | None = None) -> pd.DataFrame:
     """Normalise a model's ``summary()`` to the report's coefficient columns.
 
     Parameters
@@ -444,13 +445,20 @@ def coefficient_table(summary: Any, *, ci_level: float = 0.95) -> pd.DataFrame:
         "coef is finite".
     ci_level : float, default 0.95
         Used only when the effect columns are computed.
+    scale : sequence of float, optional
+        The standard deviation of each term's predictor in the data the model was fitted
+        on (a Cox model's ``x_scale_``), in the order of the terms: adds ``sd`` and the
+        ratio per SD, ``hr_per_sd = exp(coef * sd)`` (``or_per_sd``), the effect size
+        that stays comparable across predictors of different units (what a penalised
+        model, fitted on standardised predictors, is read by).
 
     Returns
     -------
     pandas.DataFrame
         ``term, coef, se, hr, hr_ci_low, hr_ci_high, p, estimable`` (``or*`` for odds
-        ratios), unrounded. A non-estimable term has NaN in every number, never a made-up
-        value. ``attrs`` (e.g. the penalised-model note) are kept.
+        ratios; then ``sd, hr_per_sd`` when ``scale`` is given), unrounded. A
+        non-estimable term has NaN in every number, never a made-up value. ``attrs``
+        (e.g. the penalised-model note) are kept.
 
     Raises
     ------
@@ -493,6 +501,13 @@ def coefficient_table(summary: Any, *, ci_level: float = 0.95) -> pd.DataFrame:
                         "se": se, names[0]: eff[0], names[1]: eff[1], names[2]: eff[2],
                         "p": summary["p"].to_numpy(dtype=float), "estimable": estimable})
     numbers = ["coef", "se", *names, "p"]
+    if scale is not None:
+        sd = np.asarray(scale, dtype=float)
+        if sd.shape != coef.shape:
+            raise ValueError(f"scale has {sd.size} values for {coef.size} terms.")
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = out.assign(sd=sd, **{f"{effect}_per_sd": np.exp(coef * sd)})
+        numbers.append(f"{effect}_per_sd")
     out.loc[~estimable, numbers] = np.nan
     out.attrs.update(summary.attrs)
     return out

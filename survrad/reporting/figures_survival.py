@@ -33,8 +33,9 @@ from survrad.reporting.style import (
     COLUMN_WIDTH,
     GREY,
     SMALL_FONT_SIZE,
-    group_colors,
     publication_style,
+    risk_colors,
+    risk_linestyles,
 )
 
 __all__ = ["ForestPlotDisplay", "KaplanMeierDisplay", "risk_groups_from_training"]
@@ -184,7 +185,9 @@ class KaplanMeierDisplay(DisplayMixin):
             Log-rank p and hazard ratio above the plot (``stats_artist_``), where they
             never hide a curve.
         colors : sequence of str, optional
-            One colour per group (default: Okabe-Ito).
+            One colour per group (default :func:`~survrad.reporting.style.risk_colors`:
+            blue for the lowest risk to vermillion for the highest, with solid, dashed,
+            dash-dot... lines so the order survives greyscale printing).
         legend_loc : str, default "best"
             Legend position (matplotlib's ``loc``); "best" avoids the curves.
         **kwargs
@@ -195,13 +198,15 @@ class KaplanMeierDisplay(DisplayMixin):
         self
         """
         n = len(self.curves)
-        colors = list(colors) if colors is not None else group_colors(n)
+        colors = list(colors) if colors is not None else risk_colors(n)
+        styles = risk_linestyles(n)
         with publication_style():
             ax = self._axes(ax, (COLUMN_WIDTH, 2.5 + 0.14 * (n + 1) + 0.45))
             self.lines_ = {}
-            for (label, km), color in zip(self.curves.items(), colors, strict=False):
-                self.lines_[label] = self._draw_curve(ax, label, km, color, ci, censor_marks,
-                                                      kwargs)
+            for (label, km), color, style in zip(self.curves.items(), colors, styles,
+                                                 strict=False):
+                self.lines_[label] = self._draw_curve(
+                    ax, label, km, color, ci, censor_marks, {"linestyle": style, **kwargs})
             self._format_axes(ax)
             ax.legend(loc=legend_loc)
             self.stats_artist_ = None

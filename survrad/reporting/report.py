@@ -27,7 +27,12 @@ from survrad.reporting.section_data import render_data
 from survrad.reporting.section_longitudinal import render_longitudinal as _section_longitudinal
 from survrad.reporting.section_utility import CHECKLIST_TITLE, UTILITY_TITLE
 from survrad.reporting.section_utility import render_utility as _section_utility
-from survrad.reporting.tables import format_coefficients, format_table_one, write_csv
+from survrad.reporting.tables import (
+    format_coefficients,
+    format_table_one,
+    format_validation,
+    write_csv,
+)
 from survrad.reporting.writer import (
     atomic_write_text,
     json_dumps,
@@ -148,15 +153,16 @@ def _validation(rep: _Report, results: Any) -> None:
 
     est = results.estimates
     write_csv(est, rep.root / "results.csv")
-    shown = rep.relabel(_primary(results).drop(columns=["horizon"]).reset_index(drop=True),
-                        ["strategy", "metric"])
+    level = float(results.config["validation"]["ci_level"])
+    shown = format_validation(rep.relabel(_primary(results).reset_index(drop=True),
+                                          ["strategy", "metric"]), ci_level=level)
     rep.add("Validation", ReportTable(
         shown, "Validation of every endpoint x strategy x model: the primary metric of each "
         "endpoint (Harrell's C for survival, AUC for binary endpoints), apparent, optimism "
         "and corrected value with its interval (the validation method of each model is "
         "given in the Methods). Every metric is in the CSV.", csv="results.csv",
         max_rows=MAX_ROWS))
-    ci = int(100 * results.config["validation"]["ci_level"])
+    ci = int(100 * level)
     for (ep, model), block in _primary(results).groupby(["endpoint", "model"], sort=False):
         metric = str(block["metric"].iloc[0])
         method = str(block["method"].iloc[0])
@@ -336,9 +342,22 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
     if not sections:
         sections = [("Results", [ReportText("No results.")])]
     write_index_html(rep.root, title=results.title, description=results.description,
-                     methods=methods_paragraph(config, versions=manifest.get("versions")),
+                     methods=_methods(results, manifest),
                      sections=sections, warnings=warn, manifest=manifest)
     return warn
+
+
+def _methods(results: Any, manifest: Mapping[str, Any]) -> str:
+    """The study's Methods text, with the Response section's sentences before the last
+    (software) paragraph when that section was computed."""
+    from survrad.reporting.section_longitudinal import response_methods
+
+    text = methods_paragraph(results.config, versions=manifest.get("versions"))
+    extra = response_methods(results)
+    if not extra:
+        return text
+    head, _, software = text.rpartition("\n\n")
+    return "\n\n".join(p for p in (head, extra, software) if p)
 
 
 def finish_manifest(root: Path, manifest: Mapping[str, Any], warn: list[Any],

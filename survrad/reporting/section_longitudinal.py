@@ -11,7 +11,7 @@ from typing import Any
 
 from survrad.evaluation.results_longitudinal import LongitudinalResult
 
-__all__ = ["SECTION", "render_longitudinal"]
+__all__ = ["SECTION", "render_longitudinal", "response_methods"]
 
 SECTION = "Response"
 _CRITERIA = {"recist1.1": "RECIST 1.1", "irecist": "iRECIST"}
@@ -60,3 +60,39 @@ def render_longitudinal(rep: Any, results: Any) -> None:
                "Spider plot: change of the sum of target diameters from baseline at every "
                "scan, one line per patient coloured by best overall response "
                f"(+20 % and -30 % lines; crosses: progression).{scope}")
+
+
+def response_methods(results: Any) -> str:
+    """The Methods sentences of the Response section, ``""`` when it was not computed.
+
+    Examples
+    --------
+    >>> response_methods(object())
+    ''
+    """
+    res: LongitudinalResult | None = getattr(results, "longitudinal", None)
+    if res is None:
+        return ""
+    rec = res.recist
+    name = _CRITERIA[rec.criteria]
+    text = (f"Tumour response was read from the lesion measurements of every scan by "
+            f"{name} (Eisenhauer et al. 2009"
+            + ("; Seymour et al. 2017" if rec.criteria == "irecist" else "")
+            + "): the sum of the target lesions' diameters (short axis for lymph nodes) "
+            "against baseline for response and against the nadir for progression "
+            "(+20 % and at least +5 mm), with non-target and new lesions; best overall "
+            "response " + ("required confirmation of CR/PR by a later scan. " if rec.confirm
+                           else "did not require confirmation. "))
+    if res.pfs is not None and len(res.pfs):
+        names = sorted(set(res.pfs["endpoint"].astype(str)))
+        text += (f"Endpoint{'s' if len(names) > 1 else ''} {', '.join(names)} "
+                 f"{'were' if len(names) > 1 else 'was'} derived from the scans: the time to "
+                 "the first progression or death, censored at the last scan. ")
+    if res.landmark is not None:
+        unit = f" {res.time_unit}" if res.time_unit else ""
+        text += (f"To avoid guarantee-time bias, response entered the survival analysis "
+                 f"through a landmark at {res.landmark:g}{unit}: only patients alive and "
+                 "followed at the landmark were analysed, with their responses up to it and "
+                 "time measured from it.")
+    return text.strip()
+

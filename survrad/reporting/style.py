@@ -37,6 +37,8 @@ __all__ = [
     "PUBLICATION_RC",
     "group_colors",
     "publication_style",
+    "risk_colors",
+    "risk_linestyles",
     "save_figure",
 ]
 
@@ -149,6 +151,43 @@ def group_colors(n: int) -> list[str]:
     ['#0072B2', '#D55E00']
     """
     return [_CYCLE[i % len(_CYCLE)] for i in range(n)]
+
+
+_RISK = {1: ["black"],
+         2: [OKABE_ITO["blue"], OKABE_ITO["vermillion"]],
+         3: [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["vermillion"]],
+         4: [OKABE_ITO["blue"], OKABE_ITO["sky_blue"], OKABE_ITO["orange"],
+             OKABE_ITO["vermillion"]]}
+_RISK_LINESTYLES = ["-", "--", "-.", ":"]
+
+
+def risk_colors(n: int) -> list[str]:
+    """Colours of ``n`` groups ordered from low to high risk: blue for the lowest,
+    vermillion for the highest (Okabe-Ito, safe for colour-blind readers); more than four
+    groups sample a blue-to-red diverging map. Pair with :func:`risk_linestyles` so the
+    order survives greyscale printing.
+
+    Examples
+    --------
+    >>> risk_colors(3)
+    ['#0072B2', '#E69F00', '#D55E00']
+    """
+    if n in _RISK:
+        return list(_RISK[n])
+    cmap = mpl.colormaps["coolwarm"]
+    return [mpl.colors.to_hex(cmap(0.05 + 0.9 * i / (n - 1))) for i in range(n)]
+
+
+def risk_linestyles(n: int) -> list[str]:
+    """Line styles of ``n`` risk-ordered groups (solid for the lowest risk), so that a
+    greyscale print still tells the groups apart.
+
+    Examples
+    --------
+    >>> risk_linestyles(3)
+    ['-', '--', '-.']
+    """
+    return [_RISK_LINESTYLES[i % len(_RISK_LINESTYLES)] for i in range(n)]
 
 
 def _reset_layout(fig: Figure) -> None:

@@ -36,12 +36,14 @@ import pandas as pd
 
 from survrad._validation import check_choice, check_int
 from survrad.evaluation.describe import OVERALL, TABLE_ONE_COLUMNS
+from survrad.reporting._plotting import format_estimate_ci, format_number
 from survrad.reporting.writer import atomic_write_text
 
 __all__ = [
     "format_coefficients",
     "format_p",
     "format_table_one",
+    "format_validation",
     "neutralise_cell",
     "read_report_csv",
     "write_csv",
@@ -238,6 +240,8 @@ def format_coefficients(table: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
     """
     digits = check_int("digits", digits, min_value=0)
     effect = "or" if "or" in table.columns else "hr"
+    if f"{effect}_per_sd" in table.columns and not np.isfinite(table["se"]).any():
+        return _penalised_coefficients(table, effect, digits)
     label = f"{effect.upper()} (95% CI)"
     d1 = digits + 1
     lines = []
@@ -258,6 +262,83 @@ def format_coefficients(table: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame
     notes = [f"{ratio}; CI, confidence interval; SE, standard error."]
     if table.attrs.get("note"):
         notes.append(str(table.attrs["note"]))
+    out.attrs["notes"] = notes
+    return out
+
+
+_METHOD_NAMES = {"optimism": "bootstrap optimism", ".632+": ".632+ bootstrap",
+                 ".632": ".632 bootstrap", "cv": "cross-validation"}
+
+
+def format_validation(table: pd.DataFrame, *, ci_level: float = 0.95,
+                      digits: int = 3) -> pd.DataFrame:
+    """Validation estimates for display: readable headers, the corrected value with its
+    interval in one cell, replicates with the failed ones.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows of ``StudyResults.estimates`` (``endpoint, strategy, model, method, metric,
+        apparent, optimism, corrected, ci_low, ci_high, n_boot`` and optionally
+        ``n_failed``); ``strategy`` and ``metric`` as they should be shown (relabel
+        first).
+    ci_level : float, default 0.95
+    digits : int, default 3
+
+    Returns
+    -------
+    pandas.DataFrame of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"endpoint": ["os"], "strategy": ["burden"], "model": ["cox"],
+    ...                   "method": ["optimism"], "metric": ["Harrell's C"],
+    ...                   "apparent": [0.71], "optimism": [0.02], "corrected": [0.69],
+    ...                   "ci_low": [0.65], "ci_high": [0.73], "n_boot": [200],
+    ...                   "n_failed": [1]})
+    >>> format_validation(t).iloc[0, -2:].tolist()
+    ['0.690 (0.650\u20130.730)', '199 of 200']
+    """
+    digits = check_int("digits", digits, min_value=0)
+    pct = f"{100 * ci_level:g}%"
+    failed = table["n_failed"] if "n_failed" in table.columns else pd.Series(0, table.index)
+    out = pd.DataFrame({
+        "Endpoint": table["endpoint"].astype(str), "Strategy": table["strategy"].astype(str),
+        "Model": table["model"].astype(str),
+        "Validation": [_METHOD_NAMES.get(str(m), str(m)) for m in table["method"]],
+        "Metric": table["metric"].astype(str),
+        "Apparent": [format_number(v, digits) for v in table["apparent"]],
+        "Optimism": [format_number(v, digits) for v in table["optimism"]],
+        f"Corrected ({pct} CI)": [format_estimate_ci(c, lo, hi, digits) for c, lo, hi in
+                                  zip(table["corrected"], table["ci_low"], table["ci_high"],
+                                      strict=True)],
+        "Replicates": [f"{int(n) - int(f)} of {int(n)}" if f else f"{int(n)}"
+                       for n, f in zip(table["n_boot"], failed, strict=True)]})
+    out.index = table.index
+    out.attrs["notes"] = [
+        "Apparent: the model scored on the patients it was fitted on; optimism: its "
+        "estimated over-statement; corrected = apparent - optimism (cross-validation: the "
+        f"held-out estimate); CI, {pct} confidence interval; replicates: bootstrap "
+        "samples or folds that produced the metric."]
+    return out
+
+
+def _penalised_coefficients(table: pd.DataFrame, effect: str, digits: int) -> pd.DataFrame:
+    """A penalised fit: coefficient, the predictor's SD and the ratio per SD; no SE,
+    interval or p (there is no valid post-selection inference for them)."""
+    name = "HR" if effect == "hr" else "OR"
+    lines = [[rec["term"], *(["not estimable"] * 3)] if not rec["estimable"] else
+             [rec["term"], f"{rec['coef']:.{digits + 1}f}", f"{rec['sd']:.{digits + 1}g}",
+              f"{rec[effect + '_per_sd']:.{digits}f}"]
+             for rec in table.to_dict("records")]
+    out = pd.DataFrame(lines, columns=["Term", "Coefficient", "SD", f"{name} per SD"])
+    ratio = "hazard" if effect == "hr" else "odds"
+    notes = [f"{name} per SD: the {ratio} ratio for an increase of one standard deviation "
+             "(SD, in the data the model was fitted on) of the predictor, exp(coefficient "
+             "x SD). Penalised (shrunken) coefficients, fitted on standardised predictors: "
+             "no standard error, confidence interval or p-value is reported, as there is "
+             "no valid post-selection inference for them."]
     out.attrs["notes"] = notes
     return out
 

@@ -132,10 +132,10 @@ def _primary_best(cmp: Any) -> str:
 
 
 def _coefficient_table(summary: Any, ep: str, strategy: str, model: str,
-                       ci_level: float) -> CoefficientTable:
+                       ci_level: float, scale: Any = None) -> CoefficientTable:
     from survrad.evaluation.describe import coefficient_table
 
-    table = coefficient_table(summary, ci_level=ci_level)
+    table = coefficient_table(summary, ci_level=ci_level, scale=scale)
     return CoefficientTable(ep, strategy, model, table, str(table.attrs.get("note", "")))
 
 
@@ -196,7 +196,9 @@ def _refits(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], log_: A
         for strategy in pipes:
             fitted = cmp.results[strategy].fitted.model_
             if hasattr(fitted, "summary"):
-                coefs.append(_coefficient_table(fitted.summary(), ep, strategy, model, ci))
+                # per-SD ratios for the Cox model, fitted on standardised predictors
+                coefs.append(_coefficient_table(fitted.summary(), ep, strategy, model, ci,
+                                                getattr(fitted, "x_scale_", None)))
         if (cfg["strategies"] and cohort.patient_features and ep not in described
                 and cohort.endpoint(ep).kind == "survival"):
             described.add(ep)

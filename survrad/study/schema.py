@@ -473,8 +473,8 @@ def problems_error(problems: Sequence[tuple[str, str]], file: str) -> ConfigErro
         key, msg = problems[0]
         return ConfigError(msg, file=file, key=key or None)
     lines = "\n".join(f"  {k}: {m}" if k else f"  {m}" for k, m in problems)
-    err = ConfigError(f"{len(problems)} problems in the study file:\n{lines}", file=file,
-                      key=problems[0][0] or None)
+    err = ConfigError(f"{len(problems)} problems in the study file:\n{lines}", file=file)
+    err.key = problems[0][0] or None  # for code; the message names every key itself
     err.problems = list(problems)
     return err
 
