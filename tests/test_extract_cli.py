@@ -26,7 +26,7 @@ from survrad.extract import extract_lesions, output_paths
 
 
 def _manifest(root: Path, cases: list[dict]) -> Path:
-    """``root/manifest.csv`` of ``cases`` and ``root/params.yaml``."""
+    """Write the manifest of ``cases`` and the parameter file into ``root``."""
     manifest = root / "manifest.csv"
     pd.DataFrame({"patient_id": [c["patient_id"] for c in cases],
                   "image": [c["image"].relative_to(root).as_posix() for c in cases],
