@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 import survrad as sr
 from survrad.data.outcome import Surv
 from survrad.models import CoxModel
-from survrad.reporting import SchoenfeldDisplay
+from survrad.reporting import SchoenfeldDisplay, save_figure
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,12 @@ def ph_parts():
 
 
 @pytest.mark.parametrize("transform", ["km", "rank", "identity", "log"])
-def test_one_panel_per_term_passes_the_layout_checks(ph_parts, transform):
+def test_one_panel_per_term_passes_the_layout_checks(ph_parts, transform, tmp_path):
     model, X, y = ph_parts
     disp = SchoenfeldDisplay.from_model(model, X, y, transform=transform).plot()
+    paths = save_figure(disp.figure_, tmp_path / f"schoenfeld_{transform}")
+    assert [p.suffix for p in paths] == [".png", ".pdf"]      # rendered in both formats
+    assert all(p.stat().st_size > 1000 for p in paths)
     check_figure(disp.figure_)
     assert [ax.get_ylabel() for ax in disp.axes_] == ["β(t) for age", "β(t) for sex",
                                                       "β(t) for ph.ecog"]

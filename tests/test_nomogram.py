@@ -71,6 +71,39 @@ def test_total_points_read_back_cox_survival(lung):
                                rtol=1e-12)
 
 
+def _points_from_drawn_axes(nom: Nomogram, row: pd.Series) -> float:
+    """Total points of one patient read off the drawn predictor axes (tick tables only)."""
+    total = 0.0
+    for a in nom.axes:
+        x = row[list(a.columns)].to_numpy(float)
+        if a.kind == "continuous":       # a linear axis: interpolate between its ticks
+            total += float(np.interp(x[0], a.values[:, 0], a.points))
+        else:                            # discrete / categorical: the tick at the value
+            (hit,) = np.flatnonzero((a.values == x).all(axis=1))
+            total += float(a.points[hit])
+    return total
+
+
+def test_twenty_patients_read_back_through_the_drawn_scales(lung):
+    # Issue 15: each patient's values located on the drawn axes (tick values -> points),
+    # points summed, survival read where the outcome scale (placed by points_for, as
+    # NomogramDisplay draws it) marks that total: equals the model's predicted survival.
+    from scipy.optimize import brentq
+    X, _, model = lung
+    horizons = [180.0, 365.0, 730.0]
+    nom = nomogram(model, X, horizons=horizons)
+    rows = X.sample(20, random_state=np.random.default_rng(20))
+    assert all(len(a.points) >= 2 for a in nom.axes)
+    truth = model.predict_survival_function(rows, horizons)
+    for i, (_, row) in enumerate(rows.iterrows()):
+        total = _points_from_drawn_axes(nom, row)
+        assert total == pytest.approx(nom.total_points(rows.iloc[[i]])[0], abs=1e-9)
+        for k in range(len(horizons)):
+            read = brentq(lambda s, k=k, t=total: nom.points_for([s], horizon_index=k)[0] - t,
+                          1e-12, 1 - 1e-12, xtol=1e-15, rtol=1e-15)
+            assert read == pytest.approx(truth[i, k], rel=0, abs=1e-6)
+
+
 def test_total_points_read_back_logistic(lung):
     X, y, _ = lung
     dead = (y["time"] <= 365) & y["event"]
