@@ -49,10 +49,13 @@ def _legend_above(ax: Axes, ncol: int) -> None:
         return
     fig = root_figure(ax)
     ncols = len(handles) if len(handles) <= ncol else 2
-    while True:  # fewer columns until the legend fits the figure's width
+    # Fewer columns until the legend fits beside the y-axis labels: it starts at the
+    # axes' left edge, and one that sticks out of the figure makes constrained layout
+    # shrink the axes to nothing.
+    while True:
         legend = ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01),
                            ncol=ncols, borderaxespad=0.0, frameon=False)
-        if ncols == 1 or legend.get_window_extent().width <= 0.95 * fig.bbox.width:
+        if ncols == 1 or legend.get_window_extent().width <= 0.78 * fig.bbox.width:
             return
         ncols -= 1
 
@@ -63,7 +66,7 @@ def _fitted_xlabel(ax: Axes, label: str) -> None:
     fig = root_figure(ax)
     text = ax.set_xlabel(label)
     if ("(" in label and text.get_window_extent().width
-            > 0.9 * fig.bbox.width):
+            > 0.78 * fig.bbox.width):
         head, _, tail = label.partition(" (")
         ax.set_xlabel(f"{head}\n({tail}")
 
