@@ -19,15 +19,13 @@ from survrad.evaluation.results_external import (
     ExternalPipeline,
     ExternalResults,
 )
+from survrad.reporting._plotting import format_number
 from survrad.reporting.html import ReportText
 
 __all__ = ["EXTERNAL_TITLE", "external_methods", "render_external"]
 
 EXTERNAL_TITLE = EXTERNAL_SECTION
 _EVENT = {"survival": "the event", "binary": "the outcome"}
-_SHOWN = ["endpoint", "model", "strategy", "metric", "horizon", "apparent", "internal",
-          "internal_ci_low", "internal_ci_high", "external", "external_ci_low",
-          "external_ci_high"]
 
 
 def _name(*parts: Any) -> str:
@@ -54,10 +52,13 @@ def _sets_text(res: ExternalResults) -> str:
                 f"validation and every model of the other sections used the "
                 f"{res.n_internal} development patients only; the validation patients were "
                 "never fitted.")
+    events = ("" if not len(res.table) else
+              f" ({int(res.table['events_validation'].iloc[0])} events)")
     return (f"Leave-one-centre-out: each value of {res.column} ({', '.join(res.centers)}) "
             "was held out in turn, the whole pipeline fitted on the other centres and the "
             f"frozen model assessed on the held-out one; the internal validation used all "
-            f"{res.n_internal} patients.")
+            f"{res.n_internal} patients{events}. Patients and events of each centre are in "
+            "the forest plots and the centre table.")
 
 
 def _lead(res: ExternalResults) -> int:
@@ -72,11 +73,39 @@ def _lead(res: ExternalResults) -> int:
     return int(np.argmax(values)) if values else 0
 
 
+def _with_interval(est: pd.Series, low: pd.Series, high: pd.Series) -> list[str]:
+    """``0.675 (0.629 to 0.717)`` per row (an en dash when missing)."""
+    return [format_number(e, 3) if not (np.isfinite(lo) and np.isfinite(hi)) else
+            f"{format_number(e, 3)} ({format_number(lo, 3)} to {format_number(hi, 3)})"
+            for e, lo, hi in zip(est.astype(float), low.astype(float), high.astype(float),
+                                 strict=True)]
+
+
+def _shown(rep: Any, res: ExternalResults) -> pd.DataFrame:
+    """The page's compact development vs validation table (every column in the CSV)."""
+    t = res.table
+    shown = pd.DataFrame({
+        "endpoint": t["endpoint"], "model": t["model"], "pipeline": t["strategy"],
+        "metric": t["metric"],
+        "horizon": [("" if not np.isfinite(h) else f"{h:g}") for h in t["horizon"]],
+        "apparent": [format_number(v, 3) for v in t["apparent"].astype(float)],
+        "internal (CI)": _with_interval(t["internal"], t["internal_ci_low"],
+                                        t["internal_ci_high"]),
+        "external (CI)": _with_interval(t["external"], t["external_ci_low"],
+                                        t["external_ci_high"])})
+    if res.design == "loco":
+        shown["prediction interval"] = [
+            "" if not np.isfinite(lo) else f"{format_number(lo, 3)} to {format_number(hi, 3)}"
+            for lo, hi in zip(t["pi_low"].astype(float), t["pi_high"].astype(float),
+                              strict=True)]
+    if (shown["horizon"] == "").all():
+        shown = shown.drop(columns="horizon")
+    return rep.relabel(shown, ["pipeline", "metric"]).reset_index(drop=True)
+
+
 def _performance(rep: Any, res: ExternalResults) -> None:
     table = res.table
-    shown = rep.relabel(table[_SHOWN + (["pi_low", "pi_high"] if res.design == "loco"
-                                        else [])].reset_index(drop=True),
-                        ["strategy", "metric"])
+    shown = _shown(rep, res)
     level = _pct(res.ci_level)
     if res.design == "split":
         what = (f"external: the frozen model on the validation patients, with the {level} "
@@ -85,7 +114,7 @@ def _performance(rep: Any, res: ExternalResults) -> None:
     else:
         what = (f"external: the per-centre estimates pooled by a random-effects "
                 f"meta-analysis ({res.meta_method}) with its {level} confidence interval "
-                "and the prediction interval for a new centre (pi_low, pi_high); "
+                "and the prediction interval for a new centre; "
                 "per-centre values of every metric are in the centre table")
     rep.table(EXTERNAL_TITLE, table, "external_performance",
               f"Development vs validation of every pipeline. apparent: the model scored on "
@@ -217,7 +246,8 @@ def render_external(rep: Any, results: Any) -> None:
             p = res.pipelines[k]
             if res.design == "loco":
                 _forest(rep, res, p, folded=rank > 0)
-            _smooth(rep, res, p, folded=rank > 0 or res.design == "loco")
+            if res.design == "split" or rank == 0:   # loco: K curves, of the lead only
+                _smooth(rep, res, p, folded=rank > 0 or res.design == "loco")
         _pipeline_tables(rep, res)
     for note in res.notes:
         rep.add(EXTERNAL_TITLE, ReportText(note))
