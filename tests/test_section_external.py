@@ -86,6 +86,8 @@ min_epv = 0
 n_boot = 20
 baselines = false
 metrics = ["c_index", "brier"]
+[report.utility]
+enabled = false
 {extra}
 """
 SPLIT = '[external]\ndesign = "split"\nn_boot = 20\n'
@@ -285,3 +287,37 @@ def test_check_study_catches_conflicting_method(data_dir: Path,
     assert main(["check", "--study", str(path)]) == 2
     err = capsys.readouterr().err
     assert "validation.method" in err and "external.design" in err
+
+
+# ------------------------------------------------------------------ ComBat rule
+@pytest.mark.parametrize("unseen", ["error", "reference"])
+@pytest.mark.filterwarnings("ignore:events per variable:survrad.exceptions.StatisticalWarning")
+def test_combat_and_an_unseen_centre_is_never_silent(unseen: str) -> None:
+    from survrad.study import load_study
+    from survrad.study.run import _WarningLog
+    from survrad.study.section_external import compute_external
+
+    cohort = sr.simulate_cohort(n_patients=150, n_centers=3, random_state=5,
+                                n_noise_features=0)
+    study = {"simulate": {}, "random_state": 1,
+             "data": {"patient_features": ["age"], "lesion_features": ["rad_sig_01"]},
+             "endpoints": {"os": {"time": "os_time", "event": "os_event", "horizons": [6, 12]}},
+             "strategies": [{"name": "C", "method": "statistics", "stats": ["mean"]}],
+             "features": [{"step": "combat", "unseen": unseen}],
+             "models": {"cox": {"min_epv": 0}},
+             "validation": {"n_boot": 20, "method": "loco", "baselines": False,
+                            "metrics": ["c_index"]},
+             "external": {"n_boot": 20, "recalibrate": False}}
+    log = _WarningLog()
+    res = compute_external(load_study(study, cohort=cohort), log, 1)
+    categories = {e["category"] for e in log.entries}
+    if unseen == "error":           # left out, with the reason and the fix
+        assert res.pipelines == () and "ExternalValidationFailed" in categories
+        assert "unseen='reference'" in res.notes[0]
+    else:                           # validated; the harmonisation is said once
+        (p,) = res.pipelines
+        assert len(p.centers) == 3 and "CentreHarmonised" in categories
+        assert res.notes == ("os, cox, C: ComBat(unseen='reference') harmonised the "
+                             "validation centre(s) ['C1', 'C2', 'C3'], absent from the "
+                             "development data, to the development reference from their "
+                             "own features (no outcomes).",)

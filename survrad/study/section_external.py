@@ -173,20 +173,16 @@ def _selected(plan: StudyPlan, opts: Mapping[str, Any]) -> list[tuple[str, str, 
     return out
 
 
-def _combat_notes(fitted: Any, test: Cohort, label: str) -> list[str]:
-    """A note for every ComBat step that harmonised an unseen centre to its reference."""
-    notes = []
+def _harmonised(fitted: Any, test: Cohort) -> list[str]:
+    """Validation centres a ComBat step with ``unseen="reference"`` never saw in fitting."""
+    new: list[str] = []
     for step in getattr(fitted, "steps_", ()):
         col = getattr(step, "batch_col", None)
         if col is None or getattr(step, "unseen", "error") != "reference":
             continue
         seen = {str(b) for b in step.batches_}
-        new = sorted(set(test.patients[col].astype(str)) - seen)
-        if new:
-            notes.append(f"{label}: ComBat(unseen='reference') harmonised the validation "
-                         f"centre(s) {new} (not in its development data) to the development "
-                         "reference from their own features, without outcomes.")
-    return notes
+        new += sorted(set(test.patients[col].astype(str)) - seen)
+    return new
 
 
 def _recalibration(res: ExternalValidationResult, test: Cohort, center: str,
@@ -229,18 +225,22 @@ def _per_set(sets: Mapping[str, tuple[ExternalValidationResult, Cohort]], label:
              opts: Mapping[str, Any], ci_level: float, caught: list[tuple[str, str]]
              ) -> dict[str, Any]:
     """Calibration, observed/expected, recalibration and smooth curves of every set."""
-    cals, oes, recal, smooth, names = [], [], [], [], []
+    cals, oes, recal, smooth, names, new = [], [], [], [], [], []
     for center, (res, test) in sets.items():
         cal, oe = _calibration_rows(res, center)
         cals.append(cal)
         oes.append(oe)
         for (m, _), why in res.failures.items():
             caught.append(("ExternalMetricFailed", f"{center}, {m.label}: {why}"))
-        caught += [(HARMONISED, n) for n in _combat_notes(res.fitted, test, label)]
+        new += [c for c in _harmonised(res.fitted, test) if c not in new]
         if opts["recalibrate"] and hasattr(res.fitted.model_, "coef_"):
             recal += _recalibration(res, test, center, ci_level, caught)
         smooth += list(res.smooth)
         names += [center] * len(res.smooth)
+    if new:
+        caught.append((HARMONISED, f"{label}: ComBat(unseen='reference') harmonised the "
+                       f"validation centre(s) {new}, absent from the development data, to "
+                       "the development reference from their own features (no outcomes)."))
     return {"calibration": pd.concat(cals, ignore_index=True),
             "observed_expected": pd.concat(oes, ignore_index=True),
             "recalibration": pd.DataFrame(recal, columns=RECALIBRATION_COLUMNS),
