@@ -101,6 +101,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p = c.patients.reset_index()
     p["split"] = ["test" if i % 3 == 0 else "train" for i in range(len(p))]
     p["site"] = np.where(p["center"] == "C3", "new", "old")
+    p["quiet"] = np.where(p["os_event"] == 1, "e", np.where(p.index % 2 == 0, "q", "e"))
     p.to_csv(folder / "patients.csv", index=False)
     c.lesions.to_csv(folder / "lesions.csv", index=False)
     return folder
@@ -269,6 +270,7 @@ def test_report_files_and_figures(loco_report: Path, split_report: Path) -> None
     ('[external]\ndesign = "split"\ncolumn = "site"\n', "neither training values"),
     ('[external]\nn_boot = 50\n', "external.design"),
     ('[external]\ndesign = "loco"\ncolumn = "split"\n', None),
+    ('[external]\ndesign = "loco"\ncolumn = "quiet"\n', "centre q have no event"),
 ])
 def test_check_study_catches_bad_external(data_dir: Path, extra: str, text: str | None,
                                           capsys: pytest.CaptureFixture) -> None:

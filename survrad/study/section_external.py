@@ -128,12 +128,26 @@ def external_problems(study: Any, cohort: Cohort) -> list[tuple[str, str]]:
     opts = ext.model_dump()
     key = "external.column" if ext.column else "external.design"
     try:
-        validation_sets(opts, cohort)
+        sets = validation_sets(opts, cohort)
     except SchemaError as exc:
         return [(key, f"patient column {_column(opts)!r}: {exc}")]
     except ValueError as exc:
         return [("external", str(exc))]
-    return []
+    held = ({"the validation patients": sets[1]} if opts["design"] == "split" else
+            {f"centre {c}": split_by_group(cohort, c, _column(opts))[1] for c in sets})
+    out = []
+    for ep in study.endpoints:
+        empty = [name for name, part in held.items() if _events(part, ep) == 0]
+        if empty:
+            out.append((key, f"{', '.join(empty)} have no event of endpoint {ep!r}: "
+                        "discrimination and calibration cannot be assessed there. Merge small "
+                        "centres, or choose other validation patients"))
+    return out
+
+
+def _events(cohort: Cohort, endpoint: str) -> int:
+    y = cohort.y(endpoint)
+    return int(np.sum(y["event"])) if y.dtype.names else int(np.sum(y))
 
 
 def development_plan(plan: StudyPlan) -> StudyPlan:
@@ -288,8 +302,7 @@ def _loco_performance(res: LOCOResult, cohort: Cohort, ep: str, apparent: float
                       ) -> pd.DataFrame:
     pooled = res.pooled()
     m = res.meta_metric
-    y = cohort.y(ep)
-    events = int(np.sum(y["event"])) if y.dtype.names else int(np.sum(y))
+    events = _events(cohort, ep)
     row = {"metric": m.name, "horizon": np.nan, "apparent": apparent, "internal": np.nan,
            "internal_ci_low": np.nan, "internal_ci_high": np.nan, "internal_method": "",
            "external": np.nan, "external_ci_low": np.nan, "external_ci_high": np.nan,
