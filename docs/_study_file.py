@@ -103,7 +103,11 @@ MEANINGS: dict[str, str] = {
     "validation.method": "`\"optimism\"` (Harrell's bootstrap), `\".632+\"` or `\"cv\"` "
                          "(repeated patient-grouped K-fold), for every model, or a table "
                          "by model name. Default: each model's preferred method "
-                         "(`.632+` for forests, `optimism` otherwise).",
+                         "(`.632+` for forests, `optimism` otherwise). Also `\"external\"` "
+                         "or `\"loco\"`: shorthand for an `[external]` table with "
+                         "`design = \"split\"` or `\"loco\"` (the internal validation then "
+                         "keeps its default method; an explicit `external.design` that "
+                         "differs is an error).",
     "validation.metrics": "Survival: `c_index`, `uno_c`, `td_auc`, `brier`, `ibs`, "
                           "`calibration_slope`, and on request `ipa` (index of prediction "
                           "accuracy, per horizon), `integrated_auc` (two horizons or more) "
@@ -152,6 +156,27 @@ MEANINGS: dict[str, str] = {
                                       "behind the table's intervals and p_riskiest.",
     "report.lesion_decisions.ci_level": "Level of the table's intervals; default "
                                         "`validation.ci_level`.",
+    "external.design": "Asks for the External validation section (frozen models assessed "
+                       "on patients no fit saw). `\"split\"`: develop on the `train` values of `column`, validate "
+                       "the frozen models on its `test` values; the internal validation "
+                       "and every other fit of the report use the development patients "
+                       "only. `\"loco\"`: each value of `column` held out in turn "
+                       "(leave-one-centre-out), the internal validation on all patients, "
+                       "the per-centre C-index (AUC) pooled by a random-effects "
+                       "meta-analysis (REML, logit scale) with a prediction interval.",
+    "external.column": "The patient column of the sets: default `split` (design split) or "
+                       "`center` (design loco).",
+    "external.train": "Design split: the values of `column` of the development patients.",
+    "external.test": "Design split: the values of `column` of the validation patients; "
+                     "every patient must have a train or a test value.",
+    "external.n_boot": "Bootstrap samples of the validation patients (the model fixed) for "
+                       "the intervals of the external estimates.",
+    "external.recalibrate": "Also tabulate calibration in the large and slope after each "
+                            "update (intercept, intercept and slope, refit) on the "
+                            "validation patients.",
+    "external.strategies": "Only these pipelines (strategy names, or `clinical`, `burden`, "
+                           "`patient`); default every pipeline.",
+    "external.models": "Only these models; default every model.",
     "response.criteria": "The `[response]` table asks for the response of every scan "
                          "and the best overall response (report section Response: "
                          "tables, swimmer and spider plots; needs a lesion table with "

@@ -29,6 +29,7 @@ from survrad.evaluation.keys import MetricKey
 from survrad.evaluation.metrics import SurvivalCalibration
 from survrad.evaluation.nonparametric import KaplanMeier, LogRankResult
 from survrad.evaluation.results_data import DataSection
+from survrad.evaluation.results_external import ExternalResults
 from survrad.evaluation.results_lesion_decisions import LesionDecisionSection
 from survrad.evaluation.results_longitudinal import LongitudinalResult
 from survrad.evaluation.results_utility import UtilityResults
@@ -174,6 +175,10 @@ class StudyResults:
     utility : UtilityResults or None
         Decision curves, smooth calibration, nomogram, PH tests and the TRIPOD+AI / RQS
         checklists (:mod:`survrad.evaluation.results_utility`).
+    external : ExternalResults or None
+        The "External validation" section (``[external]``): development vs validation
+        performance, per-centre results and their meta-analysis, calibration and
+        recalibration of the frozen models (:mod:`survrad.evaluation.results_external`).
     """
 
     title: str
@@ -198,6 +203,7 @@ class StudyResults:
     lesion_decisions: LesionDecisionSection | None = None
     longitudinal: LongitudinalResult | None = None
     utility: UtilityResults | None = None
+    external: ExternalResults | None = None
     schema_version: int = SCHEMA_VERSION
 
     # ------------------------------------------------------------------ queries

@@ -126,6 +126,7 @@ class CenterForestDisplay(DisplayMixin):
             ax.set_yticks(ticks, labels)
             ax.set_ylim(-0.8 if self.pooled is not None else -0.6, max(ticks) + 0.6)
             ax.set_xlabel(f"{self.metric} (95% interval)")
+            ax.set_ylabel("Held-out centre")
             self.row_labels_ = labels
         return self
 
@@ -150,4 +151,7 @@ class CenterForestDisplay(DisplayMixin):
                          f"{format_number(self.prediction[1], 3)}")
         if self.i2 is not None:
             parts.append(f"I\u00b2 {self.i2:.0f}%")
-        ax.set_title("; ".join(parts), loc="left", fontsize=SMALL_FONT_SIZE, color=GREY)
+        # the pooled estimate on one line, PI and I^2 on the next: a column-width figure
+        # cannot hold all three on one line
+        lines = [parts[0], "; ".join(parts[1:])] if len(parts) > 1 else parts
+        ax.set_title("\n".join(lines), loc="left", fontsize=SMALL_FONT_SIZE, color=GREY)

@@ -706,6 +706,7 @@ def methods_paragraph(config: Mapping[str, Any], *,
         _validation_text(config.get("validation") or {}, config.get("random_state"),
                          bool(config.get("strategies"))),
         _lesion_decisions_text(config),
+        _external_text(config),
         _software_text(versions),
     ]
     return "\n\n".join(p for p in paragraphs if p)
@@ -715,6 +716,12 @@ def _lesion_decisions_text(config: Mapping[str, Any]) -> str:
     from survrad.reporting.section_lesion_decisions import lesion_decisions_methods
 
     return lesion_decisions_methods(config)
+
+
+def _external_text(config: Mapping[str, Any]) -> str:
+    from survrad.reporting.section_external import external_methods
+
+    return external_methods(config)
 
 
 def _join(words: Sequence[str]) -> str:

@@ -24,6 +24,8 @@ from survrad.reporting.html import (
     write_index_html,
 )
 from survrad.reporting.section_data import render_data
+from survrad.reporting.section_external import EXTERNAL_TITLE
+from survrad.reporting.section_external import render_external as _section_external
 from survrad.reporting.section_longitudinal import render_longitudinal as _section_longitudinal
 from survrad.reporting.section_utility import CHECKLIST_TITLE, UTILITY_TITLE
 from survrad.reporting.section_utility import render_utility as _section_utility
@@ -51,8 +53,9 @@ OPTIMISM = {"optimism": "bootstrap distribution of the optimism (resample minus 
 BASELINES = ("clinical", "burden")
 #: Rows of a table shown on the page (the full table is in its linked CSV).
 MAX_ROWS = 15
-_SECTIONS = ["Cohort", "Missing data", "Validation", "Prediction", UTILITY_TITLE, "Models",
-             "Lesions", "Response", "Lesion decisions", CHECKLIST_TITLE]
+_SECTIONS = ["Cohort", "Missing data", "Validation", EXTERNAL_TITLE, "Prediction",
+             UTILITY_TITLE, "Models", "Lesions", "Response", "Lesion decisions",
+             CHECKLIST_TITLE]
 
 
 def _slug(*parts: Any) -> str:
@@ -326,6 +329,7 @@ def render_report(root: Path, results: Any, manifest: Mapping[str, Any], *,
               + (f" by {by}." if by else "."), shown=format_table_one(results.table1))
     atomic_write_text(rep.root / "results.json", json_dumps(results.records()))
     _validation(rep, results)
+    _section_external(rep, results)
     _predictions(rep, results)
     _coefficients(rep, results)
     _lesions(rep, results)

@@ -297,6 +297,7 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
     """Everything the report shows, computed from the plan and its validation."""
     from survrad.evaluation.describe import table_one
     from survrad.study.registry import resolved_models
+    from survrad.study.section_external import compute_external
     from survrad.study.section_lesion_decisions import compute_lesion_decisions
     from survrad.study.section_utility import compute_utility
 
@@ -314,6 +315,8 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         lesion_decisions = compute_lesion_decisions(plan, log_, n_jobs)
     with timer("scan responses"):
         longitudinal = compute_longitudinal(plan, log_, n_jobs)
+    with timer("external validation"):
+        external = compute_external(plan, log_, n_jobs, comparisons=comparisons)
     units = {name: spec["unit"] for name, spec in cfg["endpoints"].items()}
     with log_.capture(stage="table 1"):
         table1 = table_one(plan.cohort, by=cfg["report"]["table1_by"],
@@ -329,4 +332,5 @@ def study_results(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any], l
         failures=_failures(comparisons), coefficients=coefs, predictions=preds,
         table1=table1, excluded=plan.cohort.excluded.reset_index(drop=True),
         warnings=log_.records(), lesion_risk=lesion_risk, **lesion, data=data,
-        lesion_decisions=lesion_decisions, longitudinal=longitudinal, utility=utility)
+        lesion_decisions=lesion_decisions, longitudinal=longitudinal, utility=utility,
+        external=external)

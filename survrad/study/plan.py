@@ -342,6 +342,9 @@ def load_study(path_or_dict: str | Path | Mapping[str, Any], *, file: str | None
                                  study.validation.baselines)
     pipes = adapt_pipelines(pipes, study.data, cohort)   # [data] formula and missing
     problems += _data_problems(study, cohort, strategies)
+    from survrad.study.section_external import external_problems  # [external] data rules
+
+    problems += external_problems(study, cohort)
     n_pipes = sum(len(p) for by_model in pipes.values() for p in by_model.values())
     problems += _memory_problems(study, n_pipes, cohort.n_patients)
     if problems:

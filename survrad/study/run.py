@@ -31,6 +31,7 @@ from survrad.exceptions import ConfigError
 from survrad.study.compute import _estimates, study_results
 from survrad.study.plan import StudyPlan, input_files, load_study, read_study
 from survrad.study.schema import check_n_jobs
+from survrad.study.section_external import development_plan
 
 __all__ = ["StudyResults", "render_saved_report", "run_study", "simulate_from_config"]
 
@@ -235,6 +236,9 @@ def run_study(study: str | Path | Mapping[str, Any] | None, out: str | Path, *,
     with log_.capture(stage="reading"), timer("checking the study and reading the data"):
         simulated = simulate_from_config(cfg, file) if "simulate" in cfg else None
         plan = load_study(cfg, file=file, base=base, cohort=simulated)   # 2. all checks
+        # [external] design "split": the internal validation and every fit of the report
+        # use the development patients only (the validation patients are never fitted)
+        plan = development_plan(plan)
     settings = _settings(plan, n_jobs, backend, scheduler, progress)
     label = " ".join(command) if command else "survrad.run_study"
     with output_folder(out, force=force, protected=protected, kind="report",

@@ -40,6 +40,7 @@ __all__ = [
     "MIN_N_BOOT",
     "DataConfig",
     "EndpointConfig",
+    "ExternalConfig",
     "LesionDecisionsConfig",
     "ReportConfig",
     "StudyConfig",
@@ -61,6 +62,8 @@ PER_HORIZON = ("td_auc", "brier", "ipa", "ici")
 #: Metrics integrated between the first and the last horizon.
 INTEGRATED = {"ibs": "integrated Brier score", "integrated_auc": "integrated AUC"}
 VALIDATION_METHODS = ("optimism", ".632+", "cv")
+#: ``[validation] method`` values that switch on ``[external]`` with that design.
+EXTERNAL_SHORTHAND = {"external": "split", "loco": "loco"}
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
@@ -178,7 +181,9 @@ class ValidationConfig(_Table):
         values = [v] if isinstance(v, str) else list((v or {}).values())
         bad = [m for m in values if m not in VALIDATION_METHODS]
         if bad:
-            raise ValueError(f"method must be one of {list(VALIDATION_METHODS)}, got "
+            short = (', or "external" / "loco" for one method of all models (the '
+                     "[external] section)" if bad[0] in EXTERNAL_SHORTHAND else "")
+            raise ValueError(f"method must be one of {list(VALIDATION_METHODS)}{short}, got "
                              f"{bad[0]!r}")
         return v
 
@@ -312,6 +317,97 @@ class FeatureStepSpec(EstimatorSpec):
     step: str
 
 
+class ExternalConfig(_Table):
+    """``[external]``: external validation of frozen models (a held-out split, or each
+    centre in turn); the section "External validation"."""
+
+    design: Literal["split", "loco"]
+    column: Column | None = None
+    train: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = ["train"]
+    test: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = [
+        "test", "external"]
+    n_boot: Annotated[int, Field(ge=MIN_N_BOOT, le=MAX_N_BOOT)] = 200
+    recalibrate: bool = True
+    strategies: list[Column] | None = None
+    models: list[Column] | None = None
+
+    @model_validator(mode="after")
+    def _values(self) -> ExternalConfig:
+        if self.design == "loco" and ("train" in self.model_fields_set
+                                      or "test" in self.model_fields_set):
+            raise ValueError('train and test name the values of a split column: they are '
+                             'for design = "split" (design = "loco" holds out each value of '
+                             'the column in turn)')
+        if not self.train or not self.test:
+            raise ValueError("train and test must each name at least one value")
+        both = sorted(set(self.train) & set(self.test))
+        if both:
+            raise ValueError(f"values {both} are listed both in train and in test")
+        for key in ("strategies", "models"):
+            names = getattr(self, key) or []
+            if getattr(self, key) is not None and not names:
+                raise ValueError(f"{key} = [] selects no pipeline: remove the key for all")
+        return self
+
+    @property
+    def split_column(self) -> str:
+        """The patient column: ``column``, else "split" (design split) or "center"."""
+        return self.column or ("split" if self.design == "split" else "center")
+
+
+def _external_shorthand(data: Any) -> Any:
+    """``[validation] method = "external" | "loco"``: the internal validation keeps its
+    default method and ``[external]`` is switched on with that design (an explicit
+    ``[external]`` table wins; a conflicting ``design`` is reported by the cross rules)."""
+    if not isinstance(data, Mapping):
+        return data
+    val = data.get("validation")
+    method = val.get("method") if isinstance(val, Mapping) else None
+    if not isinstance(method, str) or method not in EXTERNAL_SHORTHAND:
+        return data
+    out = dict(data)
+    out["validation"] = {k: v for k, v in val.items() if k != "method"}
+    ext = out.get("external")
+    if ext is None:
+        out["external"] = {"design": EXTERNAL_SHORTHAND[method]}
+    elif isinstance(ext, Mapping) and "design" not in ext:
+        out["external"] = {**ext, "design": EXTERNAL_SHORTHAND[method]}
+    return out
+
+
+def _external_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``[validation] method`` shorthand against an explicit ``external.design``, and the
+    pipelines ``external.strategies`` / ``external.models`` select."""
+    out: list[tuple[str, str]] = []
+    val = cfg.get("validation")
+    ext = cfg.get("external")
+    method = val.get("method") if isinstance(val, Mapping) else None
+    design = ext.get("design") if isinstance(ext, Mapping) else None
+    if (isinstance(method, str) and method in EXTERNAL_SHORTHAND and isinstance(design, str)
+            and EXTERNAL_SHORTHAND[method] != design):
+        out.append(("validation.method", f'"{method}" means external.design = '
+                    f'"{EXTERNAL_SHORTHAND[method]}", but external.design = "{design}": '
+                    "remove one of the two keys, or make them agree"))
+    if not isinstance(ext, Mapping):
+        return out
+    strategies = cfg.get("strategies") if isinstance(cfg.get("strategies"), list) else []
+    known = {"strategies": [s.get("name") for s in strategies if isinstance(s, Mapping)],
+             "models": list(cfg.get("models") or {"cox": {}})}
+    if not known["strategies"]:
+        known["strategies"] = ["patient"]
+    elif not (isinstance(val, Mapping) and val.get("baselines") is False):
+        known["strategies"] = ["clinical", "burden", *known["strategies"]]
+    for key, names in known.items():
+        chosen = ext.get(key)
+        if not isinstance(chosen, list):
+            continue
+        unknown = [n for n in chosen if n not in names]
+        if unknown:
+            out.append((f"external.{key}", f"{unknown} are not {key} of the study; "
+                        f"{key}: {names}"))
+    return out
+
+
 class StudyConfig(_Table):
     """A whole study file, checked."""
 
@@ -327,6 +423,9 @@ class StudyConfig(_Table):
     validation: ValidationConfig = ValidationConfig()
     report: ReportConfig = ReportConfig()
     response: ResponseConfig | None = None
+    external: ExternalConfig | None = None
+
+    _shorthand = model_validator(mode="before")(_external_shorthand)
 
     @field_validator("endpoints")
     @classmethod
@@ -531,6 +630,7 @@ def _cross_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                 continue
             out += _metric_problems(metrics, ep, str(name))
     out += _lesion_decision_problems(cfg)
+    out += _external_problems(cfg)
     from survrad.study.section_longitudinal import study_problems
 
     out += study_problems(cfg)
