@@ -33,6 +33,7 @@ import pandas as pd
 from survrad.evaluation.checklists import RQS_ITEMS, TRIPOD_AI_ITEMS
 from survrad.evaluation.decision import decision_curve
 from survrad.evaluation.nomogram import nomogram
+from survrad.evaluation.results_external import EXTERNAL_SECTION
 from survrad.evaluation.results_utility import (
     CHECKLIST_SECTION,
     UTILITY_SECTION,
@@ -420,9 +421,7 @@ def _tripod_filled(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
                CHECKLIST_SECTION, size),
         "11": (PARTLY, _missing_text(plan), "Cohort", "excluded.csv"
                if len(cohort.excluded) else ""),
-        "12a": (FILLED, f"All {cohort.n_patients} patients develop every model; performance "
-                f"by internal validation ({_methods_text(cfg)}); no split sample.",
-                "Validation", "results.csv"),
+        "12a": _tripod_development(cfg, cohort.n_patients),
         "12b": (PARTLY, steps, "Models", ""),
         "12c": (FILLED, f"Models: {_names(cfg['models'])} (parameters in manifest.json); "
                 f"strategies: {_names(strategies)}; internal validation: "
@@ -476,6 +475,24 @@ def _penalised(cfg: Mapping[str, Any]) -> bool:
     return any(p.get("penalty", 0) not in (0, 0.0) for p in cfg["models"].values())
 
 
+def _tripod_development(cfg: Mapping[str, Any], n: int) -> tuple[str, str, str, str]:
+    """TRIPOD+AI 12a: how the data were used for development and validation."""
+    ext = cfg.get("external")
+    internal = f"internal validation ({_methods_text(cfg)})"
+    if not ext:
+        text = f"All {n} patients develop every model; performance by {internal}; no split "
+        return (FILLED, text + "sample.", "Validation", "results.csv")
+    if ext["design"] == "split":
+        text = (f"Development on the patients with {ext.get('column') or 'split'} in "
+                f"{_names(ext['train'])} ({internal}); the frozen models are validated on "
+                f"those in {_names(ext['test'])}.")
+    else:
+        text = (f"All {n} patients develop the models ({internal}); each centre "
+                f"({ext.get('column') or 'center'}) in turn is held out and predicted by "
+                "models fitted on the others, pooled by random-effects meta-analysis.")
+    return (FILLED, text, EXTERNAL_SECTION, "tables/external_performance.csv")
+
+
 def _rqs_filled(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
                 done: Mapping[str, bool]) -> dict[int, tuple[float, str, str, str, str]]:
     cfg, cohort = plan.config, plan.cohort
@@ -509,8 +526,15 @@ def _rqs_filled(plan: StudyPlan, comparisons: Mapping[tuple[str, str], Any],
                "confidence intervals.", "Validation", "results.csv") if disc
               else (0, FILLED, "No discrimination metric validated.", "Validation", ""))
     out[10] = _rqs_calibration(metrics, done)
-    out[12] = (2, FILLED, f"Internal validation ({_methods_text(cfg)}); external validation "
-               "would score more.", "Validation", "results.csv")
+    ext = cfg.get("external")
+    out[12] = ((2, FILLED, f"Internal validation ({_methods_text(cfg)}); external validation "
+                "would score more.", "Validation", "results.csv") if not ext else
+               (4 if ext["design"] == "split" else 3, PARTLY,
+                f"Internal validation ({_methods_text(cfg)}) and "
+                + ("validation of the frozen models on held-out patients of the same data "
+                   "set (the authors score 5 if they come from another institution)"
+                   if ext["design"] == "split" else "leave-one-centre-out validation")
+                + ".", EXTERNAL_SECTION, "tables/external_performance.csv"))
     if "clinical" in {s for (_, _), cmp in comparisons.items() for s in cmp.results}:
         out[13] = (2, PARTLY, "Compared with the clinical-covariate model (paired "
                    "differences); the authors confirm it is the standard of care.",
