@@ -128,11 +128,13 @@ def fit_command(study: str | os.PathLike, out: str | os.PathLike, *, force: bool
     ['os_patient_cox']
     """
     from survrad.study.plan import input_files, load_study, read_study
+    from survrad.study.section_external import development_plan
 
     cfg, _, base = read_study(study)
     protected = [Path(study), *[p for p in input_files(cfg, base).values() if p.exists()]]
     check_target(out, force=force, protected=protected)     # before any work
-    plan = load_study(study)
+    # [external] design "split": the saved models are the frozen development models
+    plan = development_plan(load_study(study))
     entries = _entries(plan)
     root = spawn_seeds(plan.config.get("random_state"), 1)[0]
     seed = np.random.SeedSequence(root.entropy)   # as the validation engine's whole-cohort fit

@@ -283,6 +283,19 @@ def test_check_study_catches_bad_external(data_dir: Path, extra: str, text: str 
     assert text in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore:events per variable:survrad.exceptions.StatisticalWarning")
+def test_fit_of_a_split_study_saves_the_development_models(data_dir: Path,
+                                                          tmp_path: Path) -> None:
+    from survrad.fit import fit_command, read_index
+    from survrad.models.persistence import read_manifest
+
+    folder = fit_command(_write(data_dir, "fit_split", SPLIT), tmp_path / "fitted")
+    n_train = int((pd.read_csv(data_dir / "patients.csv")["split"] == "train").sum())
+    for entry in read_index(folder / "model")["pipelines"]:
+        training = read_manifest(folder / "model" / entry["folder"])["training"]
+        assert training["n_patients"] == n_train          # never a validation patient
+
+
 def test_check_study_catches_conflicting_method(data_dir: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
     path = _write(data_dir, "conflict", '[external]\ndesign = "split"\n', method="loco")
