@@ -219,3 +219,24 @@ def test_calibration_slope_kernel_fails_as_cox_fit_does() -> None:
         cox_slope(t, np.ones(10), np.ones(10))
     with pytest.raises(ValueError, match="did not converge"):
         cox_slope(t, np.ones(10), -t)        # the lp orders every death: infinite slope
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_standardised_resample_is_the_models_scale_and_screen_bit_for_bit(seed) -> None:
+    from survrad._math.cox_presorted import standardised_resample
+    from survrad.models._checks import constant_columns
+    from survrad.models.cox import _scale
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(loc=3.0, scale=[1e-9, 1.0, 50.0], size=(300, 3))   # 0: nearly constant
+    positions = rng.integers(0, 300, 300)
+    rows = np.sort(positions)
+    mean, sd, constant, xs = standardised_resample(x, positions, rows)
+    ref_mean, ref_sd = _scale(x[positions], None)
+    assert np.array_equal(mean, ref_mean) and np.array_equal(sd, ref_sd)
+    assert not constant and not constant_columns(x[positions], range(3))
+    assert np.array_equal(xs, (x[rows] - ref_mean) / ref_sd)
+    x[:, 1] = 7.0                                         # now truly constant
+    assert standardised_resample(x, positions, rows)[2]
+    assert constant_columns(x[positions], range(3)) == ["1"]
+

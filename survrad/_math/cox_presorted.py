@@ -30,7 +30,7 @@ from survrad._math._jit import compiled
 from survrad._math.coxph import _VANISHED, _newton, _solve
 
 __all__ = ["cox_fit_presorted", "cox_slope", "cox_slope_presorted", "resample_order",
-           "risk_set_order"]
+           "risk_set_order", "standardised_resample"]
 
 _TOLER_CHOL = np.finfo(float).eps ** 0.75     # R's coxph.control(toler.chol), as cox_fit
 
@@ -65,6 +65,82 @@ def resample_order(order: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 # one pass over the rows is the point of this kernel (a split costs a pass per part)
+@compiled
+def _standardised_kernel(x, positions, rows, rtol):      # pragma: no cover (compiled)
+    """:func:`standardised_resample` in one compiled pass per step."""
+    n, p = positions.size, x.shape[1]
+    total = np.zeros(p)
+    lo = np.full(p, np.inf)
+    hi = np.full(p, -np.inf)
+    for i in range(n):
+        r = positions[i]
+        for j in range(p):
+            v = x[r, j]
+            total[j] += v
+            lo[j] = min(lo[j], v)
+            hi[j] = max(hi[j], v)
+    mean = total / n
+    squares = np.zeros(p)
+    for i in range(n):
+        r = positions[i]
+        for j in range(p):
+            d = x[r, j] - mean[j]
+            squares[j] += d * d
+    sd = np.sqrt(squares / n)
+    constant = False
+    tiny = np.finfo(np.float64).tiny
+    for j in range(p):
+        mag = max(abs(lo[j]), abs(hi[j]))
+        if hi[j] - lo[j] <= rtol * max(mag, tiny):
+            constant = True
+    if constant:                      # the caller declines; no division by a zero SD
+        return mean, sd, constant, np.empty((0, p))
+    xs = np.empty((rows.size, p))
+    for i in range(rows.size):
+        r = rows[i]
+        for j in range(p):
+            xs[i, j] = (x[r, j] - mean[j]) / sd[j]
+    return mean, sd, constant, xs
+
+
+def standardised_resample(x: np.ndarray, positions: np.ndarray, rows: np.ndarray, *,
+                          rtol: float = 1e-12
+                          ) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+    """The screens and the standardisation :meth:`CoxModel.fit` applies to a resample.
+
+    ``x[positions]`` (the resample in drawing order) gives the 1/n mean and standard
+    deviation exactly as ``CoxModel``'s ``_scale`` computes them (sums over the rows in
+    that order) and whether a column is constant (``constant_columns``' rule);
+    ``xs`` holds ``(x[rows] - mean) / sd``, the same rows standardised in the order
+    ``rows`` gives (risk-set order), and has no rows when a column is constant. One
+    compiled pass instead of five array passes.
+
+    Parameters
+    ----------
+    x : ndarray (n, p), C order
+    positions, rows : ndarray of int
+        The resample's row positions as drawn, and the same multiset in risk-set order.
+    rtol : float, default 1e-12
+
+    Returns
+    -------
+    mean, sd : ndarray (p,)
+    constant : bool
+    xs : ndarray (len(rows), p)
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 5.0], [2.0, 5.0], [4.0, 5.0]])
+    >>> mean, sd, constant, xs = standardised_resample(x, np.array([2, 0, 0]),
+    ...                                                 np.array([0, 0, 2]))
+    >>> mean.tolist(), bool(constant)
+    ([2.0, 5.0], True)
+    """
+    return _standardised_kernel(np.ascontiguousarray(x, dtype=float),
+                                np.ascontiguousarray(positions, dtype=np.int64),
+                                np.ascontiguousarray(rows, dtype=np.int64), float(rtol))
+
+
 @compiled
 def _derivatives_kernel(x, time, dead, beta, efron):  # noqa: C901  # pragma: no cover
     """One pass over sorted rows ``x`` at ``beta``: the parts of loglik, score, information.

@@ -44,11 +44,12 @@ from survrad._math.cox_presorted import (
     cox_slope_presorted,
     resample_order,
     risk_set_order,
+    standardised_resample,
 )
 from survrad._math.linear import linear_predictor
 from survrad.evaluation.keys import MetricKey
-from survrad.models._checks import _clearly_full_rank, constant_columns
-from survrad.models.cox import _RANK_TOL, CoxModel, _scale
+from survrad.models._checks import _clearly_full_rank
+from survrad.models.cox import _RANK_TOL, CoxModel
 from survrad.models.pipeline import CohortPipeline
 
 __all__ = ["FAST_METRICS", "FastCoxPlan", "fast_plan"]
@@ -118,11 +119,11 @@ def _replicate_one(spec: _CoxSpec, plan: FastCoxPlan, positions: np.ndarray,
     n_events = int(np.count_nonzero(d_b))
     if p >= n or n_events / p < max(spec.min_epv, _WARN_EPV):
         return None
-    x_b = spec.x[positions]                      # the rows in the general path's order
-    if constant_columns(x_b, range(p)):
+    # CoxModel.fit's constant-column screen and standardisation on the rows in the
+    # general path's order (x[positions]); xs: the same rows in risk-set order
+    mean, sd, constant, xs = standardised_resample(spec.x, positions, rows)
+    if constant:
         return None
-    mean, sd = _scale(x_b, None)                 # as CoxModel.fit
-    xs = (spec.x[rows] - mean) / sd              # the same values, in risk-set order
     if not _clearly_full_rank(np.column_stack([np.ones(n), xs]), _RANK_TOL):
         return None
     coef_s, converged = cox_fit_presorted(xs, t_b, d_b, ties=spec.ties,
