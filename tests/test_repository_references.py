@@ -25,7 +25,7 @@ _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesi
 _EXT = "py|md|csv|tsv|json|jsonl|R|toml|txt|html|sh|parquet|pq|png|pdf|yml|yaml|nrrd"
 MENTION = re.compile(
     rf"(?<![\w/.\-<$*{{])((?:[\w.\-]+/)+[\w.\-]+\.(?:{_EXT}))(?![\w/])"   # a/b/c.ext
-    r"|(?<![\w/.\-<$*{])([\w\-]+\.md)(?![\w/])")                         # name.md
+    r"|(?<![\w/.\-<$*{])([\w\-]+\.md)(?![\w/])")                         # file.md
 
 #: A mention that names no file of the repository on purpose -> why.
 ALLOWED: dict[str, str] = {
@@ -92,11 +92,11 @@ def scanned() -> list[str]:
 
 def test_scan_finds_mentions_and_files() -> None:
     assert "survrad/data/io.py" in FILES and "tests/test_docs.py" in scanned()
-    assert mentions("see `survrad/data/io.py` and docs/reliability.md #22, RELIABILITY.md") \
-        == ["survrad/data/io.py", "docs/reliability.md", "RELIABILITY.md"]
+    assert mentions("see `survrad/data/io.py` and docs/reliability.md #22, ABSENT_NOTES.md") \
+        == ["survrad/data/io.py", "docs/reliability.md", "ABSENT_NOTES.md"]
     assert mentions("fnmatch globs `rad_*`, a/b, 0.5, tests/r/<topic>.json, x.py") == []
     assert exists("data/io.py") and exists("io.py") and exists("docs/data.md")
-    assert not exists("DESIGN.md") and not exists("survrad/nowhere.py")
+    assert not exists("ABSENT_PLAN.md") and not exists("survrad/nowhere.py")
 
 
 def test_every_mentioned_file_exists() -> None:

@@ -43,7 +43,8 @@ _LINESTYLES = ("-", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))    # models; not
 
 def _legend_above(ax: Axes, ncol: int) -> None:
     """A legend above the axes (it can never cover data): one row of up to ``ncol``
-    entries, two columns when there are more."""
+    entries (two columns when there are more), fewer columns while it is wider than the
+    room beside the y labels."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return

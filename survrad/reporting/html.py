@@ -22,6 +22,7 @@ import re
 import shlex
 import struct
 import urllib.parse
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -394,8 +395,16 @@ def _slots(root: Path, item: ReportFigure | ReportTable) -> int:
     if isinstance(item, ReportTable):
         return 2
     _relative(root, item.png, "figure")  # the checks, before reading the file
-    size = _png_display_size(root / PurePosixPath(str(item.png).replace("\\", "/")))
-    return 2 if size and size[0] > WIDE_FIGURE_PX else 1
+    return 2 if _wide(_png_display_size(root / _posix(item.png))) else 1
+
+
+def _posix(path: str) -> PurePosixPath:
+    return PurePosixPath(str(path).replace("\\", "/"))
+
+
+def _wide(size: tuple[int, int] | None) -> bool:
+    """Whether a figure of this CSS size spans both columns of the figure grid."""
+    return bool(size) and size[0] > WIDE_FIGURE_PX
 
 
 def _items_html(root: Path, items: Sequence[Item], counter: dict[str, int]) -> str:
@@ -437,14 +446,14 @@ def _figure_html(root: Path, fig: ReportFigure, number: int) -> str:
     src = _relative(root, fig.png, "figure")
     pdf = fig.pdf
     if pdf is None:
-        sibling = PurePosixPath(str(fig.png).replace("\\", "/")).with_suffix(".pdf")
+        sibling = _posix(fig.png).with_suffix(".pdf")
         pdf = str(sibling) if (root / sibling).is_file() else None
-    size = _png_display_size(root / PurePosixPath(str(fig.png).replace("\\", "/")))
+    size = _png_display_size(root / _posix(fig.png))
     dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
     links = [f'<a href="{src}">PNG</a>']
     if pdf is not None:
         links.append(f'<a href="{_relative(root, pdf, "figure PDF")}">PDF</a>')
-    wide = " wide" if size and size[0] > WIDE_FIGURE_PX else ""
+    wide = " wide" if _wide(size) else ""
     return (f'<figure class="plot{wide}">\n<a href="{src}"><img src="{src}"{dims} '
             f'alt="{_esc(fig.caption)}"></a>\n<figcaption><span class="label">Figure '
             f"{number}.</span> {_esc(fig.caption)}\n"
@@ -550,17 +559,26 @@ def _warnings_html(root: Path, entries: Sequence[Mapping[str, Any]]) -> str:
                                         "Replicates"])
     if not any(r[4] for r in rows):
         frame = frame.drop(columns="Replicates")
-    by_kind: dict[str, int] = {}
-    for e in entries:
-        by_kind[str(e.get("category", ""))] = by_kind.get(str(e.get("category", "")), 0) + 1
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
-    intro = (f"<p>{len(entries)} warning(s) were recorded ({kinds}), {len(rows)} distinct."
+    intro = (f"<p>{len(entries)} warning(s) were recorded ({warning_counts(entries)}), "
+             f"{len(rows)} distinct."
              f"{link}</p>\n")
     table = f'<div class="table-wrap">\n{_table_html(frame)}</div>\n'
     if len(rows) <= OPEN_WARNINGS:
         return intro + table
     return intro + (f'<details class="more">\n<summary>the {len(rows)} distinct warnings '
                     f"(show)</summary>\n{table}</details>\n")
+
+
+def warning_counts(entries: Sequence[Mapping[str, Any]]) -> str:
+    """``"12 ConvergenceWarning, 1 DataWarning"``: warnings by category, most first.
+
+    Examples
+    --------
+    >>> warning_counts([{"category": "A"}, {"category": "B"}, {"category": "B"}])
+    '2 B, 1 A'
+    """
+    counts = Counter(str(e.get("category", "")) for e in entries)
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def _plain(v: Any) -> Any:

@@ -318,14 +318,12 @@ def render_saved_report(results_dir: str | Path, out: str | Path, *, force: bool
 
 def _summarise_warnings(entries: Sequence[Mapping[str, Any]]) -> None:
     """One console line with the warning count by kind, and where to read them."""
+    from survrad.reporting.html import warning_counts
+
     if not entries:
         return
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e["category"]] = counts.get(e["category"], 0) + 1
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     log.warning("%d warning(s) collected (%s): see warnings.json and the Warnings section "
-                "of index.html", len(entries), kinds)
+                "of index.html", len(entries), warning_counts(entries))
 
 
 def _relative_record(record: Mapping[str, Any], tmp: Path, out: Path) -> dict[str, Any]:
