@@ -132,6 +132,49 @@ def test_style_is_local_and_save_is_deterministic(tmp_path):
     assert sorted(os.listdir(tmp_path / "a")) == ["cal.pdf", "cal.png"]     # no temp files
 
 
+def _embedded_truetype_fonts(pdf: bytes) -> list:
+    """The TrueType fonts embedded in a PDF written by matplotlib (Flate streams)."""
+    import re
+    import zlib
+
+    from fontTools.ttLib import TTFont
+
+    fonts = []
+    for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, flags=re.S):
+        try:
+            data = zlib.decompress(raw)
+        except zlib.error:
+            continue
+        if data[:4] == b"\x00\x01\x00\x00":
+            fonts.append(TTFont(io.BytesIO(data)))
+    return fonts
+
+
+def test_pdf_embeds_outline_only_font_subsets(tmp_path):
+    # matplotlib positions every glyph itself, so the embedded subsets leave out the
+    # OpenType layout tables (a fifth of the report's figure time); outlines, metrics and
+    # the character map stay, and fontTools' default is put back after the save
+    from fontTools import subset
+
+    default = list(subset.Options._drop_tables_default)
+    fig = Figure(figsize=(2, 2))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("Survival (95% CI)")
+    pdf = save_figure(fig, tmp_path / "t", formats=("pdf",))[0].read_bytes()
+    assert subset.Options._drop_tables_default == default
+    fonts = _embedded_truetype_fonts(pdf)
+    assert fonts, "a Type 42 (TrueType) font must be embedded"
+    for font in fonts:
+        assert {"glyf", "hmtx", "cmap"} <= set(font.keys())
+        assert not {"GSUB", "GPOS", "GDEF", "kern"} & set(font.keys())
+    # matplotlib's own save keeps them: the difference is the subset, not the drawing
+    plain = io.BytesIO()
+    with publication_style():
+        fig.savefig(plain, format="pdf")
+    assert any("GPOS" in f for f in _embedded_truetype_fonts(plain.getvalue()))
+
+
 def test_save_figure_rejects_bad_arguments(tmp_path):
     fig = Figure()
     fig.add_subplot().plot([0, 1])
