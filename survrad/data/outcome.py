@@ -679,7 +679,21 @@ def check_binary(target: Any, *, ids: Sequence[Any] | None = None, column: str =
     """Validate a binary outcome coded 0/1 (booleans and 0.0/1.0 accepted); return int array.
 
     Raises on missing values, other codes, or a single class.
+
+    Examples
+    --------
+    >>> check_binary([0, 1, 1.0, True]).tolist()
+    [0, 1, 1, 1]
     """
+    arr = np.asarray(target)
+    if arr.dtype.kind in "biuf" and arr.size:  # numeric: checked without pandas
+        flat = arr.ravel()
+        one = flat == 1
+        if np.all(one | (flat == 0)):
+            if one.all() or not one.any():
+                raise SchemaError(f"binary outcome has a single class ({int(one[0])}); "
+                                  "nothing to predict.", file=file, column=column)
+            return one.astype(int)
     raw = pd.Series(np.asarray(target, dtype=object).ravel())
     missing = raw.isna().to_numpy()
     if missing.any():

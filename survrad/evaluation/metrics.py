@@ -16,6 +16,7 @@ resampling engines catch it and record a failed replicate.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from scipy import optimize, stats
 from survrad._math.coxph import cox_fit
 from survrad._validation import check_choice, deprecated_attribute, renamed_argument
 from survrad.data.outcome import check_binary, check_y_survival
-from survrad.evaluation.nonparametric import censoring_survival, kaplan_meier
+from survrad.evaluation.nonparametric import _censoring_at, _censoring_curve, kaplan_meier
 from survrad.exceptions import SchemaError
 
 __all__ = [
@@ -76,10 +77,51 @@ def _times(times: Any) -> np.ndarray:
     return t
 
 
-def _check_horizons(times: np.ndarray, test: tuple[np.ndarray, np.ndarray],
-                    train: tuple[np.ndarray, np.ndarray], *, need_cases: bool) -> np.ndarray:
+class _IPCWData:
+    """A validated evaluated outcome and the censoring model of a training outcome.
+
+    What every IPCW metric of the same data needs, computed once: the censoring
+    Kaplan-Meier curve ``G`` of the training outcome and the case weights
+    ``1 / G(T_i-)``. :func:`survrad.evaluation.scoring.score_pipeline` builds one per
+    call and passes it to the private ``_time_dependent_auc`` and ``_brier_score``, so the
+    metrics and horizons of one test set share it; the public functions build their own.
+
+    Parameters
+    ----------
+    train_y, test_y : structured arrays
+        Validated here (:func:`~survrad.data.outcome.check_y_survival`).
+    """
+
+    def __init__(self, train_y: Any, test_y: Any) -> None:
+        self.train = check_y_survival(train_y)
+        self.test = self.train if test_y is train_y else check_y_survival(test_y)
+
+    @functools.cached_property
+    def _curve(self) -> tuple[np.ndarray, np.ndarray]:
+        return _censoring_curve(*self.train)
+
+    def censoring(self, at: Any, *, left: bool = False) -> np.ndarray:
+        """``G`` of the training outcome at ``at`` (= ``censoring_survival(*train, at)``)."""
+        return _censoring_at(self._curve, at, left=left)
+
+    @functools.cached_property
+    def case_weights(self) -> np.ndarray:
+        """``1 / G(T_i-)`` for every evaluated subject with an event (0 otherwise).
+
+        The weight of a case does not depend on the horizon. ``G(T_i-)`` is 0 only for
+        an event after the training follow-up, which is never a case: the horizons are
+        checked to have ``G(t) > 0``.
+        """
+        t, e = self.test
+        g = self.censoring(t[e], left=True)
+        w = np.zeros(t.size)
+        w[e] = np.divide(1.0, g, out=np.full(g.shape, np.inf), where=g > 0)
+        return w
+
+
+def _check_horizons(times: np.ndarray, data: _IPCWData, *, need_cases: bool) -> np.ndarray:
     """Refuse horizons outside the follow-up; return ``G(t)`` from the training data."""
-    t_test, e_test = test
+    t_test, e_test = data.test
     last = t_test.max()
     late = times >= last
     if late.any():
@@ -94,7 +136,7 @@ def _check_horizons(times: np.ndarray, test: tuple[np.ndarray, np.ndarray],
             raise ValueError(
                 f"horizons {times[early].tolist()} come before the first event "
                 f"(t = {first:g}): there is no case to rank. Use later horizons.")
-    g = censoring_survival(*train, times)
+    g = data.censoring(times)
     if np.any(g <= 0):
         raise ValueError(
             f"the censoring survival of the training data is 0 at horizons "
@@ -102,18 +144,11 @@ def _check_horizons(times: np.ndarray, test: tuple[np.ndarray, np.ndarray],
     return g
 
 
-def _case_weights(train: tuple, test: tuple) -> np.ndarray:
-    """``1 / G(T_i-)`` for every evaluated subject with an event (0 otherwise).
-
-    The weight of a case does not depend on the horizon, so it is computed once per call
-    for all horizons. ``G(T_i-)`` is 0 only for an event after the training follow-up,
-    which is never a case: the horizons are checked to have ``G(t) > 0``.
-    """
-    t, e = test
-    g = censoring_survival(*train, t[e], left=True)
-    w = np.zeros(t.size)
-    w[e] = np.divide(1.0, g, out=np.full(g.shape, np.inf), where=g > 0)
-    return w
+def _pair_ranks(cases: np.ndarray, sorted_controls: np.ndarray) -> np.ndarray:
+    """Per case, the number of controls with a lower score plus half those tied with it."""
+    below = np.searchsorted(sorted_controls, cases, side="left")
+    tied = np.searchsorted(sorted_controls, cases, side="right") - below
+    return below + 0.5 * tied
 
 
 def _ipcw(test: tuple, horizon: float, g_horizon: float, w_events: np.ndarray
@@ -157,18 +192,21 @@ def time_dependent_auc(train_y: Any, test_y: Any, risk: Any, times: Any) -> np.n
     >>> time_dependent_auc(y, y, [6, 5, 4, 3, 2, 1], [2.5, 4.5]).tolist()
     [1.0, 1.0]
     """
-    train, test = check_y_survival(train_y), check_y_survival(test_y)
+    return _time_dependent_auc(_IPCWData(train_y, test_y), risk, times)
+
+
+def _time_dependent_auc(data: _IPCWData, risk: Any, times: Any) -> np.ndarray:
+    """:func:`time_dependent_auc` of an already validated outcome."""
+    test = data.test
     r = _scores(risk, test[0].size, "risk")
     t = _times(times)
-    g = _check_horizons(t, test, train, need_cases=True)
-    w_events = _case_weights(train, test)
+    g = _check_horizons(t, data, need_cases=True)
+    w_events = data.case_weights
     out = np.empty(t.size)
     for k, (h, gh) in enumerate(zip(t, g, strict=True)):
         cases, controls, w = _ipcw(test, h, gh, w_events)
-        ctrl = np.sort(r[controls])
-        below = np.searchsorted(ctrl, r[cases], side="left")
-        tied = np.searchsorted(ctrl, r[cases], side="right") - below
-        out[k] = w[cases] @ (below + 0.5 * tied) / (w[cases].sum() * ctrl.size)
+        ranks = _pair_ranks(r[cases], np.sort(r[controls]))
+        out[k] = w[cases] @ ranks / (w[cases].sum() * np.count_nonzero(controls))
     return out
 
 
@@ -198,19 +236,27 @@ def brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any) -> np.nda
     >>> brier_score(y, y, [[0.0], [1.0], [1.0], [1.0]], [1.5]).tolist()
     [0.0]
     """
-    train, test = check_y_survival(train_y), check_y_survival(test_y)
+    return _brier_score(_IPCWData(train_y, test_y), surv_prob, times)
+
+
+def _brier_score(data: _IPCWData, surv_prob: Any, times: Any) -> np.ndarray:
+    """:func:`brier_score` of an already validated outcome, all horizons at once.
+
+    One row per horizon (C order), so each row's mean is the same pairwise sum as the
+    mean of that horizon alone: bit-identical to a loop over the horizons.
+    """
+    t_test, e_test = data.test
     t = _times(times)
-    s = _scores(surv_prob, test[0].size, "surv_prob", low=0.0, high=1.0, ndim=2)
+    s = _scores(surv_prob, t_test.size, "surv_prob", low=0.0, high=1.0, ndim=2)
     if s.shape[1] != t.size:
         raise SchemaError(f"surv_prob has {s.shape[1]} columns but there are {t.size} "
                           "horizons; give one column per horizon.")
-    g = _check_horizons(t, test, train, need_cases=False)
-    w_events = _case_weights(train, test)
-    out = np.empty(t.size)
-    for k, (h, gh) in enumerate(zip(t, g, strict=True)):
-        cases, _, w = _ipcw(test, h, gh, w_events)
-        out[k] = np.mean(w * np.where(cases, s[:, k] ** 2, (1.0 - s[:, k]) ** 2))
-    return out
+    g = _check_horizons(t, data, need_cases=False)
+    h = t[:, None]
+    cases = (t_test <= h) & e_test                          # (n_times, n)
+    w = np.where(cases, data.case_weights, np.where(t_test > h, 1.0 / g[:, None], 0.0))
+    st = np.ascontiguousarray(s.T)
+    return np.mean(w * np.where(cases, st ** 2, (1.0 - st) ** 2), axis=1)
 
 
 def integrated_brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any) -> float:
@@ -232,11 +278,22 @@ def integrated_brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any
     >>> round(integrated_brier_score(y, y, np.full((5, 2), 0.5), [1.5, 3.5]), 3)
     0.25
     """
+    t = _increasing_times(times)
+    return _integrated_brier_score(_IPCWData(train_y, test_y), surv_prob, t)
+
+
+def _increasing_times(times: Any) -> np.ndarray:
     t = _times(times)
     if t.size < 2 or np.any(np.diff(t) <= 0):
         raise ValueError("integrated_brier_score needs at least two strictly increasing "
                          f"times, got {t.tolist()}.")
-    bs = brier_score(train_y, test_y, surv_prob, t)
+    return t
+
+
+def _integrated_brier_score(data: _IPCWData, surv_prob: Any, times: Any) -> float:
+    """:func:`integrated_brier_score` of an already validated outcome."""
+    t = _increasing_times(times)
+    bs = _brier_score(data, surv_prob, t)
     return float(np.sum(np.diff(t) * (bs[1:] + bs[:-1]) / 2) / (t[-1] - t[0]))
 
 
@@ -592,18 +649,22 @@ def calibration(test_y: Any, surv_prob_at_horizon: Any, horizon: float, n_groups
 
 
 # ----------------------------------------------------------------------- binary
-def _binary_inputs(y: Any, prob: Any, *, open_interval: bool = False
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _binary_inputs(y: Any, prob: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The validated 0/1 outcome (int) and probabilities of the binary metrics.
+
+    The private ``_roc_auc``, ``_brier_binary`` and ``_calibration_slope_binary`` take
+    their result, so a caller scoring several metrics validates once.
+    """
     target = check_binary(y)
-    p = _scores(prob, target.size, "prob", low=0.0, high=1.0)
-    if open_interval and np.any((p <= 0) | (p >= 1)):
-        raise ValueError("prob must be strictly between 0 and 1 for a calibration slope "
-                         f"({int(np.sum((p <= 0) | (p >= 1)))} values are 0 or 1).")
-    return target, p
+    return target, _scores(prob, target.size, "prob", low=0.0, high=1.0)
 
 
 def roc_auc(y: Any, prob: Any) -> float:
     """Area under the ROC curve of a binary outcome (``sklearn.metrics.roc_auc_score``).
+
+    Computed as the Mann-Whitney statistic: the share of (case, control) pairs in which
+    the case has the higher score, ties counting 1/2 (equal to scikit-learn's value to
+    ~1e-16, ``tests/test_fast_metrics.py``).
 
     Parameters
     ----------
@@ -621,10 +682,16 @@ def roc_auc(y: Any, prob: Any) -> float:
     >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.75
     """
-    from sklearn.metrics import roc_auc_score
+    return _roc_auc(*_binary_inputs(y, prob))
 
-    target, p = _binary_inputs(y, prob)
-    return float(roc_auc_score(target, p))
+
+def _roc_auc(target: np.ndarray, p: np.ndarray) -> float:
+    """Mann-Whitney AUC of validated inputs: the share of (case, control) pairs ranked
+    right, ties counting 1/2 (the sum of half-integers is exact, so this is the
+    correctly rounded AUC; ``roc_auc_score``'s trapezoids agree to ~1e-16)."""
+    case = target == 1
+    ranks = _pair_ranks(p[case], np.sort(p[~case]))
+    return float(ranks.sum() / (ranks.size * (target.size - ranks.size)))
 
 
 def brier_binary(y: Any, prob: Any) -> float:
@@ -646,17 +713,20 @@ def brier_binary(y: Any, prob: Any) -> float:
     >>> brier_binary([0, 1, 1, 0], [0.0, 1.0, 0.5, 0.5])
     0.125
     """
-    from sklearn.metrics import brier_score_loss
+    return _brier_binary(*_binary_inputs(y, prob))
 
-    target, p = _binary_inputs(y, prob)
-    return float(brier_score_loss(target, p))
+
+def _brier_binary(target: np.ndarray, p: np.ndarray) -> float:
+    """``mean((p - y)^2)`` of validated inputs (``brier_score_loss`` to ~1e-17)."""
+    return float(np.mean((p - target) ** 2))
 
 
 def calibration_slope_binary(y: Any, prob: Any) -> float:
     """Calibration slope: logistic regression of ``y`` on ``logit(prob)`` (Cox 1958).
 
     1 for calibrated probabilities; below 1 when they are too extreme (overfitting).
-    Fitted by statsmodels' unpenalised binomial GLM.
+    Fitted by the IRLS iterations of statsmodels' unpenalised binomial GLM, in numpy
+    (:func:`_logistic_irls`).
 
     Parameters
     ----------
@@ -682,12 +752,84 @@ def calibration_slope_binary(y: Any, prob: Any) -> float:
     >>> round(calibration_slope_binary(y, 1 / (1 + np.exp(-2 * logit))), 1)
     0.5
     """
-    target, p = _binary_inputs(y, prob, open_interval=True)
+    return _calibration_slope_binary(*_binary_inputs(y, prob))
+
+
+def _calibration_slope_binary(target: np.ndarray, p: np.ndarray) -> float:
+    """:func:`calibration_slope_binary` of validated inputs."""
+    if np.any((p <= 0) | (p >= 1)):
+        raise ValueError("prob must be strictly between 0 and 1 for a calibration slope "
+                         f"({int(np.sum((p <= 0) | (p >= 1)))} values are 0 or 1).")
     x = np.log(p / (1 - p))
     if np.ptp(x) == 0:
         raise ValueError("the predicted probabilities are all equal: a calibration slope "
                          "is undefined.")
-    return float(_logistic_fit(target, x[:, None]).params[1])
+    return float(_logistic_irls(target, x[:, None])[1])
+
+
+_EPS = np.finfo(float).eps
+_SEPARATION = "Perfect separation or prediction detected, parameter may not be identified"
+
+
+def _logistic_irls(target: np.ndarray, exog: np.ndarray, *, maxiter: int = 100,
+                   tol: float = 1e-8) -> np.ndarray:
+    """Parameters (intercept first) of :func:`_logistic_fit`, without statsmodels.
+
+    The same iterations as ``sm.GLM(target, add_constant(exog), Binomial()).fit()``:
+    start at ``mu = (y + 0.5) / 2``, weighted least squares (``lstsq``) on the working
+    response with the clipped logit derivative and variance, stop when the deviance
+    changes by at most ``tol``, final parameters by ``pinv`` on the last weights. The
+    parameters agree with statsmodels' to rounding (``tests/test_fast_metrics.py``); a
+    fit that does not converge or detects perfect separation is the same ``ValueError``.
+
+    Examples
+    --------
+    >>> _logistic_irls(np.array([0, 0, 1, 0, 1, 1]),
+    ...                np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]])).round(4).tolist()
+    [-4.2491, 1.214]
+    """
+    y = np.asarray(target, dtype=float)
+    X = np.column_stack([np.ones(y.size), exog])
+    mu = (y + 0.5) / 2
+    eta = np.log(np.clip(mu, _EPS, 1 - _EPS) / (1.0 - np.clip(mu, _EPS, 1 - _EPS)))
+    dev = _binomial_deviance(y, mu)
+    separated, converged = 0, False
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for _ in range(maxiter):
+            c = np.clip(mu, _EPS, 1 - _EPS)
+            deriv = 1.0 / (c * (1 - c))
+            w = 1.0 / (deriv ** 2 * (c * (1 - c)))
+            z = eta + deriv * (y - mu)
+            sw = np.sqrt(w)
+            if not np.all(np.isfinite(sw)) or not np.all(np.isfinite(z)):
+                bad = "weights" if not np.all(np.isfinite(sw)) else "endog"
+                raise ValueError(f"NaN, inf or invalid value detected in {bad}, estimation "
+                                 "infeasible.")
+            wX, wz = sw[:, None] * X, sw * z
+            beta = np.linalg.lstsq(wX, wz, rcond=-1)[0]
+            eta = X @ beta
+            mu = 1.0 / (1.0 + np.exp(-eta))
+            new = _binomial_deviance(y, mu)
+            separated += bool(np.allclose(mu - y, 0))
+            converged = bool(np.allclose(dev, new, atol=tol, rtol=0.0))
+            dev = new
+            if converged:
+                break
+        u, sv, vt = np.linalg.svd(wX, full_matrices=False)   # statsmodels' pinv_extended
+        inv = np.where(sv > 1e-15 * sv.max(), 1.0 / sv, 0.0)
+        params = np.dot(np.dot(vt.T, inv[:, None] * u.T), wz)
+    if separated or not converged or not np.all(np.isfinite(params)):
+        trouble = "; ".join([_SEPARATION] * separated) or "no convergence"
+        raise ValueError("the logistic calibration model did not converge (perfect "
+                         f"separation?): {trouble}.")
+    return params
+
+
+def _binomial_deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    """statsmodels' ``Binomial().deviance`` (its clipping and 1e-20 guards)."""
+    endog_mu = np.clip(y / (mu + 1e-20), _EPS, np.inf)
+    n_endog_mu = np.clip((1.0 - y) / (1.0 - mu + 1e-20), _EPS, np.inf)
+    return float(np.sum(2 * (y * np.log(endog_mu) + (1 - y) * np.log(n_endog_mu))))
 
 
 def _logistic_fit(target: np.ndarray, exog: np.ndarray) -> Any:

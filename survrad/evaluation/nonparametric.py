@@ -328,12 +328,25 @@ def censoring_survival(time: Any, event: Any, at: Any, *, left: bool = False) ->
     >>> censoring_survival([1, 1, 2], [1, 0, 1], [1, 2]).tolist()   # censoring after the event
     [0.5, 0.5]
     """
-    t, e = _check_pair(time, event)
+    return _censoring_at(_censoring_curve(*_check_pair(time, event)), at, left=left)
+
+
+def _censoring_curve(t: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(unique times, G at them)`` of validated data: the curve of :func:`censoring_survival`.
+
+    Callers that evaluate ``G`` of the same data many times compute it once.
+    """
     utime, n_risk, n_event, n_censor, _ = _km_table(t, e)
     left_after_events = n_risk - n_event
     with np.errstate(divide="ignore", invalid="ignore"):
         drop = np.where(n_censor > 0, n_censor / left_after_events, 0.0)
-    g = np.cumprod(1.0 - drop)
+    return utime, np.cumprod(1.0 - drop)
+
+
+def _censoring_at(curve: tuple[np.ndarray, np.ndarray], at: Any, *, left: bool = False
+                  ) -> np.ndarray:
+    """``G`` (or ``G(t-)``) of a :func:`_censoring_curve` at ``at``."""
+    utime, g = curve
     q = np.asarray(at, dtype=float)
     idx = np.searchsorted(utime, q, side="left" if left else "right") - 1
     return np.where(idx >= 0, g[np.maximum(idx, 0)], 1.0)

@@ -129,10 +129,18 @@ def score_pipeline(fitted: Any, cohort: Cohort, metrics: Sequence[str],
             return fitted._survival_from_design(X, times)  # a time outside the set
         return curves()[:, pos]
 
+    @functools.cache
+    def checked() -> Any:
+        """The outcome validated once for all metrics (an error is not cached: every
+        metric that needs it records it, as when each validated its own inputs)."""
+        if kind == "binary":
+            return met._binary_inputs(y, risk)
+        return met._IPCWData(y, y)
+
     def compute(m: str, hz: Sequence[float]) -> np.ndarray:
         if kind == "binary":
-            return np.atleast_1d(_binary_metric(m, y, risk))
-        return np.atleast_1d(_survival_metric(m, fitted, survival, y, risk, hz))
+            return np.atleast_1d(_binary_metric(m, y, risk, checked))
+        return np.atleast_1d(_survival_metric(m, fitted, survival, y, risk, hz, checked))
 
     values: dict[MetricKey, float] = {}
     failures: dict[MetricKey, str] = {}
@@ -168,7 +176,11 @@ def _ibs_grid(horizons: Sequence[float]) -> np.ndarray:
 
 
 def _survival_metric(m: str, fitted: Any, survival: Callable[[tuple[float, ...]], np.ndarray],
-                     y: np.ndarray, risk: np.ndarray, horizons: Sequence[float]) -> Any:
+                     y: np.ndarray, risk: np.ndarray, horizons: Sequence[float],
+                     checked: Callable[[], met._IPCWData]) -> Any:
+    """One survival metric; ``checked()`` is the outcome validated with its censoring
+    model, shared by the IPCW metrics of the call (same numbers as the public functions
+    ``met.time_dependent_auc(y, y, ...)``, ``met.brier_score(y, y, ...)``, ...)."""
     t, e = y["time"], y["event"]
     if m == "c_index":
         return conc.concordance_index(t, e, risk)
@@ -176,12 +188,12 @@ def _survival_metric(m: str, fitted: Any, survival: Callable[[tuple[float, ...]]
         tau = max(horizons) if horizons else None
         return conc.uno_concordance_index(t, e, risk, tau=tau)
     if m == "td_auc":
-        return met.time_dependent_auc(y, y, risk, np.asarray(horizons, float))
+        return met._time_dependent_auc(checked(), risk, np.asarray(horizons, float))
     if m in ("brier", "ibs"):
         times = np.asarray(horizons, float) if m == "brier" else _ibs_grid(horizons)
         surv = survival(tuple(times.tolist()))
-        score = met.brier_score if m == "brier" else met.integrated_brier_score
-        return score(y, y, surv, times)
+        score = met._brier_score if m == "brier" else met._integrated_brier_score
+        return score(checked(), surv, times)
     if m == "calibration_slope":
         if not hasattr(fitted.model_, "coef_"):
             raise ValueError("calibration_slope needs a model with a linear predictor (Cox).")
@@ -208,13 +220,16 @@ def _ici(y: np.ndarray, predicted_risk: np.ndarray, horizon: float | None) -> fl
     return smooth_calibration(y, predicted_risk, horizon=horizon).ici
 
 
-def _binary_metric(m: str, y: np.ndarray, prob: np.ndarray) -> float:
+def _binary_metric(m: str, y: np.ndarray, prob: np.ndarray,
+                   checked: Callable[[], tuple[np.ndarray, np.ndarray]]) -> float:
+    """One binary metric; ``checked()`` is ``(y, prob)`` validated once per scoring call
+    (same numbers as the public ``met.roc_auc(y, prob)``, ...)."""
     if m == "auc":
-        return met.roc_auc(y, prob)
+        return met._roc_auc(*checked())
     if m == "brier":
-        return met.brier_binary(y, prob)
+        return met._brier_binary(*checked())
     if m == "calibration_slope":
-        return met.calibration_slope_binary(y, prob)
+        return met._calibration_slope_binary(*checked())
     if m == "ici":
         return _ici(y, prob, None)
     known = DEFAULT_METRICS["binary"] + EXTRA_METRICS["binary"]
