@@ -70,10 +70,34 @@ def check_frame(
         raise SchemaError(f"{step}: duplicate column names {format_values(dup)}; rename them.")
     if X.shape[0] < min_rows:
         raise SchemaError(f"{step}: needs at least {min_rows} rows, got {X.shape[0]}.")
-    cols = list(X.columns) if columns is None else list(columns)
-    for col in cols:
-        _check_numeric_column(X[col], step=step, column=col, allow_missing=allow_missing)
+    checked_values(X, list(X.columns) if columns is None else list(columns), step=step,
+                   allow_missing=allow_missing)
     return X
+
+
+def checked_values(X: pd.DataFrame, cols: list, *, step: str,
+                   allow_missing: bool = False) -> np.ndarray | None:
+    """The column checks of :func:`check_frame`; ``X[cols].to_numpy(dtype=float)`` or None.
+
+    ``X`` has unique column names. Fast path: when every column is a plain numpy bool,
+    integer or float column with finite values (NaN allowed with ``allow_missing``), the
+    block is read once and returned. Otherwise each column is checked in turn, which
+    raises the precise error, or accepts a column type the fast path leaves to it (e.g. a
+    nullable integer); then None: the caller reads the columns itself.
+    """
+    if not cols:
+        return np.empty((X.shape[0], 0))
+    sub = X if cols == list(X.columns) else (
+        X[cols] if all(c in X.columns for c in cols) else None)
+    if sub is not None and all(isinstance(d, np.dtype) and d.kind in "biuf"
+                               for d in sub.dtypes):
+        values = sub.to_numpy(dtype=float)
+        bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
+        if not bad.any():
+            return values
+    for col in cols:   # something is wrong or unusual: check each column, say which
+        _check_numeric_column(X[col], step=step, column=col, allow_missing=allow_missing)
+    return None
 
 
 def _check_numeric_column(s: pd.Series, *, step: str, column: Any,
@@ -200,6 +224,8 @@ class FeatureStep(CachedParamNames, TransformerMixin, BaseEstimator):
             raise TypeError(f"{type(self).__name__}.transform needs a pandas DataFrame; "
                             f"got {type(X).__name__}.")
         fitted = list(self.feature_names_in_)
+        if list(X.columns) == fitted:    # already the training layout: nothing to reorder
+            return X
         missing = [c for c in fitted if c not in X.columns]
         extra = [c for c in X.columns if c not in set(fitted)]
         if missing or extra:

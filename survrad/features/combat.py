@@ -28,7 +28,7 @@ import pandas as pd
 
 from survrad._validation import check_choice, check_int
 from survrad.exceptions import ConvergenceWarning, FitError, SchemaError, format_values
-from survrad.features._base import FeatureStep, check_frame
+from survrad.features._base import FeatureStep, check_frame, checked_values
 
 __all__ = ["ComBat"]
 
@@ -313,7 +313,7 @@ class ComBat(FeatureStep):
         rows of new batches, see the class docstring); drop the batch column."""
         X = self._check_columns(X)
         feats = self.feature_columns_
-        check_frame(X, step="ComBat", columns=feats)
+        Y = _feature_values(X, feats)
         batch = self._batch_values(X)
         seen = set(self.batches_)
         unseen = np.array([b not in seen for b in batch], dtype=bool)
@@ -330,7 +330,7 @@ class ComBat(FeatureStep):
         beta = self.covariate_effects_.to_numpy()
         loc = self.grand_mean_.to_numpy() + C @ beta
         sd = np.sqrt(self.var_pooled_.to_numpy())
-        Z = (X[feats].to_numpy(dtype=float) - loc) / sd
+        Z = (Y - loc) / sd
         gamma = np.empty_like(Z)
         delta = np.empty_like(Z)
         known = ~unseen
@@ -342,6 +342,9 @@ class ComBat(FeatureStep):
             rows = batch == b
             gamma[rows], delta[rows] = self._new_batch_effects(Z[rows], b, X.index[rows])
         Z = (Z - gamma) / np.sqrt(delta)
+        if not self.covariate_columns_:     # every output column is harmonised
+            keep = X.columns[X.columns != self.batch_col]
+            return pd.DataFrame(Z * sd + loc, index=X.index, columns=keep)
         out = X.drop(columns=[self.batch_col]).astype(dict.fromkeys(feats, float))
         out[feats] = Z * sd + loc
         return out
@@ -370,6 +373,13 @@ class ComBat(FeatureStep):
                           f"did not converge in {self.max_iter} iterations; increase "
                           "max_iter.", ConvergenceWarning, stacklevel=3)
         return g_star, d_star
+
+
+def _feature_values(X: pd.DataFrame, feats: list) -> np.ndarray:
+    """``check_frame(X, step="ComBat", columns=feats)``, then the features as floats."""
+    check_frame(X, step="ComBat", columns=[])     # the TypeError and duplicate-name checks
+    Y = checked_values(X, feats, step="ComBat")
+    return X[feats].to_numpy(dtype=float) if Y is None else Y
 
 
 def _sort_key(v: Any) -> tuple[str, Any]:

@@ -214,15 +214,11 @@ def lesion_values(table: pd.DataFrame, names: Sequence[str], cohort: Cohort, *,
                           f"{[str(c) for c in table.columns]}.", file="lesions",
                           column=missing[0])
     out = np.empty((table.shape[0], len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        col = table[name]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            bad = col.notna() & pd.to_numeric(col, errors="coerce").isna()
-            raise SchemaError("lesion column is not numeric; encode it or drop it.",
-                              file="lesions", column=name,
-                              values=list(pd.unique(col[bad].to_numpy()))[:10],
-                              ids=lesion_labels(table, bad.to_numpy(), cohort))
-        out[:, j] = col.to_numpy(dtype=np.float64)
+    block = _plain_numeric(table, names)
+    if block is not None:     # one block read: no column can fail the loop's check
+        out[:] = block.to_numpy(dtype=np.float64)
+    else:
+        _read_columns(table, names, cohort, out)
     bad = ~np.isfinite(out)
     if positive:
         bad |= np.isfinite(out) & (out <= 0)
@@ -237,6 +233,28 @@ def lesion_values(table: pd.DataFrame, names: Sequence[str], cohort: Cohort, *,
                           f"explicitly{hint}.", file="lesions", column=names[j],
                           ids=lesion_labels(table, bad[:, j], cohort))
     return out
+
+
+def _plain_numeric(table: pd.DataFrame, names: list) -> pd.DataFrame | None:
+    """``table[names]`` when each name is one numpy integer or float column; else None."""
+    if not table.columns.is_unique:
+        return None
+    block = table[names]
+    ok = all(isinstance(d, np.dtype) and d.kind in "iuf" for d in block.dtypes)
+    return block if ok else None
+
+
+def _read_columns(table: pd.DataFrame, names: list, cohort: Cohort, out: np.ndarray) -> None:
+    """Fill ``out`` column by column; SchemaError at the first non-numeric column."""
+    for j, name in enumerate(names):
+        col = table[name]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            bad = col.notna() & pd.to_numeric(col, errors="coerce").isna()
+            raise SchemaError("lesion column is not numeric; encode it or drop it.",
+                              file="lesions", column=name,
+                              values=list(pd.unique(col[bad].to_numpy()))[:10],
+                              ids=lesion_labels(table, bad.to_numpy(), cohort))
+        out[:, j] = col.to_numpy(dtype=np.float64)
 
 
 def column_slug(value: object) -> str:
@@ -343,7 +361,8 @@ class AggregationStrategy(LesionStrategy):
         missing = [c for c in self.feature_names_out_ if c not in out.columns]
         if missing:  # pragma: no cover - a strategy must always produce its fitted columns
             raise RuntimeError(f"{type(self).__name__} did not produce {missing}.")
-        out = out[self.feature_names_out_].astype(np.float64)
+        if list(out.columns) != self.feature_names_out_ or not (out.dtypes == np.float64).all():
+            out = out[self.feature_names_out_].astype(np.float64)
         holes = out.isna().to_numpy()
         rows = holes.any(axis=1)
         if rows.any():
