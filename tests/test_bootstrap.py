@@ -123,6 +123,45 @@ def test_same_numbers_whatever_n_jobs(lung, monkeypatch) -> None:
     pd.testing.assert_frame_equal(serial.summary(), parallel.summary())
 
 
+def test_replicates_started_before_the_apparent_fit_give_the_same_numbers(
+        lung, monkeypatch) -> None:
+    # a large run starts its replicates in the workers while the apparent fit runs here;
+    # a penalised Cox model cannot take the fast path, so it qualifies
+    monkeypatch.setattr(bootstrap, "EARLY_WORKERS_FROM", 0)
+    started = []
+    real = bootstrap._starts_early
+    monkeypatch.setattr(bootstrap, "_starts_early",
+                        lambda *a: started.append(real(*a)) or started[-1])
+    pipes = {"ridge": CohortPipeline(model=CoxModel(penalty=0.05)),
+             "forest": CohortPipeline(model=SurvivalForest(n_estimators=10, low_memory=False,
+                                                          random_state=0))}
+    kw = dict(n_boot=6, metrics=["c_index", "brier"], horizons=[365], random_state=3,
+              method={"ridge": "optimism", "forest": ".632+"}, progress=False)
+    serial = compare_pipelines(pipes, lung, "os", n_jobs=1, **kw)
+    early = compare_pipelines(pipes, lung, "os", n_jobs=2, **kw)
+    assert started == [False, True]
+    for name in pipes:
+        pd.testing.assert_frame_equal(serial.results[name].replicates,
+                                      early.results[name].replicates)
+    pd.testing.assert_frame_equal(serial.summary(), early.summary())
+
+
+def test_replicates_started_early_are_dropped_when_the_apparent_fit_fails(
+        lung, monkeypatch) -> None:
+    # the same error as a serial run, and no warning from the abandoned workers
+    monkeypatch.setattr(bootstrap, "EARLY_WORKERS_FROM", 0)
+    pipe = CohortPipeline(features=[sr.features.Standardize()], model=CoxModel(min_epv=1e6))
+    for n_jobs in (1, 2):
+        with pytest.raises(sr.exceptions.FitError, match="EPV"):
+            bootstrap_validate(pipe, lung, "os", n_boot=6, metrics=["c_index"],
+                               random_state=0, n_jobs=n_jobs, progress=False)
+    # the workers still serve the next run
+    res = bootstrap_validate(CohortPipeline(model=CoxModel(penalty=0.05)), lung, "os",
+                             n_boot=4, metrics=["c_index"], random_state=0, n_jobs=2,
+                             progress=False)
+    assert res.summary()["n_failed"].eq(0).all()
+
+
 def test_numbers_do_not_depend_on_the_blas_threads_of_the_caller() -> None:
     """OpenBLAS splits large matrix products between its threads, which changes the last
     bits; every task runs with one BLAS thread, so a run in a process allowed all cores

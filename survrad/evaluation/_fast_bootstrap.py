@@ -52,7 +52,7 @@ from survrad.models._checks import _clearly_full_rank
 from survrad.models.cox import _RANK_TOL, CoxModel
 from survrad.models.pipeline import CohortPipeline
 
-__all__ = ["FAST_METRICS", "FastCoxPlan", "fast_plan"]
+__all__ = ["FAST_METRICS", "FastCoxPlan", "could_take_fast_path", "fast_plan"]
 
 #: Metrics the fast path computes; a pipeline asking for another takes the general path.
 FAST_METRICS = ("c_index", "calibration_slope")
@@ -168,6 +168,15 @@ def _eligible(pipe: Any, method: str, metrics: tuple[str, ...]) -> bool:
             and set(metrics) <= set(FAST_METRICS))
 
 
+def could_take_fast_path(pipelines: Mapping[Hashable, Any], cohort: Any, endpoint: str,
+                         methods: Mapping[Hashable, str],
+                         metrics: Mapping[Hashable, tuple[str, ...]]) -> bool:
+    """Whether every pipeline is of a kind the fast path takes (before any fit): a
+    survival endpoint and array-only unpenalised Cox pipelines validated by optimism."""
+    return (cohort.endpoint(endpoint).kind == "survival"
+            and all(_eligible(p, methods[n], metrics[n]) for n, p in pipelines.items()))
+
+
 def fast_plan(pipelines: Mapping[Hashable, Any], fitted: Mapping[Hashable, Any],
               cohort: Any, endpoint: str, methods: Mapping[Hashable, str],
               metrics: Mapping[Hashable, tuple[str, ...]]) -> FastCoxPlan | None:
@@ -176,9 +185,7 @@ def fast_plan(pipelines: Mapping[Hashable, Any], fitted: Mapping[Hashable, Any],
     ``fitted`` maps each pipeline to its apparent fit on the whole cohort (which
     validated the design and the outcome); the plan takes the design from it.
     """
-    if cohort.endpoint(endpoint).kind != "survival":
-        return None
-    if not all(_eligible(p, methods[n], metrics[n]) for n, p in pipelines.items()):
+    if not could_take_fast_path(pipelines, cohort, endpoint, methods, metrics):
         return None
     y = cohort.y(endpoint)
     if "start" in (y.dtype.names or ()):
