@@ -83,3 +83,35 @@ def test_bootstrap_100k_smoke_run(tmp_path):
     assert doc["identical"] and set(doc["configurations"]) == {"local", "dask"}
     for row in doc["configurations"].values():
         assert row["n_failed"] == 0 and row["peak_pss_mb"] > 0
+
+
+_TINY_STUDY = """
+title = "benchmark smoke"
+random_state = 1
+[simulate]
+n_patients = 60
+random_state = 1
+[data]
+patient_features = ["age", "ecog", "pdl1"]
+[endpoints.os]
+kind = "survival"
+time = "os_time"
+event = "os_event"
+horizons = [6, 12]
+[models.cox]
+penalty = 0.1
+[validation]
+n_boot = 20
+baselines = false
+n_jobs = 1
+"""
+
+
+@pytest.mark.slow    # two study runs in fresh processes
+def test_demo_benchmark_smoke_run(tmp_path, capsys):
+    study = tmp_path / "tiny.toml"
+    study.write_text(_TINY_STUDY)
+    assert _load("bench_demo").main(["--repeats", "1", "--study", str(study)]) == 0
+    out = capsys.readouterr().out
+    assert "run 1:" in out and "s CPU" in out and "peak memory of one more" in out
+    assert "validation of os" in out          # the stages of the timed run's manifest
