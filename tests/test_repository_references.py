@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,12 +92,14 @@ def scanned() -> list[str]:
 
 
 def test_scan_finds_mentions_and_files() -> None:
+    # a name made up here, so that no document of that name is ever referred to
+    absent = f"x{uuid.uuid4().hex}.md"
     assert "survrad/data/io.py" in FILES and "tests/test_docs.py" in scanned()
-    assert mentions("see `survrad/data/io.py` and docs/reliability.md #22, ABSENT_NOTES.md") \
-        == ["survrad/data/io.py", "docs/reliability.md", "ABSENT_NOTES.md"]
+    assert mentions(f"see `survrad/data/io.py` and docs/reliability.md #22, {absent}") \
+        == ["survrad/data/io.py", "docs/reliability.md", absent]
     assert mentions("fnmatch globs `rad_*`, a/b, 0.5, tests/r/<topic>.json, x.py") == []
     assert exists("data/io.py") and exists("io.py") and exists("docs/data.md")
-    assert not exists("ABSENT_PLAN.md") and not exists("survrad/nowhere.py")
+    assert not exists(absent) and not exists(f"survrad/{absent[:-3]}.py")
 
 
 def test_every_mentioned_file_exists() -> None:
