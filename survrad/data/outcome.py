@@ -690,10 +690,9 @@ def check_binary(target: Any, *, ids: Sequence[Any] | None = None, column: str =
         flat = arr.ravel()
         one = flat == 1
         if np.all(one | (flat == 0)):
-            if one.all() or not one.any():
-                raise SchemaError(f"binary outcome has a single class ({int(one[0])}); "
-                                  "nothing to predict.", file=file, column=column)
-            return one.astype(int)
+            out = one.astype(int)
+            _check_two_classes(out, file, column)
+            return out
     raw = pd.Series(np.asarray(target, dtype=object).ravel())
     missing = raw.isna().to_numpy()
     if missing.any():
@@ -707,7 +706,12 @@ def check_binary(target: Any, *, ids: Sequence[Any] | None = None, column: str =
             + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
             file=file, column=column, ids=_ids_or_rows(ids, ~ok))
     out = raw.map(lambda v: int(float(v) == 1.0)).to_numpy(dtype=int)
-    if np.unique(out).size < 2:
+    _check_two_classes(out, file, column)
+    return out
+
+
+def _check_two_classes(out: np.ndarray, file: Any, column: Any) -> None:
+    """A 0/1 outcome with one class has nothing to predict."""
+    if out.min() == out.max():
         raise SchemaError(f"binary outcome has a single class ({out[0]}); nothing to predict.",
                           file=file, column=column)
-    return out

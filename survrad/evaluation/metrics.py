@@ -278,7 +278,7 @@ def integrated_brier_score(train_y: Any, test_y: Any, surv_prob: Any, times: Any
     >>> round(integrated_brier_score(y, y, np.full((5, 2), 0.5), [1.5, 3.5]), 3)
     0.25
     """
-    t = _increasing_times(times)
+    t = _increasing_times(times)      # the times first: their error before the outcome's
     return _integrated_brier_score(_IPCWData(train_y, test_y), surv_prob, t)
 
 
@@ -791,7 +791,8 @@ def _logistic_irls(target: np.ndarray, exog: np.ndarray, *, maxiter: int = 100,
     y = np.asarray(target, dtype=float)
     X = np.column_stack([np.ones(y.size), exog])
     mu = (y + 0.5) / 2
-    eta = np.log(np.clip(mu, _EPS, 1 - _EPS) / (1.0 - np.clip(mu, _EPS, 1 - _EPS)))
+    c = np.clip(mu, _EPS, 1 - _EPS)
+    eta = np.log(c / (1.0 - c))
     dev = _binomial_deviance(y, mu)
     separated, converged = 0, False
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
